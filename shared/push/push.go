@@ -1,0 +1,44 @@
+// Package push is the vocabulary every other mobilepush package shares:
+// platforms, APNs environments and the one error model (Op + Kind).
+//
+// It imports only the standard library, so domain packages, adapters and
+// the app-server client can all depend on it.
+package push
+
+import "fmt"
+
+// Platform names a push provider a credential belongs to.
+type Platform string
+
+// The platforms mobilepush sends through.
+const (
+	APNs Platform = "apns" // Apple Push Notification service (iOS, iPadOS, macOS, watchOS)
+	FCM  Platform = "fcm"  // Firebase Cloud Messaging (Android, and iOS/web apps that use FCM)
+)
+
+// Valid reports whether p is one of the known platforms.
+func (p Platform) Valid() bool { return p == APNs || p == FCM }
+
+// Environment selects Apple's production or sandbox gateway. FCM has no
+// sandbox; the environment governs APNs only.
+type Environment string
+
+// The APNs environments.
+const (
+	Production Environment = "production"
+	Sandbox    Environment = "sandbox"
+)
+
+// Valid reports whether e is production or sandbox.
+func (e Environment) Valid() bool { return e == Production || e == Sandbox }
+
+// ParseEnvironment returns the Environment named by s. The empty string
+// is an Invalid error: callers that allow "no environment" check for it
+// before calling.
+func ParseEnvironment(s string) (Environment, error) {
+	e := Environment(s)
+	if !e.Valid() {
+		return "", E("push.ParseEnvironment", Invalid, fmt.Errorf("environment %q: want %q or %q", s, Production, Sandbox))
+	}
+	return e, nil
+}
