@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"mobilepush/shared/certinfo"
+	"mobilepush/shared/push"
+)
+
+const inspectUsage = `usage:
+  mobilepush inspect --apns-p12 FILE (--password P | --password-file F) --bundle-id B [--environment production|sandbox]
+  mobilepush inspect --apns-p8 FILE --key-id K --team-id T
+  mobilepush inspect --fcm-json FILE
+common flags: [--now RFC3339] [--format json|text] [--expiring-days N]
+
+Inspects a push credential offline and prints the report. Without
+--environment there is no environment requirement. --password "" is an
+explicit empty password; --password-file - reads the password from stdin
+(one trailing newline is removed).
+Exit status: 0 when the code is ok (warnings allowed), 1 for a blocking
+problem, 2 for a usage error.
+
+flags:
+`
+
+// usageError is a mistake in how the command was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, inspectUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		p12File      = fs.String("apns-p12", "", "APNs certificate `file` (.p12)")
+		password     = fs.String("password", "", "`password` of the .p12 (visible to other users of this machine: prefer --password-file)")
+		passwordFile = fs.String("password-file", "", "read the .p12 password from `file` (- for stdin)")
+		bundleID     = fs.String("bundle-id", "", "the app's bundle `id` (required with --apns-p12)")
+		environment  = fs.String("environment", "", "required APNs `environment`: production or sandbox (default: none)")
+		p8File       = fs.String("apns-p8", "", "APNs auth key `file` (.p8)")
+		keyID        = fs.String("key-id", "", "the auth key's 10-character Key `ID`")
+		teamID       = fs.String("team-id", "", "the developer account's 10-character Team `ID`")
+		fcmFile      = fs.String("fcm-json", "", "Firebase service-account key `file` (.json)")
+		now          = fs.String("now", "", "inspect as of this `time` (RFC 3339) instead of now")
+		format       = fs.String("format", "json", "output `format`: json (one JSON object) or text")
+		expiringDays = fs.Int("expiring-days", 30, "warn when a certificate expires within `N` days")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	report, err := inspect(inspectArgs{
+		set: set, p12: *p12File, password: *password, passwordFile: *passwordFile, bundleID: *bundleID,
+		environment: *environment, p8: *p8File, keyID: *keyID, teamID: *teamID, fcm: *fcmFile,
+		now: *now, format: *format, expiringDays: *expiringDays, extra: fs.Args(),
+	}, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "mobilepush inspect: %v\n\n", err)
+		fs.Usage()
+		return exitUsage
+	}
+	if *format == "text" {
+		writeText(stdout, report)
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			fmt.Fprintf(stderr, "mobilepush inspect: write report: %v\n", err)
+			return exitFail
+		}
+	}
+	if !report.OK {
+		return exitFail
+	}
+	return exitOK
+}
+
+type inspectArgs struct {
+	set                                                map[string]bool
+	p12, password, passwordFile, bundleID, environment string
+	p8, keyID, teamID, fcm, now, format                string
+	expiringDays                                       int
+	extra                                              []string
+}
+
+// inspect validates the flags, reads the file and inspects it. Every
+// error it returns is a usage error.
+func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
+	if len(a.extra) > 0 {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", a.extra[0])}
+	}
+	var kinds []string
+	for _, k := range []string{"apns-p12", "apns-p8", "fcm-json"} {
+		if a.set[k] {
+			kinds = append(kinds, "--"+k)
+		}
+	}
+	switch len(kinds) {
+	case 0:
+		return nil, usageError{"one of --apns-p12, --apns-p8 or --fcm-json is required"}
+	case 1:
+	default:
+		return nil, usageError{"give only one of " + strings.Join(kinds, ", ")}
+	}
+	if a.format != "json" && a.format != "text" {
+		return nil, usageError{fmt.Sprintf("--format %q: want json or text", a.format)}
+	}
+	if a.expiringDays < 1 {
+		return nil, usageError{"--expiring-days must be at least 1"}
+	}
+	in := &certinfo.Inspector{ExpiringWindow: time.Duration(a.expiringDays) * 24 * time.Hour}
+	if a.now != "" {
+		t, err := time.Parse(time.RFC3339, a.now)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--now %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", a.now)}
+		}
+		in.Now = func() time.Time { return t }
+	}
+	onlyWith := func(kind string, flags ...string) error {
+		for _, f := range flags {
+			if a.set[f] {
+				return usageError{fmt.Sprintf("--%s applies only with --%s", f, kind)}
+			}
+		}
+		return nil
+	}
+
+	switch {
+	case a.set["apns-p12"]:
+		if err := onlyWith("apns-p8", "key-id", "team-id"); err != nil {
+			return nil, err
+		}
+		if a.set["password"] == a.set["password-file"] {
+			return nil, usageError{"--apns-p12 needs exactly one of --password or --password-file (--password \"\" for an empty password)"}
+		}
+		if a.bundleID == "" {
+			return nil, usageError{"--apns-p12 needs --bundle-id"}
+		}
+		var env push.Environment
+		if a.set["environment"] {
+			e, err := push.ParseEnvironment(a.environment)
+			if err != nil {
+				return nil, usageError{fmt.Sprintf("--environment %q: want production or sandbox", a.environment)}
+			}
+			env = e
+		}
+		pw := a.password
+		if a.set["password-file"] {
+			b, err := readInput(a.passwordFile, stdin)
+			if err != nil {
+				return nil, usageError{fmt.Sprintf("--password-file: %v", err)}
+			}
+			pw = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		}
+		data, err := readInput(a.p12, stdin)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--apns-p12: %v", err)}
+		}
+		return in.P12(data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}), nil
+	case a.set["apns-p8"]:
+		if err := onlyWith("apns-p12", "password", "password-file", "bundle-id", "environment"); err != nil {
+			return nil, err
+		}
+		if !a.set["key-id"] || !a.set["team-id"] {
+			return nil, usageError{"--apns-p8 needs --key-id and --team-id"}
+		}
+		data, err := readInput(a.p8, stdin)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--apns-p8: %v", err)}
+		}
+		return in.P8(data, certinfo.P8Request{KeyID: a.keyID, TeamID: a.teamID}), nil
+	default:
+		if err := onlyWith("apns-p12", "password", "password-file", "bundle-id", "environment"); err != nil {
+			return nil, err
+		}
+		if err := onlyWith("apns-p8", "key-id", "team-id"); err != nil {
+			return nil, err
+		}
+		data, err := readInput(a.fcm, stdin)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--fcm-json: %v", err)}
+		}
+		return in.ServiceAccount(data), nil
+	}
+}
+
+// readInput reads a file ("-" for stdin), at most one byte past the
+// inspector's size limit so oversized input is reported, not loaded.
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	if name == "" {
+		return nil, errors.New("no file named")
+	}
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	var b bytes.Buffer
+	if _, err := io.Copy(&b, io.LimitReader(r, certinfo.MaxInputSize+1)); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// writeText prints a report for a person.
+func writeText(w io.Writer, r *certinfo.Report) {
+	verdict := "OK"
+	if !r.OK {
+		verdict = "REJECTED (" + string(r.Code) + ")"
+	}
+	fmt.Fprintf(w, "%s: %s\n", r.Kind, verdict)
+	for _, c := range r.Checks {
+		mark := "pass"
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %-4s %-12s %s\n", mark, c.Name, c.Message)
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(w, "  warn %-12s %s\n", wn.Code, wn.Message)
+	}
+	facts := []struct{ k, v string }{
+		{"requested bundle id", r.RequestedBundleID},
+		{"requested environment", r.RequestedEnvironment},
+		{"requested key id", r.RequestedKeyID},
+		{"requested team id", r.RequestedTeamID},
+		{"subject", r.Subject},
+		{"issuer", r.Issuer},
+		{"bundle id", r.BundleID},
+		{"team id", r.TeamID},
+		{"key id", r.KeyID},
+		{"topics", strings.Join(r.Topics, ", ")},
+		{"environment", r.Environment},
+		{"project id", r.ProjectID},
+		{"client email", r.ClientEmail},
+		{"private key id", r.PrivateKeyID},
+		{"token uri (not used)", r.TokenURI},
+		{"universe domain (not used)", r.UniverseDomain},
+		{"key type", r.KeyType},
+		{"fingerprint sha256", r.FingerprintSHA256},
+	}
+	if r.NotBefore != nil {
+		facts = append(facts, struct{ k, v string }{"not before", r.NotBefore.Format(time.RFC3339)})
+	}
+	if r.NotAfter != nil {
+		facts = append(facts, struct{ k, v string }{"not after", fmt.Sprintf("%s (%d days left)", r.NotAfter.Format(time.RFC3339), *r.DaysLeft)})
+	}
+	if r.CertificatesInFile > 0 {
+		facts = append(facts, struct{ k, v string }{"certificates in file", fmt.Sprint(r.CertificatesInFile)})
+	}
+	for _, f := range facts {
+		if f.v != "" {
+			fmt.Fprintf(w, "  %-26s %s\n", f.k+":", f.v)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package testcred
+
+import (
+	"crypto"
+	"crypto/x509"
+	"testing"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+)
+
+// TestRawP12DecodesWithBothEmptyPasswords proves the hand-built PKCS#12
+// writer (MAC and KDF) against go-pkcs12's decoder.
+func TestRawP12DecodesWithBothEmptyPasswords(t *testing.T) {
+	ca, err := AppleWWDR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ca.IssuePush(PushCert{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pw := range map[string][]byte{"openssl": EmptyPasswordOpenSSL, "macos": EmptyPasswordMacOS} {
+		t.Run(name, func(t *testing.T) {
+			b, err := RawP12(pw, []crypto.Signer{id.Key}, []*x509.Certificate{id.Cert})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, leaf, _, err := pkcs12.DecodeChain(b, "")
+			if err != nil {
+				t.Fatalf("DecodeChain: %v", err)
+			}
+			if !leaf.Equal(id.Cert) {
+				t.Error("leaf differs")
+			}
+			if _, _, _, err := pkcs12.DecodeChain(b, "x"); err == nil {
+				t.Error("a wrong password decoded")
+			}
+		})
+	}
+}
+
+func TestIssuePushChainsToRoot(t *testing.T) {
+	ca, err := AppleWWDR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ca.IssuePush(PushCert{BundleID: "com.acme.app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Root())
+	inter := x509.NewCertPool()
+	for _, c := range id.Chain {
+		inter.AddCert(c)
+	}
+	if _, err := id.Cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if got, want := id.Cert.Subject.CommonName, "Apple Push Services: com.acme.app"; got != want {
+		t.Errorf("CN = %q, want %q", got, want)
+	}
+}
