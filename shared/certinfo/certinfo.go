@@ -11,6 +11,7 @@ package certinfo
 
 import (
 	"crypto/x509"
+	"fmt"
 	"sync"
 	"time"
 
@@ -144,8 +145,18 @@ type Report struct {
 
 	Facts
 
-	normalized push.Redacted
+	material *secret
 }
+
+// secret holds a usable credential's material until it is asked for:
+// inspection does not pay for encoding what only storage needs. Every
+// way of printing it shows a placeholder.
+type secret struct {
+	normalize func() ([]byte, error)
+}
+
+func (*secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[redacted]")) }
+func (*secret) GoString() string           { return "[redacted]" }
 
 // Normalized returns the credential's secret material in the form it is
 // stored, or a zero Redacted unless the Report is OK:
@@ -155,11 +166,23 @@ type Report struct {
 //   - apns_p8: the PKCS#8 PEM key with LF line endings.
 //   - fcm_json: the service-account JSON, UTF-8 without BOM, with a
 //     repaired private_key if its newlines were escaped twice.
+//
+// It encodes the material on each call; a failure to encode (which a
+// successful inspection rules out) yields a zero Redacted.
 func (r *Report) Normalized() push.Redacted {
-	if !r.OK {
+	if !r.OK || r.material == nil {
 		return push.Redacted{}
 	}
-	return r.normalized
+	b, err := r.material.normalize()
+	if err != nil {
+		return push.Redacted{}
+	}
+	return push.NewRedacted(b)
+}
+
+// withMaterial records material that is already encoded.
+func (r *Report) withMaterial(b []byte) {
+	r.material = &secret{normalize: func() ([]byte, error) { return b, nil }}
 }
 
 // Err returns nil for an OK report, otherwise a *push.Error of Kind

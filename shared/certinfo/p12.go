@@ -116,19 +116,25 @@ func (in *Inspector) P12(data []byte, req P12Request) *Report {
 	in.checkChain(r, leaf, others)
 
 	if r.OK {
-		var b bytes.Buffer
-		for _, c := range append([]*x509.Certificate{leaf}, others...) {
-			_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			r.fail("key_type", UnsupportedKeyType, "The private key cannot be stored in PKCS#8 form. Export the certificate and its RSA key again.")
-			return r
-		}
-		_ = pem.Encode(&b, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		r.normalized = push.NewRedacted(b.Bytes())
+		chain := append([]*x509.Certificate{leaf}, others...)
+		r.material = &secret{normalize: func() ([]byte, error) { return p12Material(key, chain) }}
 	}
 	return r
+}
+
+// p12Material is the stored form of an APNs certificate: the chain as
+// PEM, leaf first, then the key as PKCS#8 PEM.
+func p12Material(key any, chain []*x509.Certificate) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	for _, c := range chain {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	_ = pem.Encode(&b, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return b.Bytes(), nil
 }
 
 // decodeFailure explains a DecodeChain error. go-pkcs12 types only its

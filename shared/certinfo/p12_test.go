@@ -311,3 +311,40 @@ func TestReportErrKinds(t *testing.T) {
 		}
 	}
 }
+
+func TestScanLayout(t *testing.T) {
+	ca := apple(t)
+	id := issue(t, ca, testcred.PushCert{})
+	raw2, err := testcred.RawP12(testcred.EmptyPasswordOpenSSL, []crypto.Signer{id.Key, key(t, 1)}, []*x509.Certificate{id.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want pfxLayout
+	}{
+		{"legacy RC2", p12(t, id, pkcs12.LegacyRC2, pw, true), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 2048, hasMAC: true}},
+		{"modern PBES2", p12(t, id, pkcs12.Modern2023, pw, true), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 2048, hasMAC: true}},
+		{"modern 5000 iterations", p12(t, id, pkcs12.Modern2023.WithIterations(5000), pw, false), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 5000, hasMAC: true}},
+		{"PBMAC1", p12(t, id, pkcs12.Modern2026.WithIterations(4096), pw, false), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 4096, hasMAC: true}},
+		{"no MAC, plain bags", p12(t, id, pkcs12.Passwordless, "", true), pfxLayout{keyBags: 1, certBags: 2}},
+		{"two plain keys", raw2, pfxLayout{keyBags: 2, certBags: 1, maxIterations: 2048, hasMAC: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := scanLayout(tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("layout = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range [][]byte{nil, {0x30}, {0x30, 0x00}, id.Cert.Raw, []byte("-----BEGIN")} {
+		if _, err := scanLayout(bad); err == nil {
+			t.Errorf("scanLayout(%x) accepted a non-PKCS#12 input", bad)
+		}
+	}
+}

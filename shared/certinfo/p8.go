@@ -10,8 +10,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strings"
-
-	"mobilepush/shared/push"
 )
 
 // P8Request is what the caller supplies with an APNs auth key.
@@ -59,7 +57,7 @@ func (in *Inspector) P8(data []byte, req P8Request) *Report {
 			r.fail("private_key", UnparsablePrivateKey, "The key cannot be stored in PKCS#8 form. Download a new key from the developer portal.")
 			return r
 		}
-		r.normalized = push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		r.withMaterial(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	}
 	return r
 }

@@ -1,9 +1,11 @@
 package certinfo
 
 import (
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
+
+	"encoding/asn1"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // pfxLayout is what can be learned about a PKCS#12 file without its
@@ -14,13 +16,13 @@ type pfxLayout struct {
 	keyBags       int // key bags visible without decryption (plain or shrouded)
 	certBags      int // certificate bags visible without decryption
 	encrypted     int // encryptedData content infos (usually the certificates)
-	maxIterations int
+	maxIterations int64
 	hasMAC        bool
 }
 
 // maxIterations caps the key derivation an upload may demand. OpenSSL
-// and macOS use 2048; well-meant exports use up to a few hundred
-// thousand. Without a cap, one upload could pin a CPU for hours.
+// and macOS use 2048, Java keytool 100,000. Without a cap one upload
+// could pin a CPU for hours.
 const maxIterations = 1_000_000
 
 var (
@@ -33,157 +35,143 @@ var (
 	oidPBMAC1           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
 )
 
-type scanPFX struct {
-	Version  int
-	AuthSafe scanContentInfo
-	MacData  scanMacData `asn1:"optional"`
-}
-
-type scanContentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"tag:0,explicit,optional"`
-}
-
-type scanMacData struct {
-	Mac struct {
-		Algorithm pkix.AlgorithmIdentifier
-		Digest    []byte
-	}
-	MacSalt    []byte
-	Iterations int `asn1:"optional,default:1"`
-}
-
-type scanEncryptedData struct {
-	Version int
-	Info    struct {
-		ContentType asn1.ObjectIdentifier
-		Algorithm   pkix.AlgorithmIdentifier
-		Content     asn1.RawValue `asn1:"tag:0,optional"`
-	}
-}
-
-type scanSafeBag struct {
-	ID         asn1.ObjectIdentifier
-	Value      asn1.RawValue `asn1:"tag:0,explicit"`
-	Attributes asn1.RawValue `asn1:"optional"`
-}
-
-type scanEncryptedKey struct {
-	Algorithm pkix.AlgorithmIdentifier
-	Data      []byte
-}
-
-type scanPBEParams struct {
-	Salt       []byte
-	Iterations int
-}
-
-type scanPBES2Params struct {
-	KDF pkix.AlgorithmIdentifier
-	Enc pkix.AlgorithmIdentifier
-}
-
-type scanPBKDF2Params struct {
-	Salt       asn1.RawValue
-	Iterations int
-	Rest       asn1.RawValue `asn1:"optional"`
-}
-
-type scanPBMAC1Params struct {
-	KDF pkix.AlgorithmIdentifier
-	Mac pkix.AlgorithmIdentifier
-}
-
 var errNotPFX = errors.New("not a PKCS#12 structure")
 
-// scanPFX reads the layout of data. It fails only when data is not a
-// DER PKCS#12 PFX; inner parts it cannot read are left for the decoder.
+var tagExplicit0 = cbasn1.Tag(0).Constructed().ContextSpecific()
+
+// scanLayout reads the layout of data with a zero-copy DER reader. It
+// fails only when data is not a DER PKCS#12 PFX; inner parts it cannot
+// read are left for the decoder to report.
 func scanLayout(data []byte) (pfxLayout, error) {
 	var l pfxLayout
-	var p scanPFX
-	rest, err := asn1.Unmarshal(data, &p)
-	if err != nil || len(rest) != 0 || p.Version != 3 || !p.AuthSafe.ContentType.Equal(oidDataContent) {
+	in := cryptobyte.String(data)
+	var pfx, authSafe, content, octets cryptobyte.String
+	var version int64
+	var ct asn1.ObjectIdentifier
+	if !in.ReadASN1(&pfx, cbasn1.SEQUENCE) || !in.Empty() ||
+		!pfx.ReadASN1Integer(&version) || version != 3 ||
+		!pfx.ReadASN1(&authSafe, cbasn1.SEQUENCE) ||
+		!authSafe.ReadASN1ObjectIdentifier(&ct) || !ct.Equal(oidDataContent) ||
+		!authSafe.ReadASN1(&content, tagExplicit0) ||
+		!content.ReadASN1(&octets, cbasn1.OCTET_STRING) {
 		return l, errNotPFX
 	}
-	if len(p.MacData.Mac.Algorithm.Algorithm) > 0 {
-		l.hasMAC = true
-		l.note(p.MacData.Iterations)
-		if p.MacData.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) {
-			var mp scanPBMAC1Params
-			if _, err := asn1.Unmarshal(p.MacData.Mac.Algorithm.Parameters.FullBytes, &mp); err == nil {
-				var k scanPBKDF2Params
-				if _, err := asn1.Unmarshal(mp.KDF.Parameters.FullBytes, &k); err == nil {
-					l.note(k.Iterations)
-				}
-			}
+	if !pfx.Empty() {
+		l.scanMAC(pfx)
+	}
+	var infos cryptobyte.String
+	if !octets.ReadASN1(&infos, cbasn1.SEQUENCE) {
+		return l, errNotPFX
+	}
+	for !infos.Empty() {
+		var ci, body cryptobyte.String
+		var typ asn1.ObjectIdentifier
+		if !infos.ReadASN1(&ci, cbasn1.SEQUENCE) || !ci.ReadASN1ObjectIdentifier(&typ) || !ci.ReadASN1(&body, tagExplicit0) {
+			return l, errNotPFX
 		}
-	}
-	var authSafeBytes []byte
-	if _, err := asn1.Unmarshal(p.AuthSafe.Content.Bytes, &authSafeBytes); err != nil {
-		return l, errNotPFX
-	}
-	var infos []scanContentInfo
-	if _, err := asn1.Unmarshal(authSafeBytes, &infos); err != nil {
-		return l, errNotPFX
-	}
-	for _, ci := range infos {
 		switch {
-		case ci.ContentType.Equal(oidDataContent):
-			var contents []byte
-			if _, err := asn1.Unmarshal(ci.Content.Bytes, &contents); err != nil {
-				continue
+		case typ.Equal(oidDataContent):
+			var safe, bags cryptobyte.String
+			if body.ReadASN1(&safe, cbasn1.OCTET_STRING) && safe.ReadASN1(&bags, cbasn1.SEQUENCE) {
+				l.scanBags(bags)
 			}
-			var bags []scanSafeBag
-			if _, err := asn1.Unmarshal(contents, &bags); err != nil {
-				continue
-			}
-			for _, b := range bags {
-				switch {
-				case b.ID.Equal(oidKeyBag):
-					l.keyBags++
-				case b.ID.Equal(oidShroudedKeyBag):
-					l.keyBags++
-					var ek scanEncryptedKey
-					if _, err := asn1.Unmarshal(b.Value.Bytes, &ek); err == nil {
-						l.noteAlgorithm(ek.Algorithm)
-					}
-				case b.ID.Equal(oidCertBag):
-					l.certBags++
-				}
-			}
-		case ci.ContentType.Equal(oidEncryptedContent):
+		case typ.Equal(oidEncryptedContent):
 			l.encrypted++
-			var ed scanEncryptedData
-			if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err == nil {
-				l.noteAlgorithm(ed.Info.Algorithm)
+			// EncryptedData ::= SEQUENCE { version, EncryptedContentInfo ::= SEQUENCE { type, AlgorithmIdentifier, [0] content } }
+			var ed, eci cryptobyte.String
+			var v int64
+			var inner asn1.ObjectIdentifier
+			if body.ReadASN1(&ed, cbasn1.SEQUENCE) && ed.ReadASN1Integer(&v) && ed.ReadASN1(&eci, cbasn1.SEQUENCE) && eci.ReadASN1ObjectIdentifier(&inner) {
+				l.scanAlgorithm(&eci)
 			}
 		}
 	}
 	return l, nil
 }
 
-func (l *pfxLayout) note(iterations int) {
-	if iterations > l.maxIterations {
-		l.maxIterations = iterations
+// scanMAC reads MacData ::= SEQUENCE { DigestInfo, salt, iterations DEFAULT 1 }.
+func (l *pfxLayout) scanMAC(s cryptobyte.String) {
+	var mac, digestInfo, alg cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	if !s.ReadASN1(&mac, cbasn1.SEQUENCE) || !mac.ReadASN1(&digestInfo, cbasn1.SEQUENCE) || !digestInfo.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) {
+		return
+	}
+	l.hasMAC = true
+	var salt cryptobyte.String
+	var iterations int64 = 1
+	if mac.ReadASN1(&salt, cbasn1.OCTET_STRING) && mac.PeekASN1Tag(cbasn1.INTEGER) {
+		mac.ReadASN1Integer(&iterations)
+	}
+	l.note(iterations)
+	if oid.Equal(oidPBMAC1) {
+		// PBMAC1-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, messageAuthScheme AlgorithmIdentifier }
+		var params, kdf cryptobyte.String
+		var kdfOID asn1.ObjectIdentifier
+		if alg.ReadASN1(&params, cbasn1.SEQUENCE) && params.ReadASN1(&kdf, cbasn1.SEQUENCE) && kdf.ReadASN1ObjectIdentifier(&kdfOID) {
+			l.scanPBKDF2(kdf)
+		}
 	}
 }
 
-// noteAlgorithm records the iteration count of a PKCS#12 PBE or PBES2
-// algorithm identifier.
-func (l *pfxLayout) noteAlgorithm(a pkix.AlgorithmIdentifier) {
-	if a.Algorithm.Equal(oidPBES2) {
-		var p scanPBES2Params
-		if _, err := asn1.Unmarshal(a.Parameters.FullBytes, &p); err != nil {
+// scanBags counts the bags of a SafeContents and notes the iterations of
+// shrouded keys.
+func (l *pfxLayout) scanBags(bags cryptobyte.String) {
+	for !bags.Empty() {
+		var bag, value cryptobyte.String
+		var id asn1.ObjectIdentifier
+		if !bags.ReadASN1(&bag, cbasn1.SEQUENCE) || !bag.ReadASN1ObjectIdentifier(&id) || !bag.ReadASN1(&value, tagExplicit0) {
 			return
 		}
-		var k scanPBKDF2Params
-		if _, err := asn1.Unmarshal(p.KDF.Parameters.FullBytes, &k); err == nil {
-			l.note(k.Iterations)
+		switch {
+		case id.Equal(oidKeyBag):
+			l.keyBags++
+		case id.Equal(oidShroudedKeyBag):
+			l.keyBags++
+			var epki cryptobyte.String
+			if value.ReadASN1(&epki, cbasn1.SEQUENCE) {
+				l.scanAlgorithm(&epki)
+			}
+		case id.Equal(oidCertBag):
+			l.certBags++
+		}
+	}
+}
+
+// scanAlgorithm reads an AlgorithmIdentifier of a PKCS#12 PBE scheme
+// (params: salt, iterations) or PBES2 (params: PBKDF2, encryption).
+func (l *pfxLayout) scanAlgorithm(s *cryptobyte.String) {
+	var alg, params cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	if !s.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) || !alg.ReadASN1(&params, cbasn1.SEQUENCE) {
+		return
+	}
+	if oid.Equal(oidPBES2) {
+		var kdf cryptobyte.String
+		var kdfOID asn1.ObjectIdentifier
+		if params.ReadASN1(&kdf, cbasn1.SEQUENCE) && kdf.ReadASN1ObjectIdentifier(&kdfOID) {
+			l.scanPBKDF2(kdf)
 		}
 		return
 	}
-	var p scanPBEParams
-	if _, err := asn1.Unmarshal(a.Parameters.FullBytes, &p); err == nil {
-		l.note(p.Iterations)
+	var salt cryptobyte.String
+	var iterations int64
+	if params.ReadASN1(&salt, cbasn1.OCTET_STRING) && params.ReadASN1Integer(&iterations) {
+		l.note(iterations)
+	}
+}
+
+// scanPBKDF2 reads PBKDF2-params ::= SEQUENCE { salt, iterationCount, ... }.
+func (l *pfxLayout) scanPBKDF2(kdf cryptobyte.String) {
+	var params, salt cryptobyte.String
+	var saltTag cbasn1.Tag
+	var iterations int64
+	if kdf.ReadASN1(&params, cbasn1.SEQUENCE) && params.ReadAnyASN1(&salt, &saltTag) && params.ReadASN1Integer(&iterations) {
+		l.note(iterations)
+	}
+}
+
+func (l *pfxLayout) note(iterations int64) {
+	if iterations > l.maxIterations {
+		l.maxIterations = iterations
 	}
 }

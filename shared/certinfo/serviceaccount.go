@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"mobilepush/shared/push"
 )
 
 const howToGetServiceAccount = "In the Firebase console open Project settings > Service accounts > Firebase Admin SDK and click \"Generate new private key\"; upload the .json file it downloads."
@@ -108,7 +106,7 @@ func (in *Inspector) ServiceAccount(data []byte) *Report {
 		}
 	}
 	r.pass("private_key", msg)
-	r.normalized = push.NewRedacted(bytes.Clone(data))
+	r.withMaterial(bytes.Clone(data))
 	return r
 }
 

@@ -139,10 +139,10 @@ type Environment int
 
 // Push certificate environments.
 const (
-	Universal   Environment = iota // sandbox and production (both extensions), Apple's default since 2015
-	SandboxOnly                    // only 1.2.840.113635.100.6.3.1
-	ProductionOnly                 // only 1.2.840.113635.100.6.3.2
-	NoPushExtensions               // an Apple-looking subject with no push extension at all
+	Universal        Environment = iota // sandbox and production (both extensions), Apple's default since 2015
+	SandboxOnly                         // only 1.2.840.113635.100.6.3.1
+	ProductionOnly                      // only 1.2.840.113635.100.6.3.2
+	NoPushExtensions                    // an Apple-looking subject with no push extension at all
 )
 
 // PushCert describes an Apple push certificate to issue. Zero values get
