@@ -16,6 +16,8 @@ FUNCTIONS     := register validate send expiry
 FUZZTIME      ?= 30s
 BENCHTIME     ?= 2s
 DATA          ?= .mobilepush
+ADDR          ?= 127.0.0.1:9006
+GATEWAYS      ?= fake
 
 .PHONY: help
 help: ## Show this help.
@@ -44,8 +46,8 @@ mobilepush: ## Build the local binary into bin/mobilepush.
 	$(GO) build -trimpath -o $(BIN)/mobilepush ./infra/mobilepush
 
 .PHONY: run
-run: mobilepush ## Start the system locally (today: mint demo credentials and inspect each one).
-	@bash infra/scripts/run.sh "$(BIN)/mobilepush" "$(DATA)"
+run: mobilepush ## Start the system locally on ADDR (fake Apple/Google unless GATEWAYS=real); prints URL and token.
+	@bash infra/scripts/run.sh "$(BIN)/mobilepush" "$(DATA)" "$(ADDR)" "$(GATEWAYS)"
 
 .PHONY: test
 test: ## Run every test (starts moto_server for the AWS tests, runs fuzz seed corpora).

@@ -1,35 +1,43 @@
-// Command validate inspects push credentials and proves them live behind API Gateway (DESIGN §4.2, §5).
+// Command validate checks push credentials: POST /v1/validate, POST /v1/apps/{id}/validate and test pushes (DESIGN §4.2, §5), behind API Gateway's JWT authorizer.
 //
-// It is built as a provided.al2023 bootstrap (make build-ValidateFunction).
-// Its handler is not wired yet: until issue 4 lands every invocation fails
-// with a clear error, so a deployment of this build can never pretend to work.
+// Configuration: see shared/awsstack (TABLE_NAME is required). Built as a
+// provided.al2023 bootstrap by make build-ValidateFunction.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"mobilepush/shared/apigw"
+	"mobilepush/shared/awsstack"
+	"mobilepush/shared/httpapi"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv); err != nil {
-		slog.Error("startup failed", "err", err)
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(context.Background(), os.Getenv, log); err != nil {
+		log.Error("startup_failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-// errNotWired is what every invocation answers until the handler lands.
-var errNotWired = errors.New("validate: handler not wired in this build (issue 4)")
-
-func run(ctx context.Context, getenv func(string) string) error {
-	_ = getenv
-	lambda.StartWithOptions(func(context.Context, json.RawMessage) (json.RawMessage, error) {
-		return nil, fmt.Errorf("invoke: %w", errNotWired)
-	}, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+// run builds the clients once, at init, and serves invocations until the
+// runtime stops the process.
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	stack, err := awsstack.Load(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	h := httpapi.New(httpapi.Config{
+		Registry:  stack.Registry,
+		Auth:      apigw.Authenticator{TenantClaim: stack.TenantClaim},
+		Logger:    log,
+		RequestID: apigw.RequestID,
+		Serve:     httpapi.IsValidateRoute,
+	})
+	lambda.StartWithOptions(apigw.Handler(h), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
 }

@@ -2,6 +2,8 @@
 // system on one machine and offers the operator's tools.
 //
 //	mobilepush inspect   inspect an APNs .p12/.p8 or FCM service-account JSON offline
+//	mobilepush serve     run the whole system locally (HTTP API on the embedded store)
+//	mobilepush token     print a new bearer token for a tenant of the local server
 //
 // Exit status: 0 success, 1 failure (for inspect: a blocking problem),
 // 2 usage error.
@@ -23,6 +25,9 @@ func main() {
 	os.Exit(code)
 }
 
+// defaultDataDir is where the local server keeps its state.
+const defaultDataDir = ".mobilepush"
+
 // Exit statuses.
 const (
 	exitOK    = 0
@@ -40,6 +45,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"inspect", "inspect an APNs .p12/.p8 or FCM service-account JSON offline", runInspect},
+		{"serve", "run the whole system locally (HTTP API on the embedded store)", runServe},
+		{"token", "print a new bearer token for a tenant of the local server", runToken},
 	}
 }
 

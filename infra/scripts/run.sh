@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
-# `make run`: until the local server lands (issue 4), this mints a set of
-# demo credentials and runs the real inspector on each, showing what an
-# administrator would see for a good upload and for common mistakes.
-#   infra/scripts/run.sh BIN DATA
+# `make run`: the whole system on one machine, on its embedded default.
+# Mints a bearer token for tenant "default", writes demo credentials to
+# upload, then starts `mobilepush serve` (with fake Apple and Google
+# servers unless GATEWAYS=real) and prints the URL and the token.
+#   infra/scripts/run.sh BIN DATA ADDR GATEWAYS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="${1:-bin/mobilepush}"
 data="${2:-.mobilepush}"
-demo="$data/demo"
+addr="${3:-127.0.0.1:9006}"
+gateways="${4:-fake}"
 
-echo "==> minting demo credentials into $demo (made up; nothing trusts them)"
-go run ./infra/mintcred -dir "$demo" -bundle-id com.example.app -password demo >/dev/null
+token=$("$bin" token --data "$data" --tenant default)
+go run ./infra/mintcred -dir "$data/demo" -bundle-id com.example.app -password demo >/dev/null
 
-show() {
-  local title=$1; shift
-  printf '\n==> %s\n$ mobilepush %s\n' "$title" "$*"
-  "$bin" "$@" --format text || true
-}
-show "APNs certificate (.p12)" inspect --apns-p12 "$demo/push.p12" --password demo --bundle-id com.example.app --environment production
-show "the same certificate, wrong bundle id" inspect --apns-p12 "$demo/push.p12" --password demo --bundle-id com.example.other
-show "an expired certificate" inspect --apns-p12 "$demo/push-expired.p12" --password demo --bundle-id com.example.app
-show "the .cer instead of the .p12" inspect --apns-p12 "$demo/push.cer" --password demo --bundle-id com.example.app
-show "APNs auth key (.p8)" inspect --apns-p8 "$demo/AuthKey_ABC123DEFG.p8" --key-id ABC123DEFG --team-id ABCDE12345
-show "Firebase service account" inspect --fcm-json "$demo/service-account.json"
-printf '\nInspect your own files the same way: %s inspect -h\n' "$bin"
+flags=()
+[ "$gateways" = real ] || flags+=(--fake-gateways)
+cat <<MSG
+==> mobilepush on http://$addr  (tenant "default")
+    token:  $token
+    demo credentials to upload (password "demo", bundle id com.example.app): $data/demo/
+    try:    curl -s -H "Authorization: Bearer $token" http://$addr/v1/apps
+    stop:   Ctrl-C
+MSG
+exec "$bin" serve --data "$data" --addr "$addr" "${flags[@]}"

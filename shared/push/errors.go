@@ -125,3 +125,31 @@ func CodeOf(err error) string {
 
 // Is reports whether err's Kind is k.
 func Is(err error, k Kind) bool { return KindOf(err) == k }
+
+// MessageOf returns the text of the underlying cause of err for showing
+// to a caller: the error wrapped by the innermost *Error, without the Op
+// and Kind prefixes. Callers decide whether the Kind allows showing it
+// (never for Internal or Transient errors, whose causes may quote
+// dependencies).
+func MessageOf(err error) string {
+	var inner *Error
+	for e := err; e != nil; {
+		var pe *Error
+		if !errors.As(e, &pe) {
+			break
+		}
+		inner = pe
+		e = pe.Err
+	}
+	switch {
+	case inner == nil && err != nil:
+		return err.Error()
+	case inner == nil:
+		return ""
+	case inner.Err != nil:
+		return inner.Err.Error()
+	case inner.Code != "":
+		return inner.Code
+	}
+	return inner.Kind.String()
+}

@@ -97,3 +97,22 @@ func TestParseEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageOf(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("plain"), "plain"},
+		{E("credential.Get", NotFound, errors.New("app a1 not found")), "app a1 not found"},
+		{fmt.Errorf("register: %w", E("outer", Other, fmt.Errorf("save app x: %w", E("inner", Conflict, errors.New("app x exists"))))), "app x exists"},
+		{&Error{Op: "x", Kind: Unprocessable, Code: "expired"}, "expired"},
+		{E("x", TooLarge, nil), "too_large"},
+	}
+	for _, tt := range tests {
+		if got := MessageOf(tt.err); got != tt.want {
+			t.Errorf("MessageOf(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

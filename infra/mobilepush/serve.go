@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"mobilepush/shared/apitoken"
+	"mobilepush/shared/apns"
+	"mobilepush/shared/apns/apnstest"
+	"mobilepush/shared/boltstore"
+	"mobilepush/shared/certinfo"
+	"mobilepush/shared/credential"
+	"mobilepush/shared/fcm"
+	"mobilepush/shared/fcm/fcmtest"
+	"mobilepush/shared/gateway"
+	"mobilepush/shared/httpapi"
+	"mobilepush/shared/push"
+	"mobilepush/shared/registry"
+)
+
+const serveUsage = `usage: mobilepush serve [--addr 127.0.0.1:9006] [--data DIR] [--fake-gateways | provider URLs]
+
+Runs the whole system in one process on the embedded store in DIR: the
+HTTP API (bearer tokens from 'mobilepush token'). It talks to Apple and
+Google for real unless --fake-gateways runs faithful fakes of both
+in-process (the offline demo).
+
+flags:
+`
+
+type serveFlags struct {
+	addr, data                                 string
+	fake                                       bool
+	apnsProduction, apnsSandbox, fcmURL, token string
+}
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:9006", "listen `address`")
+	fs.StringVar(&f.data, "data", defaultDataDir, "data `directory` (one process owns it)")
+	fs.BoolVar(&f.fake, "fake-gateways", false, "run fake Apple and Google servers in-process and send to them")
+	fs.StringVar(&f.apnsProduction, "apns-production-url", apns.ProductionURL, "APNs production `URL`")
+	fs.StringVar(&f.apnsSandbox, "apns-sandbox-url", apns.SandboxURL, "APNs sandbox `URL`")
+	fs.StringVar(&f.fcmURL, "fcm-url", fcm.DefaultEndpoint, "FCM `URL`")
+	fs.StringVar(&f.token, "google-token-url", fcm.DefaultTokenURL, "Google OAuth token `URL`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if f.fake && (set["apns-production-url"] || set["apns-sandbox-url"] || set["fcm-url"] || set["google-token-url"]) {
+		fmt.Fprintln(stderr, "mobilepush serve: --fake-gateways chooses the provider URLs itself; drop the URL flags")
+		fs.Usage()
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mobilepush serve: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	if err := serve(ctx, f, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "mobilepush serve: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// system is everything serve runs, built by openSystem.
+type system struct {
+	dir      *dataDir
+	store    *boltstore.Store
+	gateways *gateway.Gateways
+	handler  http.Handler
+	fakes    *fakes
+	log      *slog.Logger
+}
+
+func (s *system) Close() {
+	s.gateways.Close()
+	if s.fakes != nil {
+		s.fakes.Close()
+	}
+	s.store.Close()
+	s.dir.Close()
+}
+
+// openSystem locks the data directory and assembles the local system.
+func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
+	dir, err := openDataDir(f.data, "mobilepush serve", time.Second)
+	if err != nil {
+		return nil, err
+	}
+	sys := &system{dir: dir, log: slog.New(slog.NewJSONHandler(stderr, nil))}
+	fail := func(err error) (*system, error) {
+		if sys.fakes != nil {
+			sys.fakes.Close()
+		}
+		if sys.store != nil {
+			sys.store.Close()
+		}
+		dir.Close()
+		return nil, err
+	}
+	if sys.store, err = boltstore.Open(dir.file("data.db"), boltstore.Options{}); err != nil {
+		return fail(err)
+	}
+	tokens, err := apitoken.Open(dir.file("tokens.json"))
+	if err != nil {
+		return fail(err)
+	}
+	gw := gateway.Config{
+		APNs: apns.Config{ProductionURL: f.apnsProduction, SandboxURL: f.apnsSandbox},
+		FCM:  fcm.Config{Endpoint: f.fcmURL, TokenURL: f.token},
+	}
+	if f.fake {
+		if sys.fakes, err = startFakes(); err != nil {
+			return fail(err)
+		}
+		gw = sys.fakes.config()
+	}
+	sys.gateways = gateway.New(gw)
+	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Logger: sys.log})
+	inspector := &certinfo.Inspector{}
+	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.gateways, Pusher: sys.gateways}
+	sys.handler = httpapi.New(httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log})
+	return sys, nil
+}
+
+func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	sys, err := openSystem(f, stderr)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: sys.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	mode := "talking to Apple and Google"
+	if sys.fakes != nil {
+		mode = "with fake Apple and Google servers (offline demo)"
+	}
+	fmt.Fprintf(stdout, "mobilepush serving on http://%s %s; data in %s\n", ln.Addr(), mode, f.data)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// fakes are the in-process Apple and Google of --fake-gateways: they
+// accept any issuer and any well-formed key (they cannot know uploaded
+// ones) and still check topics, environments, dates and token claims.
+type fakes struct {
+	production, sandbox *apnstest.Server
+	google              *http.Server
+	googleURL           string
+	roots               *x509.CertPool
+}
+
+func startFakes() (*fakes, error) {
+	f := &fakes{roots: x509.NewCertPool()}
+	var err error
+	if f.production, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, AcceptAnyIssuer: true}}); err != nil {
+		return nil, err
+	}
+	if f.sandbox, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Sandbox, AcceptAnyIssuer: true}}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.roots.AddCert(f.production.Certificate)
+	f.roots.AddCert(f.sandbox.Certificate)
+
+	cert, leaf, err := apnstest.ServerCertificate()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.googleURL = "https://" + ln.Addr().String()
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	f.google = &http.Server{
+		Handler:           fcmtest.New(fcmtest.Options{AcceptAnyKey: true, TokenURL: f.googleURL + "/token"}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	f.roots.AddCert(leaf)
+	go func() { _ = f.google.ServeTLS(ln, "", "") }()
+	return f, nil
+}
+
+func (f *fakes) config() gateway.Config {
+	return gateway.Config{
+		APNs: apns.Config{ProductionURL: f.production.URL, SandboxURL: f.sandbox.URL, RootCAs: f.roots},
+		FCM:  fcm.Config{Endpoint: f.googleURL, TokenURL: f.googleURL + "/token", RootCAs: f.roots},
+	}
+}
+
+func (f *fakes) Close() {
+	if f.production != nil {
+		f.production.Close()
+	}
+	if f.sandbox != nil {
+		f.sandbox.Close()
+	}
+	if f.google != nil {
+		f.google.Close()
+	}
+}

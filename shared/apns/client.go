@@ -1,0 +1,395 @@
+// Package apns is mobilepush's gateway to Apple's Push Notification
+// service: a Client per (credential version, environment) built from the
+// stored, normalized credential material (never from a .p12), that pushes
+// pre-marshaled payloads over a small pool of multiplexed HTTP/2
+// connections; a live check that proves a credential without a visible
+// push (DESIGN §4.2); and Classify, the sender's reading of an answer
+// (DESIGN §6).
+//
+// Provider tokens are made by github.com/sideshow/apns2/token; the request
+// path is this package's own, on golang.org/x/net/http2 as apns2's is, so
+// a payload marshaled once is sent to every device as is, and a stale
+// provider token is refreshed once for all pushes in flight.
+package apns
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http2"
+
+	"mobilepush/shared/push"
+)
+
+// Apple's hosts, the defaults of Config.
+const (
+	ProductionURL = apns2.HostProduction  // https://api.push.apple.com
+	SandboxURL    = apns2.HostDevelopment // https://api.sandbox.push.apple.com
+)
+
+// Config is where and how a Client talks to APNs. The zero value talks to
+// Apple with the system's roots (which honour SSL_CERT_FILE).
+type Config struct {
+	ProductionURL string         // default ProductionURL
+	SandboxURL    string         // default SandboxURL
+	RootCAs       *x509.CertPool // trust for the gateway's server certificate; nil = system roots
+	// DialTimeout bounds a TCP connect plus TLS handshake; default 10 s.
+	DialTimeout time.Duration
+	// RequestTimeout bounds one push when the caller's context has no
+	// deadline; default 30 s.
+	RequestTimeout time.Duration
+	// ReadIdleTimeout is how long a quiet connection waits before a
+	// health-check PING; default 15 s (apns2's value).
+	ReadIdleTimeout time.Duration
+}
+
+// URL returns the base URL configured for env.
+func (c Config) URL(env push.Environment) string {
+	if env == push.Sandbox {
+		if c.SandboxURL != "" {
+			return c.SandboxURL
+		}
+		return SandboxURL
+	}
+	if c.ProductionURL != "" {
+		return c.ProductionURL
+	}
+	return ProductionURL
+}
+
+// Auth is a credential a Client authenticates with: a client certificate
+// or a provider-token (.p8) key. Build it with CertificateAuth or
+// TokenAuth; it holds secrets only as push.Redacted.
+type Auth struct {
+	chainPEM push.Redacted
+	keyPEM   push.Redacted
+	keyID    string
+	teamID   string
+}
+
+// CertificateAuth is certificate authentication from stored material: the
+// certificate chain PEM (leaf first) and its PKCS#8 private key PEM.
+func CertificateAuth(chainPEM, keyPEM push.Redacted) Auth {
+	return Auth{chainPEM: chainPEM, keyPEM: keyPEM}
+}
+
+// TokenAuth is provider-token authentication from a .p8 key (PKCS#8 PEM,
+// ECDSA P-256) with its key id and team id.
+func TokenAuth(keyPEM push.Redacted, keyID, teamID string) Auth {
+	return Auth{keyPEM: keyPEM, keyID: keyID, teamID: teamID}
+}
+
+// IsToken reports whether a is provider-token authentication.
+func (a Auth) IsToken() bool { return a.chainPEM.IsZero() }
+
+// Notification is one push to one device. Payload is the JSON payload,
+// marshaled once by the caller and shared read-only by every push.
+type Notification struct {
+	DeviceToken string    // hex device token
+	Topic       string    // apns-topic: the bundle id (or .voip, .complication, ...)
+	Payload     []byte    // the JSON payload, sent as is
+	PushType    string    // apns-push-type; "" sends "alert"
+	Priority    int       // apns-priority (10, 5 or 1); 0 omits it
+	Expiration  time.Time // apns-expiration; zero omits it
+	CollapseID  string    // apns-collapse-id
+	ID          string    // apns-id (a canonical UUID); "" lets Apple choose
+}
+
+// Response is the provider's answer to a push.
+type Response struct {
+	Status    int       // HTTP status; 200 = accepted
+	Reason    string    // Apple's reason for a non-200 status
+	ID        string    // apns-id of the notification
+	UniqueID  string    // apns-unique-id (sandbox only)
+	Timestamp time.Time // with 410: when the token stopped being valid
+	// TokenRefreshed reports that the first answer was 403
+	// ExpiredProviderToken and the push was re-sent once with a fresh
+	// provider token; this is the answer to the re-send.
+	TokenRefreshed bool
+}
+
+// Client pushes notifications to one APNs environment with one
+// credential. It is safe for concurrent use and multiplexes pushes over
+// HTTP/2 connections, opening another connection when the streams of the
+// open ones are exhausted. Make one per (credential version, environment)
+// and keep it: Apple treats rapid reconnects as an attack.
+type Client struct {
+	env     push.Environment
+	base    *url.URL
+	tr      *http2.Transport
+	timeout time.Duration
+
+	tok    *token.Token // nil for certificate auth
+	bearer atomic.Pointer[bearer]
+	mu     sync.Mutex // serializes token generation
+}
+
+type bearer struct {
+	header []string // {"bearer <jwt>"}
+	jwt    string
+	issued time.Time
+}
+
+// tokenMaxAge is how long a provider token is used before a new one is
+// made: under Apple's hour, over its 20-minute refresh floor.
+const tokenMaxAge = 50 * time.Minute
+
+// NewClient builds a Client for env with auth. It fails with Invalid when
+// the material does not load (the error never quotes it).
+func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
+	const op = "apns.NewClient"
+	if !env.Valid() {
+		return nil, push.E(op, push.Invalid, fmt.Errorf("environment %q", env))
+	}
+	base, err := url.Parse(cfg.URL(env))
+	if err != nil || base.Scheme != "https" || base.Host == "" {
+		return nil, push.E(op, push.Invalid, fmt.Errorf("APNs %s URL %q is not an https URL", env, cfg.URL(env)))
+	}
+	tlsCfg := &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	c := &Client{env: env, base: base, timeout: cfg.RequestTimeout}
+	if c.timeout <= 0 {
+		c.timeout = 30 * time.Second
+	}
+	if auth.IsToken() {
+		key, err := token.AuthKeyFromBytes(auth.keyPEM.Reveal())
+		if err != nil {
+			return nil, push.E(op, push.Invalid, errors.New("the .p8 key is not a PKCS#8 ECDSA private key"))
+		}
+		if auth.keyID == "" || auth.teamID == "" {
+			return nil, push.E(op, push.Invalid, errors.New("token authentication needs a key id and a team id"))
+		}
+		c.tok = &token.Token{AuthKey: key, KeyID: auth.keyID, TeamID: auth.teamID}
+		if _, err := c.refresh(""); err != nil {
+			return nil, push.E(op, push.Invalid, err)
+		}
+	} else {
+		cert, err := tls.X509KeyPair(auth.chainPEM.Reveal(), auth.keyPEM.Reveal())
+		if err != nil {
+			// X509KeyPair's messages name PEM block types, never key bytes.
+			return nil, push.E(op, push.Invalid, fmt.Errorf("certificate and key do not load: %w", err))
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+		// In TLS 1.2 the gateway judges the client certificate inside the
+		// handshake, so a rejection arrives as the handshake's own alert.
+		// In TLS 1.3 the handshake completes first and the alert races the
+		// first request (seen as a broken pipe or a lost connection), and a
+		// rejected certificate would look like a network failure.
+		tlsCfg.MaxVersion = tls.VersionTLS12
+	}
+	dialTimeout := cfg.DialTimeout
+	if dialTimeout <= 0 {
+		dialTimeout = 10 * time.Second
+	}
+	idle := cfg.ReadIdleTimeout
+	if idle <= 0 {
+		idle = apns2.ReadIdleTimeout
+	}
+	c.tr = &http2.Transport{
+		TLSClientConfig: tlsCfg,
+		DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
+			d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: apns2.TCPKeepAlive}, Config: tc}
+			return d.DialContext(ctx, network, addr)
+		},
+		ReadIdleTimeout: idle,
+		PingTimeout:     15 * time.Second,
+		// Not strict: when every connection's streams are in use, the pool
+		// dials one more (one dial at a time) instead of queueing.
+		StrictMaxConcurrentStreams: false,
+	}
+	return c, nil
+}
+
+// Environment returns the environment c pushes to.
+func (c *Client) Environment() push.Environment { return c.env }
+
+// Close closes c's idle connections; pushes in flight finish. A closed
+// Client still works (it reconnects), so Close is for dropping a client.
+func (c *Client) Close() { c.tr.CloseIdleConnections() }
+
+// refresh makes a new provider token unless the current one is no longer
+// stale (another goroutine refreshed it): stale is the JWT that was
+// rejected, "" to refresh only when the current one is too old.
+func (c *Client) refresh(stale string) (*bearer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.bearer.Load()
+	if cur != nil && cur.jwt != stale && time.Since(cur.issued) < tokenMaxAge {
+		return cur, nil
+	}
+	c.tok.Lock()
+	_, err := c.tok.Generate()
+	jwt := c.tok.Bearer
+	c.tok.Unlock()
+	if err != nil {
+		return cur, fmt.Errorf("sign provider token: %w", err)
+	}
+	b := &bearer{header: []string{"bearer " + jwt}, jwt: jwt, issued: time.Now()}
+	c.bearer.Store(b)
+	return b, nil
+}
+
+func (c *Client) currentBearer() (*bearer, error) {
+	if b := c.bearer.Load(); b != nil && time.Since(b.issued) < tokenMaxAge {
+		return b, nil
+	}
+	return c.refresh("")
+}
+
+// Push sends n and returns Apple's answer. An error means no answer:
+// Transient when the connection failed or the context ended (whether
+// Apple read the request is then unknown), Unprocessable when the gateway
+// refused the client certificate in the TLS handshake; ClassifyError
+// reads it for the sender. Apple's
+// rejections are Responses, not errors. A 403 ExpiredProviderToken is
+// answered by refreshing the provider token (once for all pushes that saw
+// the same token) and re-sending once with the same apns-id.
+func (c *Client) Push(ctx context.Context, n Notification) (Response, error) {
+	const op = "apns.Client.Push"
+	var used *bearer
+	if c.tok != nil {
+		b, err := c.currentBearer()
+		if err != nil {
+			return Response{}, push.E(op, push.Internal, err)
+		}
+		used = b
+	}
+	resp, err := c.send(ctx, n, used)
+	if err != nil || c.tok == nil || resp.Status != http.StatusForbidden || resp.Reason != apns2.ReasonExpiredProviderToken {
+		return resp, err
+	}
+	b, err := c.refresh(used.jwt)
+	if err != nil {
+		return resp, nil
+	}
+	if n.ID == "" {
+		n.ID = resp.ID
+	}
+	resp, err = c.send(ctx, n, b)
+	resp.TokenRefreshed = true
+	return resp, err
+}
+
+// Canonical header keys, preset so no request canonicalizes them.
+const (
+	hTopic      = "Apns-Topic"
+	hID         = "Apns-Id"
+	hCollapse   = "Apns-Collapse-Id"
+	hPriority   = "Apns-Priority"
+	hExpiration = "Apns-Expiration"
+	hPushType   = "Apns-Push-Type"
+)
+
+var (
+	contentType = []string{"application/json"}
+	alertType   = []string{"alert"}
+)
+
+func (c *Client) send(ctx context.Context, n Notification, b *bearer) (Response, error) {
+	const op = "apns.Client.Push"
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	u := *c.base
+	u.Path = "/3/device/" + n.DeviceToken
+	u.RawPath = ""
+	h := make(http.Header, 8)
+	h["Content-Type"] = contentType
+	if b != nil {
+		h["Authorization"] = b.header
+	}
+	if n.Topic != "" {
+		h[hTopic] = []string{n.Topic}
+	}
+	if n.ID != "" {
+		h[hID] = []string{n.ID}
+	}
+	if n.CollapseID != "" {
+		h[hCollapse] = []string{n.CollapseID}
+	}
+	if n.Priority > 0 {
+		h[hPriority] = []string{strconv.Itoa(n.Priority)}
+	}
+	if !n.Expiration.IsZero() {
+		h[hExpiration] = []string{strconv.FormatInt(max(n.Expiration.Unix(), 0), 10)}
+	}
+	if n.PushType != "" {
+		h[hPushType] = []string{n.PushType}
+	} else {
+		h[hPushType] = alertType
+	}
+	req := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           &u,
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(n.Payload)),
+		ContentLength: int64(len(n.Payload)),
+		Host:          u.Host,
+	}).WithContext(ctx)
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(n.Payload)), nil }
+	res, err := c.tr.RoundTrip(req)
+	if err != nil {
+		kind := push.Transient
+		if _, ok := TLSAlert(err); ok {
+			kind = push.Unprocessable // the gateway refused the certificate
+		}
+		return Response{}, push.E(op, kind, fmt.Errorf("push to device %s: %w", Redact(n.DeviceToken), err))
+	}
+	defer res.Body.Close()
+	out := Response{
+		Status:   res.StatusCode,
+		ID:       res.Header.Get("apns-id"),
+		UniqueID: res.Header.Get("apns-unique-id"),
+	}
+	if res.StatusCode == http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+		return out, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 8192))
+	if err != nil {
+		return out, push.E(op, push.Transient, fmt.Errorf("read APNs answer %d for device %s: %w", res.StatusCode, Redact(n.DeviceToken), err))
+	}
+	var e struct {
+		Reason    string `json:"reason"`
+		Timestamp int64  `json:"timestamp"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &e); err != nil {
+			e.Reason = http.StatusText(res.StatusCode)
+		}
+	}
+	out.Reason = e.Reason
+	if e.Timestamp > 0 {
+		out.Timestamp = time.UnixMilli(e.Timestamp)
+	}
+	return out, nil
+}
+
+// Redact shortens a device token for logs and errors: its first and last
+// four characters. Device tokens are never logged in full.
+func Redact(deviceToken string) string {
+	if len(deviceToken) <= 8 {
+		return "…"
+	}
+	return deviceToken[:4] + "…" + deviceToken[len(deviceToken)-4:]
+}

@@ -1,0 +1,144 @@
+package credential
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"mobilepush/shared/push"
+)
+
+// MaxSecretSize is the largest sealed secret value a SecretStore accepts:
+// Secrets Manager's limit of 65,536 bytes per secret value.
+const MaxSecretSize = 65536
+
+// Material is the normalized secret material of a platform credential:
+//   - APNsP12: the certificate chain (leaf first) and its private key, both PEM;
+//   - APNsP8: the .p8 key (PEM) with its key id and team id;
+//   - FCMJSON: the service-account JSON.
+//
+// The .p12 password is never part of it: nothing needs it after the upload.
+// The secret parts are push.Redacted, so printing a Material never shows them.
+type Material struct {
+	Kind                Kind
+	CertificateChainPEM push.Redacted // APNsP12
+	PrivateKeyPEM       push.Redacted // APNsP12, APNsP8
+	KeyID               string        // APNsP8 (not secret)
+	TeamID              string        // APNsP8 (not secret)
+	ServiceAccountJSON  push.Redacted // FCMJSON
+}
+
+// Validate reports, as an Invalid error, a Material that lacks a part its
+// kind needs or carries a part its kind does not use.
+func (m Material) Validate() error {
+	const op = "credential.Material.Validate"
+	has := func(r push.Redacted) bool { return !r.IsZero() }
+	var problem string
+	switch m.Kind {
+	case APNsP12:
+		switch {
+		case !has(m.CertificateChainPEM) || !has(m.PrivateKeyPEM):
+			problem = "apns_p12 material needs the certificate chain and the private key"
+		case has(m.ServiceAccountJSON) || m.KeyID != "" || m.TeamID != "":
+			problem = "apns_p12 material carries parts of another kind"
+		}
+	case APNsP8:
+		switch {
+		case !has(m.PrivateKeyPEM) || m.KeyID == "" || m.TeamID == "":
+			problem = "apns_p8 material needs the key, the key id and the team id"
+		case has(m.CertificateChainPEM) || has(m.ServiceAccountJSON):
+			problem = "apns_p8 material carries parts of another kind"
+		}
+	case FCMJSON:
+		switch {
+		case !has(m.ServiceAccountJSON):
+			problem = "fcm_json material needs the service-account JSON"
+		case has(m.CertificateChainPEM) || has(m.PrivateKeyPEM) || m.KeyID != "" || m.TeamID != "":
+			problem = "fcm_json material carries parts of another kind"
+		}
+	default:
+		problem = fmt.Sprintf("unknown credential kind %q", m.Kind)
+	}
+	if problem != "" {
+		return push.E(op, push.Invalid, errors.New(problem))
+	}
+	return nil
+}
+
+// Equal reports whether m and o hold the same kind and bytes.
+func (m Material) Equal(o Material) bool {
+	eq := func(a, b push.Redacted) bool { return bytes.Equal(a.Reveal(), b.Reveal()) }
+	return m.Kind == o.Kind && m.KeyID == o.KeyID && m.TeamID == o.TeamID &&
+		eq(m.CertificateChainPEM, o.CertificateChainPEM) && eq(m.PrivateKeyPEM, o.PrivateKeyPEM) &&
+		eq(m.ServiceAccountJSON, o.ServiceAccountJSON)
+}
+
+// envelope is the stored form of a Material: versioned JSON text.
+type envelope struct {
+	V                   int    `json:"v"`
+	Kind                Kind   `json:"kind"`
+	CertificateChainPEM string `json:"certificate_chain_pem,omitempty"`
+	PrivateKeyPEM       string `json:"private_key_pem,omitempty"`
+	KeyID               string `json:"key_id,omitempty"`
+	TeamID              string `json:"team_id,omitempty"`
+	ServiceAccountJSON  string `json:"service_account_json,omitempty"`
+}
+
+// Encode returns the value a SecretStore keeps for m. It fails with
+// Invalid for a Material that does not Validate and with TooLarge when the
+// value would exceed MaxSecretSize.
+func (m Material) Encode() (push.Redacted, error) {
+	const op = "credential.Material.Encode"
+	if err := m.Validate(); err != nil {
+		return push.Redacted{}, push.E(op, push.Other, err)
+	}
+	b, err := json.Marshal(envelope{
+		V:                   1,
+		Kind:                m.Kind,
+		CertificateChainPEM: string(m.CertificateChainPEM.Reveal()),
+		PrivateKeyPEM:       string(m.PrivateKeyPEM.Reveal()),
+		KeyID:               m.KeyID,
+		TeamID:              m.TeamID,
+		ServiceAccountJSON:  string(m.ServiceAccountJSON.Reveal()),
+	})
+	if err != nil {
+		// json.Marshal of strings cannot fail; do not echo anything of m.
+		return push.Redacted{}, push.E(op, push.Internal, errors.New("encode material"))
+	}
+	if len(b) > MaxSecretSize {
+		return push.Redacted{}, push.E(op, push.TooLarge,
+			fmt.Errorf("secret value is %d bytes, the limit is %d", len(b), MaxSecretSize))
+	}
+	return push.NewRedacted(b), nil
+}
+
+// DecodeMaterial parses a value made by Material.Encode. A value that does
+// not parse is Internal (stored data is corrupt); the error never quotes
+// the value.
+func DecodeMaterial(v push.Redacted) (Material, error) {
+	const op = "credential.DecodeMaterial"
+	var e envelope
+	// json errors may quote a byte of the input: never pass them on.
+	if err := json.Unmarshal(v.Reveal(), &e); err != nil || e.V != 1 {
+		return Material{}, push.E(op, push.Internal, errors.New("stored secret value is not a version-1 material envelope"))
+	}
+	red := func(s string) push.Redacted {
+		if s == "" {
+			return push.Redacted{}
+		}
+		return push.NewRedacted([]byte(s))
+	}
+	m := Material{
+		Kind:                e.Kind,
+		CertificateChainPEM: red(e.CertificateChainPEM),
+		PrivateKeyPEM:       red(e.PrivateKeyPEM),
+		KeyID:               e.KeyID,
+		TeamID:              e.TeamID,
+		ServiceAccountJSON:  red(e.ServiceAccountJSON),
+	}
+	if err := m.Validate(); err != nil {
+		return Material{}, push.E(op, push.Internal, errors.New("stored secret value is not valid material"))
+	}
+	return m, nil
+}

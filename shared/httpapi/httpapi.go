@@ -1,0 +1,256 @@
+// Package httpapi is the HTTP API of mobilepush (DESIGN §5): one
+// http.Handler, used by the register and validate Lambda functions behind
+// API Gateway and by `mobilepush serve` locally. Requests and responses
+// are JSON (uploads also as multipart/form-data, as a browser form posts
+// them); errors are {"error":{"code","message","details"}} with the
+// push.Kind -> status mapping in routes.go. The tenant always comes from
+// the authenticated principal, never from the body.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"mobilepush/shared/credential"
+	"mobilepush/shared/push"
+	"mobilepush/shared/registry"
+)
+
+// Authenticator identifies the caller of a request. It returns an
+// Unauthorized error when the request carries no valid credentials.
+type Authenticator interface {
+	Authenticate(r *http.Request) (registry.Principal, error)
+}
+
+// DefaultMaxBody caps request bodies: a .p12, a .p8 and a service-account
+// key (64 KiB each at most) base64-encoded, with room to spare.
+const DefaultMaxBody = 512 << 10
+
+// Config configures a Handler. Registry and Auth are required.
+type Config struct {
+	Registry *registry.Service
+	Auth     Authenticator
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// MaxBody caps request bodies in bytes; 0 means DefaultMaxBody.
+	MaxBody int64
+	// RequestID returns the request id of r (e.g. API Gateway's); nil or
+	// "" means X-Request-Id, else a generated id.
+	RequestID func(r *http.Request) string
+	// Serve selects the routes this handler serves ("METHOD /pattern" as
+	// in routes.go); nil serves all. The others answer 404, so a Lambda
+	// function behind a subset of API Gateway routes serves only those.
+	Serve func(route string) bool
+	// Extra routes mounted on the same mux (e.g. the local message
+	// endpoints and the admin page of `mobilepush serve`).
+	Extra map[string]http.Handler
+}
+
+// Handler serves the API. It is safe for concurrent use.
+type Handler struct {
+	reg     *registry.Service
+	auth    Authenticator
+	log     *slog.Logger
+	maxBody int64
+	reqID   func(r *http.Request) string
+	mux     *http.ServeMux
+}
+
+// New returns the API handler.
+func New(c Config) *Handler {
+	h := &Handler{reg: c.Registry, auth: c.Auth, log: c.Logger, maxBody: c.MaxBody, reqID: c.RequestID, mux: http.NewServeMux()}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	for _, rt := range routes {
+		if name := rt.method + " " + rt.pattern; c.Serve == nil || c.Serve(name) {
+			h.mux.Handle(name, h.endpoint(rt))
+		}
+	}
+	for pattern, eh := range c.Extra {
+		h.mux.Handle(pattern, eh)
+	}
+	h.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, push.E("httpapi", push.NotFound, errors.New("no such route: "+r.Method+" "+r.URL.Path)), h.log)
+	}))
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// call is the per-request state the endpoints share.
+type call struct {
+	who   registry.Principal
+	reqID string
+}
+
+type ctxKey struct{}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// endpoint wraps a route: request id, body cap, authentication, error
+// rendering and one access-log line.
+func (h *Handler) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := &call{reqID: h.requestID(r)}
+		sw := &statusWriter{ResponseWriter: w}
+		sw.Header().Set("X-Request-Id", c.reqID)
+		r.Body = http.MaxBytesReader(sw, r.Body, h.maxBody)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, c.reqID))
+		log := h.log.With("request_id", c.reqID, "method", r.Method, "route", rt.pattern)
+
+		who, err := h.auth.Authenticate(r)
+		if err == nil {
+			c.who = who
+			log = log.With("tenant", who.Tenant)
+			err = rt.handle(h, sw, r, c)
+		} else {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="mobilepush"`)
+			if push.KindOf(err) != push.Unauthorized {
+				err = push.E("httpapi.authenticate", push.Unauthorized, err)
+			}
+		}
+		if err != nil {
+			writeError(sw, r, err, log)
+		}
+		log.Info("request", "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+func (h *Handler) requestID(r *http.Request) string {
+	if h.reqID != nil {
+		if id := h.reqID(r); id != "" {
+			return id
+		}
+	}
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// writeError renders err: status from its Kind, code from its Code,
+// message from its cause for client errors only. An upload rejection
+// carries its report (and live result) in details.
+func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
+	kind := push.KindOf(err)
+	status, ok := statusOf[kind]
+	if !ok {
+		status, kind = http.StatusInternalServerError, push.Internal
+	}
+	d := errorDetail{Code: push.CodeOf(err), Message: push.MessageOf(err)}
+	switch kind {
+	case push.Internal:
+		d.Code, d.Message = "internal", "An internal error occurred; it has been logged with the request id."
+		log.Error("request_failed", "err", err)
+	case push.Transient:
+		d.Code, d.Message = "transient", "A dependency is unavailable; retry later."
+		w.Header().Set("Retry-After", "5")
+		log.Warn("request_failed", "err", err)
+	}
+	var rej *registry.Rejection
+	if errors.As(err, &rej) {
+		d.Message = rej.Message()
+		d.Details = map[string]any{"platform": rej.Platform}
+		if rej.Report != nil {
+			d.Details["report"] = rej.Report
+		}
+		if rej.Live != nil {
+			d.Details["live"] = rej.Live
+		}
+	}
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		d.Details = map[string]any{"field": fe.field}
+	}
+	writeJSON(w, status, errorBody{Error: d})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// etag is the entity tag of an app version.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch returns the version an If-Match header asks for: 0 when absent
+// or "*". A malformed value is Invalid.
+func ifMatch(r *http.Request) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, &fieldError{field: "If-Match", err: push.E("httpapi", push.Invalid, errors.New(`If-Match must be an ETag such as "3"`))}
+	}
+	return n, nil
+}
+
+// loadApp loads the caller's app {id} and checks If-Match against it, in
+// the order DESIGN §5 fixes: 404 (also for another tenant's app), then
+// 412. It returns the app and the version to write under.
+func (h *Handler) loadApp(r *http.Request, c *call) (credential.App, int64, error) {
+	app, err := h.reg.Get(r.Context(), c.who, r.PathValue("id"))
+	if err != nil {
+		return credential.App{}, 0, err
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		return credential.App{}, 0, err
+	}
+	if want != 0 && want != app.Version {
+		return credential.App{}, 0, push.E("httpapi", push.PreconditionFailed, errors.New("the app changed since it was read (ETag "+etag(app.Version)+"); read it again"))
+	}
+	return app, want, nil
+}
