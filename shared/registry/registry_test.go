@@ -23,11 +23,11 @@ func TestMaterialSplitsTheP12Chain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p12, err := id.P12(pkcs12.LegacyRC2, "pw", true)
+	p12, err := id.P12(pkcs12.LegacyRC2, "p12-password-not-stored", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := (&certinfo.Inspector{}).P12(p12, certinfo.P12Request{Password: "pw"})
+	r := (&certinfo.Inspector{}).P12(p12, certinfo.P12Request{Password: "p12-password-not-stored"})
 	m, err := material(r)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestMaterialSplitsTheP12Chain(t *testing.T) {
 		{"chain holds two certificates", bytes.Count(m.CertificateChainPEM.Reveal(), []byte("BEGIN CERTIFICATE")) == 2},
 		{"chain holds no key", !bytes.Contains(m.CertificateChainPEM.Reveal(), []byte("PRIVATE KEY"))},
 		{"key is PKCS#8", bytes.HasPrefix(m.PrivateKeyPEM.Reveal(), []byte("-----BEGIN PRIVATE KEY-----"))},
-		{"password is not stored", !bytes.Contains(append(m.CertificateChainPEM.Reveal(), m.PrivateKeyPEM.Reveal()...), []byte("pw"))},
+		{"password is not stored", !bytes.Contains(append(m.CertificateChainPEM.Reveal(), m.PrivateKeyPEM.Reveal()...), []byte("p12-password-not-stored"))},
 	}
 	for _, tt := range tests {
 		if !tt.got {
