@@ -10,8 +10,10 @@ import (
 	"mobilepush/shared/push"
 )
 
-func TestCreateGetListIsolation(t *testing.T) {
-	a := newAPI(t, accept)
+func TestCreateGetListIsolation(t *testing.T) { eachBackend(t, testCreateGetListIsolation) }
+
+func testCreateGetListIsolation(t *testing.T, backend string) {
+	a := newAPIOn(t, backend, accept)
 	c := mint(t)
 	status, hdr, app := a.do(t, "acme", "POST", "/v1/apps", map[string]any{
 		"name": "Acme", "description": "Acme's app", "environment": "production",
@@ -107,8 +109,10 @@ func TestOrderOfHandling(t *testing.T) {
 
 // TestRejectedUploadsStoreNothing: every offline failure answers 422 with
 // the full report and stores nothing.
-func TestRejectedUploadsStoreNothing(t *testing.T) {
-	a := newAPI(t, accept)
+func TestRejectedUploadsStoreNothing(t *testing.T) { eachBackend(t, testRejectedUploadsStoreNothing) }
+
+func testRejectedUploadsStoreNothing(t *testing.T, backend string) {
+	a := newAPIOn(t, backend, accept)
 	c := mint(t)
 	googleServices := `{"project_info":{"project_id":"p"},"client":[]}`
 	tests := []struct {

@@ -19,7 +19,13 @@ import (
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"mobilepush/shared/apitoken"
+	"mobilepush/shared/awsdynamo"
+	"mobilepush/shared/awsdynamo/dynamotest"
+	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
@@ -52,14 +58,46 @@ type api struct {
 	bodies []string // every response body, for the secret scan
 }
 
-func newAPI(t *testing.T, prover registry.Prover) *api {
+// backends are the stores the API tests run on: the embedded default and
+// DynamoDB + Secrets Manager on moto (skipped loudly without
+// AWS_ENDPOINT_URL, failing when CI=true).
+var backends = []string{"bolt", "aws"}
+
+// stores opens a fresh pair of stores of backend.
+func stores(t *testing.T, backend string) (credential.MetadataStore, credential.SecretStore) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := boltstore.Open(filepath.Join(dir, "data.db"), boltstore.Options{})
+	if backend == "aws" {
+		cfg := dynamotest.AWSConfig(t)
+		iso := &dynamotest.Isolation{} // moto's transactions are not isolated
+		ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, iso.Register) })
+		table := dynamotest.CreateTable(t, ddb)
+		sm := awssecrets.New(secretsmanager.NewFromConfig(cfg), awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-api-test/") + "/"})
+		return awsdynamo.New(ddb, table, nil), sm
+	}
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "data.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st, st
+}
+
+// eachBackend runs test as a subtest on every backend.
+func eachBackend(t *testing.T, test func(t *testing.T, backend string)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
+
+func newAPI(t *testing.T, prover registry.Prover) *api { return newAPIOn(t, "bolt", prover) }
+
+func newAPIOn(t *testing.T, backend string, prover registry.Prover) *api {
+	t.Helper()
+	dir := t.TempDir()
+	meta, secrets := stores(t, backend)
 	toks, err := apitoken.Open(filepath.Join(dir, "tokens.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +114,7 @@ func newAPI(t *testing.T, prover registry.Prover) *api {
 	}
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&a.mu, a.logs}, nil))
 	reg := &registry.Service{
-		Store:     credential.NewService(credential.Config{Meta: st, Secrets: st, Logger: logger}),
+		Store:     credential.NewService(credential.Config{Meta: meta, Secrets: secrets, Logger: logger}),
 		Inspector: &certinfo.Inspector{Roots: roots},
 		Prover:    prover,
 	}

@@ -54,8 +54,12 @@ func newProviders(t *testing.T) *providers {
 // reason and store nothing; the same rejection on re-validation marks the
 // stored credential invalid; an unreachable provider saves with a warning.
 func TestLiveChecksAgainstFakeProviders(t *testing.T) {
+	eachBackend(t, testLiveChecksAgainstFakeProviders)
+}
+
+func testLiveChecksAgainstFakeProviders(t *testing.T, backend string) {
 	pv := newProviders(t)
-	a := newAPI(t, pv.gw)
+	a := newAPIOn(t, backend, pv.gw)
 	ca, err := testcred.AppleWWDR()
 	if err != nil {
 		t.Fatal(err)

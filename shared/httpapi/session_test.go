@@ -9,8 +9,10 @@ import (
 // TestFullSessionLeaksNoSecret drives every route with real uploads
 // (JSON and multipart), then scans every response and every log line for
 // the .p12 password, key material and the service-account private key.
-func TestFullSessionLeaksNoSecret(t *testing.T) {
-	a := newAPI(t, accept)
+func TestFullSessionLeaksNoSecret(t *testing.T) { eachBackend(t, testFullSessionLeaksNoSecret) }
+
+func testFullSessionLeaksNoSecret(t *testing.T, backend string) {
+	a := newAPIOn(t, backend, accept)
 	c := mint(t)
 
 	// A browser form: files as file parts, fields as text.
