@@ -38,14 +38,23 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
-func (h *Handler) listApps(w http.ResponseWriter, r *http.Request, c *call) error {
+// pageOf reads the cursor and limit query parameters.
+func pageOf(r *http.Request) (credential.Page, error) {
 	p := credential.Page{Cursor: r.URL.Query().Get("cursor")}
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > credential.MaxPageLimit {
-			return badField("limit", "must be a number from 1 to %d", credential.MaxPageLimit)
+			return p, badField("limit", "must be a number from 1 to %d", credential.MaxPageLimit)
 		}
 		p.Limit = n
+	}
+	return p, nil
+}
+
+func (h *Handler) listApps(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := pageOf(r)
+	if err != nil {
+		return err
 	}
 	page, err := h.reg.List(r.Context(), c.who, p)
 	if err != nil {
@@ -124,12 +133,18 @@ func platform(r *http.Request) (push.Platform, error) {
 	return p, nil
 }
 
-func (h *Handler) rotate(w http.ResponseWriter, r *http.Request, c *call) error {
+// loadPlatform reads {platform} and loads the app as loadApp does.
+func (h *Handler) loadPlatform(r *http.Request, c *call) (push.Platform, int64, error) {
 	p, err := platform(r)
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	_, want, err := h.loadApp(r, c)
+	return p, want, err
+}
+
+func (h *Handler) rotate(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, want, err := h.loadPlatform(r, c)
 	if err != nil {
 		return err
 	}
@@ -168,11 +183,7 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request, c *call) error 
 }
 
 func (h *Handler) removePlatform(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := platform(r)
-	if err != nil {
-		return err
-	}
-	_, want, err := h.loadApp(r, c)
+	p, want, err := h.loadPlatform(r, c)
 	if err != nil {
 		return err
 	}
@@ -185,11 +196,7 @@ func (h *Handler) removePlatform(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := platform(r)
-	if err != nil {
-		return err
-	}
-	_, want, err := h.loadApp(r, c)
+	p, want, err := h.loadPlatform(r, c)
 	if err != nil {
 		return err
 	}
@@ -258,13 +265,9 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, _, err := h.loadApp(r, c); err != nil {
 		return err
 	}
-	p := credential.Page{Cursor: r.URL.Query().Get("cursor")}
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > credential.MaxPageLimit {
-			return badField("limit", "must be a number from 1 to %d", credential.MaxPageLimit)
-		}
-		p.Limit = n
+	p, err := pageOf(r)
+	if err != nil {
+		return err
 	}
 	page, err := h.reg.Audit(r.Context(), c.who, r.PathValue("id"), p)
 	if err != nil {
