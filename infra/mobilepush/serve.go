@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"mobilepush/shared/adminpage"
 	"mobilepush/shared/apitoken"
 	"mobilepush/shared/apns"
 	"mobilepush/shared/apns/apnstest"
@@ -137,7 +138,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Logger: sys.log})
 	inspector := &certinfo.Inspector{}
 	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.gateways, Pusher: sys.gateways}
-	sys.handler = httpapi.New(httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log})
+	sys.handler = httpapi.New(httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log, Extra: adminpage.Routes()})
 	return sys, nil
 }
 

@@ -17,7 +17,7 @@ go run ./infra/mintcred -dir "$data/demo" -bundle-id com.example.app -password d
 flags=()
 [ "$gateways" = real ] || flags+=(--fake-gateways)
 cat <<MSG
-==> mobilepush on http://$addr  (tenant "default")
+==> mobilepush on http://$addr  (tenant "default"; open it in a browser for the admin page)
     token:  $token
     demo credentials to upload (password "demo", bundle id com.example.app): $data/demo/
     try:    curl -s -H "Authorization: Bearer $token" http://$addr/v1/apps
