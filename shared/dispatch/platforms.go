@@ -1,0 +1,147 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mobilepush/shared/apns"
+	"mobilepush/shared/credential"
+	"mobilepush/shared/fcm"
+	"mobilepush/shared/push"
+)
+
+// sendAPNs pushes to every pending APNs token with bounded concurrency,
+// recording each answer as it arrives. The payload is marshaled once. A
+// credential fault stops the platform: the tokens not yet sent go to the
+// dead-letter queue with the fault's reason, unsent.
+func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
+	app, mat, ok := s.platformReady(ctx, m, app, push.APNs, tokens, rec)
+	if !ok {
+		return
+	}
+	meta := app.APNs
+	tmpl, err := apns.NewTemplate(m, meta.Facts.BundleID, enqueued)
+	if err != nil {
+		rec.each(ctx, push.APNs, tokens, credential.Rejected, push.CodeOf(err))
+		return
+	}
+	client, err := s.cfg.Clients.APNs(mat, app.Environment)
+	if err != nil {
+		rec.each(ctx, push.APNs, tokens, credential.CredentialFault, ReasonCredentialFault)
+		s.suspend(ctx, app, push.APNs, ReasonCredentialFault)
+		return
+	}
+	ck := confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment}
+	var fault atomic.Pointer[string]
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, tok := range tokens {
+		if f := fault.Load(); f != nil {
+			rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+			continue
+		}
+		if s.nearDeadline(ctx) {
+			rec.record(ctx, push.APNs, tok, credential.Retry, ReasonDeadline, 0)
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if f := fault.Load(); f != nil {
+				rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+				return
+			}
+			resp, err := client.Push(ctx, tmpl.For(tok))
+			var out apns.Outcome
+			reason := resp.Reason
+			if err != nil {
+				out, reason = apns.ClassifyError(err), "network_error"
+				if alert, ok := apns.TLSAlert(err); ok {
+					reason = alert
+				}
+			} else {
+				out = resp.Outcome(s.isConfirmed(ck))
+			}
+			if out == apns.Delivered {
+				s.confirm(ck)
+			}
+			if out == apns.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !s.isConfirmed(ck) {
+				reason = apns.TokenEnvironmentUnconfirmed
+			}
+			if out == apns.CredentialFault && fault.CompareAndSwap(nil, &reason) {
+				s.suspend(ctx, app, push.APNs, reason)
+			}
+			rec.record(ctx, push.APNs, tok, credential.Result(out), reason, 0)
+		})
+	}
+	wg.Wait()
+	s.publishInvalid(ctx, app, push.APNs, rec)
+}
+
+// sendFCM sends every pending FCM token through SendEach (run
+// concurrently by the client) and records each answer.
+func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
+	app, mat, ok := s.platformReady(ctx, m, app, push.FCM, tokens, rec)
+	if !ok {
+		return
+	}
+	if s.nearDeadline(ctx) {
+		rec.each(ctx, push.FCM, tokens, credential.Retry, ReasonDeadline)
+		return
+	}
+	client, err := s.cfg.Clients.FCM(ctx, mat)
+	if err != nil {
+		rec.each(ctx, push.FCM, tokens, credential.CredentialFault, ReasonCredentialFault)
+		s.suspend(ctx, app, push.FCM, ReasonCredentialFault)
+		return
+	}
+	tmpl := fcm.NewTemplate(m, enqueued)
+	results := client.Send(ctx, tmpl.Messages(tokens))
+	var faulted bool
+	for i, r := range results {
+		out := r.Verdict.Outcome
+		if out == fcm.RefreshThenCredentialFault { // Send already refreshed once
+			out = fcm.CredentialFault
+		}
+		if out == fcm.CredentialFault && !faulted {
+			faulted = true
+			s.suspend(ctx, app, push.FCM, r.Verdict.Reason)
+		}
+		rec.record(ctx, push.FCM, tokens[i], credential.Result(out), r.Verdict.Reason, r.Verdict.RetryAfter)
+	}
+	s.publishInvalid(ctx, app, push.FCM, rec)
+}
+
+// publishInvalid reports the platform's dead tokens of this attempt in
+// one event.
+func (s *Sender) publishInvalid(ctx context.Context, app credential.App, p push.Platform, rec *recorder) {
+	if s.cfg.Notifier == nil {
+		return
+	}
+	var dead []string
+	for _, o := range rec.outcomes() {
+		if o.Platform == p && o.Result == credential.InvalidToken {
+			dead = append(dead, o.Token)
+		}
+	}
+	if len(dead) == 0 {
+		return
+	}
+	if err := s.cfg.Notifier.InvalidTokens(context.WithoutCancel(ctx), app, p, dead); err != nil {
+		s.log.Error("publish_failed", "event", "invalid_tokens", "app_id", app.ID, "count", len(dead), "err", err)
+	}
+}
+
+func (s *Sender) isConfirmed(k confirmKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.confirmed[k]
+}
+
+func (s *Sender) confirm(k confirmKey) {
+	s.mu.Lock()
+	s.confirmed[k] = true
+	s.mu.Unlock()
+}

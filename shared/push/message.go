@@ -1,0 +1,647 @@
+package push
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MessageVersion is the queue message format version this package reads
+// and writes (DESIGN §6).
+const MessageVersion = 1
+
+// Limits of a queue message. Each is checked by Message.Validate, and the
+// error names the limit.
+const (
+	MaxTokens        = 1000    // device tokens per message, both platforms together
+	MaxTTLSeconds    = 2419200 // 28 days: FCM's longest time to live
+	MaxCollapseKey   = 64      // bytes: APNs' limit on apns-collapse-id
+	MaxAPNsPayload   = 4096    // bytes of the APNs JSON payload (Message.APNsPayload)
+	MaxFCMPayload    = 4096    // bytes of FCM data and notification (Message.FCMPayloadSize)
+	MinAPNsToken     = 64      // hex characters of an APNs device token, at least
+	MaxAPNsToken     = 200     // hex characters of an APNs device token, at most
+	MaxFCMToken      = 4096    // bytes of an FCM registration token, at most
+	MaxTenant        = 256     // bytes of a tenant name
+	MaxAppID         = 64      // characters of an app id ([A-Za-z0-9_-])
+	MaxMessageID     = 80      // characters of a message id ([A-Za-z0-9_-]); also an SQS batch entry id
+	MaxMessageDecode = 1 << 20 // bytes DecodeMessage reads at most
+)
+
+// Priority is a message's delivery priority: high wakes the device now
+// (apns-priority 10, Android high), normal lets the device save power
+// (apns-priority 5, Android normal). Empty uses the platform default.
+type Priority string
+
+// The priorities.
+const (
+	PriorityHigh   Priority = "high"
+	PriorityNormal Priority = "normal"
+)
+
+// Priorities returns every valid non-empty Priority.
+func Priorities() []Priority { return []Priority{PriorityHigh, PriorityNormal} }
+
+// PushType is an APNs apns-push-type, as Apple defines them. Empty means
+// alert, or background for a message that only sets content_available.
+type PushType string
+
+// The APNs push types.
+const (
+	PushTypeAlert        PushType = "alert"
+	PushTypeBackground   PushType = "background"
+	PushTypeLocation     PushType = "location"
+	PushTypeVoIP         PushType = "voip"
+	PushTypeComplication PushType = "complication"
+	PushTypeFileProvider PushType = "fileprovider"
+	PushTypeMDM          PushType = "mdm"
+	PushTypeLiveActivity PushType = "liveactivity"
+	PushTypePushToTalk   PushType = "pushtotalk"
+	PushTypeWidgets      PushType = "widgets"
+	PushTypeControls     PushType = "controls"
+)
+
+// PushTypes returns every valid non-empty PushType.
+func PushTypes() []PushType {
+	return []PushType{PushTypeAlert, PushTypeBackground, PushTypeLocation, PushTypeVoIP, PushTypeComplication,
+		PushTypeFileProvider, PushTypeMDM, PushTypeLiveActivity, PushTypePushToTalk, PushTypeWidgets, PushTypeControls}
+}
+
+// InterruptionLevel is an APNs interruption-level (iOS 15+).
+type InterruptionLevel string
+
+// The interruption levels.
+const (
+	InterruptionPassive       InterruptionLevel = "passive"
+	InterruptionActive        InterruptionLevel = "active"
+	InterruptionTimeSensitive InterruptionLevel = "time-sensitive"
+	InterruptionCritical      InterruptionLevel = "critical"
+)
+
+// InterruptionLevels returns every valid non-empty InterruptionLevel.
+func InterruptionLevels() []InterruptionLevel {
+	return []InterruptionLevel{InterruptionPassive, InterruptionActive, InterruptionTimeSensitive, InterruptionCritical}
+}
+
+// Message is the queue message v1 (DESIGN §6): what an application server
+// asks mobilepush to send to up to MaxTokens devices of one app. Its JSON
+// form is the SQS message body, the body of POST /v1/messages and the
+// body kept in the dead-letter queue; shared/enqueue/message.schema.json
+// describes it.
+//
+// Optional numbers whose zero means something (badge 0 clears the badge,
+// ttl_seconds 0 means "now or never") are pointers: nil leaves them out.
+type Message struct {
+	Version      int               `json:"version"`
+	Tenant       string            `json:"tenant"`
+	AppID        string            `json:"app_id"`
+	MessageID    string            `json:"message_id,omitempty"` // idempotency key; enqueue generates one when empty
+	Tokens       Tokens            `json:"tokens"`
+	Notification Notification      `json:"notification,omitzero"`
+	Data         map[string]string `json:"data,omitempty"` // custom keys: top-level keys in APNs, FCM data
+	Link         string            `json:"link,omitempty"` // deep link opened on tap
+	Priority     Priority          `json:"priority,omitempty"`
+	TTLSeconds   *int              `json:"ttl_seconds,omitempty"` // nil: the providers' default (28 days on FCM)
+	CollapseKey  string            `json:"collapse_key,omitempty"`
+	APNs         APNsOptions       `json:"apns,omitzero"`
+	Android      AndroidOptions    `json:"android,omitzero"`
+}
+
+// Tokens are the device tokens of a message, per platform.
+type Tokens struct {
+	APNs []string `json:"apns,omitempty"` // hex APNs device tokens
+	FCM  []string `json:"fcm,omitempty"`  // FCM registration tokens
+}
+
+// Len returns the number of tokens of both platforms.
+func (t Tokens) Len() int { return len(t.APNs) + len(t.FCM) }
+
+// Notification is what the user sees. iOS shows title, subtitle and body
+// (and the image through a notification service extension); Android shows
+// title, body and image.
+type Notification struct {
+	Title    string `json:"title,omitempty"`
+	Subtitle string `json:"subtitle,omitempty"` // iOS only
+	Body     string `json:"body,omitempty"`
+	Badge    *int   `json:"badge,omitempty"` // iOS app icon badge; 0 clears it
+	Sound    string `json:"sound,omitempty"` // "default" or a sound file bundled with the app
+	Image    string `json:"image,omitempty"` // absolute http(s) URL
+}
+
+// APNsOptions are options only Apple devices use.
+type APNsOptions struct {
+	PushType          PushType          `json:"push_type,omitempty"`
+	ThreadID          string            `json:"thread_id,omitempty"`
+	InterruptionLevel InterruptionLevel `json:"interruption_level,omitempty"`
+	ContentAvailable  bool              `json:"content_available,omitempty"`
+	MutableContent    bool              `json:"mutable_content,omitempty"` // also set when notification.image is
+}
+
+// AndroidOptions are options only Android devices use.
+type AndroidOptions struct {
+	ChannelID   string `json:"channel_id,omitempty"`
+	ClickAction string `json:"click_action,omitempty"`
+	Color       string `json:"color,omitempty"` // #RRGGBB
+	Icon        string `json:"icon,omitempty"`  // drawable resource name
+}
+
+// Keys the payloads use themselves, refused in Data.
+var (
+	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key"}
+	reservedPrefixes = []string{"google", "gcm"}
+)
+
+// ReservedDataKey reports whether k cannot be a Data key: a key the APNs
+// payload or FCM data already use (aps, link, image, from, message_type,
+// notification, collapse_key) or one starting with a prefix FCM reserves
+// (google, gcm). Keys are compared as they are (case-sensitively).
+func ReservedDataKey(k string) bool {
+	if slices.Contains(reservedKeys, k) {
+		return true
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	idPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+// Validate checks m against the queue message contract. It returns nil or
+// a *Error of Kind Invalid (TooLarge for a size limit) whose message
+// names the field and the limit, e.g. "tokens: 1001 tokens, at most 1000
+// per message". Device tokens are named by index, never quoted.
+func (m *Message) Validate() error {
+	const op = "push.Message.Validate"
+	invalid := func(format string, a ...any) error { return E(op, Invalid, fmt.Errorf(format, a...)) }
+	tooLarge := func(format string, a ...any) error { return E(op, TooLarge, fmt.Errorf(format, a...)) }
+
+	if m.Version != MessageVersion {
+		return invalid("version: %d is not supported, want %d", m.Version, MessageVersion)
+	}
+	if err := checkTenant(m.Tenant); err != nil {
+		return invalid("tenant: %v", err)
+	}
+	switch {
+	case m.AppID == "":
+		return invalid("app_id: required")
+	case len(m.AppID) > MaxAppID || !idPattern.MatchString(m.AppID):
+		return invalid("app_id: must be 1-%d characters of A-Z, a-z, 0-9, _ and -", MaxAppID)
+	}
+	if m.MessageID != "" && (len(m.MessageID) > MaxMessageID || !idPattern.MatchString(m.MessageID)) {
+		return invalid("message_id: must be 1-%d characters of A-Z, a-z, 0-9, _ and -", MaxMessageID)
+	}
+	if err := m.validateTokens(invalid, tooLarge); err != nil {
+		return err
+	}
+	n := m.Notification
+	if n.Badge != nil && *n.Badge < 0 {
+		return invalid("notification.badge: %d is negative", *n.Badge)
+	}
+	if n.Image != "" && !httpURL(n.Image) {
+		return invalid("notification.image: must be an absolute http or https URL")
+	}
+	for k := range m.Data {
+		switch {
+		case k == "":
+			return invalid("data: empty key")
+		case ReservedDataKey(k):
+			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, google*, gcm*)", k)
+		}
+	}
+	if m.Link != "" {
+		if u, err := url.Parse(m.Link); err != nil || u.Scheme == "" {
+			return invalid("link: must be an absolute URL such as app://path or https://host/path")
+		}
+	}
+	if m.Priority != "" && !slices.Contains(Priorities(), m.Priority) {
+		return invalid("priority: %q, want %q or %q", m.Priority, PriorityHigh, PriorityNormal)
+	}
+	if t := m.TTLSeconds; t != nil && (*t < 0 || *t > MaxTTLSeconds) {
+		return invalid("ttl_seconds: %d, want 0 to %d (28 days)", *t, MaxTTLSeconds)
+	}
+	if len(m.CollapseKey) > MaxCollapseKey {
+		return tooLarge("collapse_key: %d bytes, at most %d (APNs apns-collapse-id)", len(m.CollapseKey), MaxCollapseKey)
+	}
+	a := m.APNs
+	if a.PushType != "" && !slices.Contains(PushTypes(), a.PushType) {
+		return invalid("apns.push_type: %q is not an APNs push type (%s)", a.PushType, joinEnum(PushTypes()))
+	}
+	if a.InterruptionLevel != "" && !slices.Contains(InterruptionLevels(), a.InterruptionLevel) {
+		return invalid("apns.interruption_level: %q, want one of %s", a.InterruptionLevel, joinEnum(InterruptionLevels()))
+	}
+	if a.PushType == PushTypeBackground {
+		switch {
+		case !a.ContentAvailable:
+			return invalid("apns.push_type: background needs apns.content_available")
+		case n.Title != "" || n.Subtitle != "" || n.Body != "" || n.Badge != nil || n.Sound != "":
+			return invalid("apns.push_type: a background push carries no title, subtitle, body, badge or sound (Apple's rule)")
+		case m.Priority == PriorityHigh:
+			return invalid("priority: a background push must be normal (Apple requires apns-priority 5)")
+		}
+	}
+	if m.Android.Color != "" && !colorPattern.MatchString(m.Android.Color) {
+		return invalid("android.color: %q, want #RRGGBB", m.Android.Color)
+	}
+	if n == (Notification{}) && len(m.Data) == 0 && m.Link == "" && !a.ContentAvailable {
+		return invalid("message: nothing to send: set a notification, data, link or apns.content_available")
+	}
+	if len(m.Tokens.APNs) > 0 {
+		if size := len(m.APNsPayload()); size > MaxAPNsPayload {
+			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data and link)", size, MaxAPNsPayload)
+		}
+	}
+	if len(m.Tokens.FCM) > 0 {
+		if size := m.FCMPayloadSize(); size > MaxFCMPayload {
+			return tooLarge("message: the FCM payload is %d bytes, at most %d (data, link and notification title, body, image)", size, MaxFCMPayload)
+		}
+	}
+	return nil
+}
+
+func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) error {
+	total := m.Tokens.Len()
+	switch {
+	case total == 0:
+		return invalid("tokens: at least one APNs or FCM token is required")
+	case total > MaxTokens:
+		return tooLarge("tokens: %d tokens, at most %d per message (apns and fcm together)", total, MaxTokens)
+	}
+	seen := make(map[string]int, total)
+	for i, t := range m.Tokens.APNs {
+		if len(t) < MinAPNsToken || len(t) > MaxAPNsToken || len(t)%2 != 0 || !isHex(t) {
+			return invalid("tokens.apns[%d]: not an APNs device token (%d-%d hex characters)", i, MinAPNsToken, MaxAPNsToken)
+		}
+		k := "a" + strings.ToLower(t)
+		if j, dup := seen[k]; dup {
+			return invalid("tokens.apns[%d]: the same token as tokens.apns[%d]", i, j)
+		}
+		seen[k] = i
+	}
+	for i, t := range m.Tokens.FCM {
+		switch {
+		case t == "":
+			return invalid("tokens.fcm[%d]: empty", i)
+		case len(t) > MaxFCMToken:
+			return tooLarge("tokens.fcm[%d]: %d bytes, at most %d", i, len(t), MaxFCMToken)
+		case strings.IndexFunc(t, unicode.IsSpace) >= 0:
+			return invalid("tokens.fcm[%d]: contains white space", i)
+		}
+		k := "f" + t
+		if j, dup := seen[k]; dup {
+			return invalid("tokens.fcm[%d]: the same token as tokens.fcm[%d]", i, j)
+		}
+		seen[k] = i
+	}
+	return nil
+}
+
+func checkTenant(t string) error {
+	switch {
+	case t == "":
+		return errors.New("required")
+	case len(t) > MaxTenant || !utf8.ValidString(t):
+		return fmt.Errorf("must be 1-%d bytes of UTF-8", MaxTenant)
+	case strings.IndexFunc(t, unicode.IsControl) >= 0:
+		return errors.New("must not contain control characters")
+	}
+	return nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func httpURL(s string) bool {
+	u, err := url.ParseRequestURI(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+func joinEnum[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// APNsPushType returns the apns-push-type m is sent with: apns.push_type,
+// else background for a message that only sets content_available (no
+// title, subtitle, body, badge or sound), else alert.
+func (m *Message) APNsPushType() PushType {
+	if m.APNs.PushType != "" {
+		return m.APNs.PushType
+	}
+	n := m.Notification
+	if m.APNs.ContentAvailable && n.Title == "" && n.Subtitle == "" && n.Body == "" && n.Badge == nil && n.Sound == "" {
+		return PushTypeBackground
+	}
+	return PushTypeAlert
+}
+
+// APNsPriority returns the apns-priority m is sent with: 10 for high, 5
+// for normal; without a priority, 5 for a background push and 10
+// otherwise.
+func (m *Message) APNsPriority() int {
+	switch m.Priority {
+	case PriorityHigh:
+		return 10
+	case PriorityNormal:
+		return 5
+	}
+	if m.APNsPushType() == PushTypeBackground {
+		return 5
+	}
+	return 10
+}
+
+// Expiry returns when m stops being worth delivering if it was accepted
+// at sentAt (sentAt + ttl_seconds), and false when m has no ttl_seconds.
+// Senders pass the time the message was first enqueued, so retries do
+// not extend its life.
+func (m *Message) Expiry(sentAt time.Time) (time.Time, bool) {
+	if m.TTLSeconds == nil {
+		return time.Time{}, false
+	}
+	return sentAt.Add(time.Duration(*m.TTLSeconds) * time.Second), true
+}
+
+// APNsPayload returns the APNs JSON payload of m, the bytes sent to every
+// Apple device:
+//
+//	{"aps":{"alert":{"title","subtitle","body"},"badge","sound","thread-id",
+//	  "interruption-level","content-available":1,"mutable-content":1},
+//	 "link":"...","image":"...", <data keys>...}
+//
+// mutable-content is set when notification.image is (a notification
+// service extension downloads the image named by the "image" key); link,
+// image and data are custom top-level keys, data in key order. Empty
+// fields are left out; HTML characters are not escaped. The result is
+// deterministic. Validate limits it to MaxAPNsPayload bytes.
+func (m *Message) APNsPayload() []byte {
+	return m.AppendAPNsPayload(make([]byte, 0, m.apnsSizeHint()))
+}
+
+func (m *Message) apnsSizeHint() int {
+	n := 64 + len(m.Notification.Title) + len(m.Notification.Subtitle) + len(m.Notification.Body) +
+		len(m.Notification.Sound) + len(m.Notification.Image) + len(m.Link) + len(m.APNs.ThreadID)
+	for k, v := range m.Data {
+		n += len(k) + len(v) + 6
+	}
+	return n + n/8
+}
+
+// AppendAPNsPayload appends m's APNs payload (see APNsPayload) to b.
+func (m *Message) AppendAPNsPayload(b []byte) []byte {
+	n, a := m.Notification, m.APNs
+	b = append(b, `{"aps":{`...)
+	comma := false
+	field := func(name string) {
+		if comma {
+			b = append(b, ',')
+		}
+		comma = true
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, `":`...)
+	}
+	if n.Title != "" || n.Subtitle != "" || n.Body != "" {
+		field("alert")
+		b = append(b, '{')
+		c := len(b)
+		for _, kv := range [...][2]string{{"title", n.Title}, {"subtitle", n.Subtitle}, {"body", n.Body}} {
+			if kv[1] == "" {
+				continue
+			}
+			if len(b) > c {
+				b = append(b, ',')
+			}
+			b = appendString(b, kv[0])
+			b = append(b, ':')
+			b = appendString(b, kv[1])
+		}
+		b = append(b, '}')
+	}
+	if n.Badge != nil {
+		field("badge")
+		b = strconv.AppendInt(b, int64(*n.Badge), 10)
+	}
+	if n.Sound != "" {
+		field("sound")
+		b = appendString(b, n.Sound)
+	}
+	if a.ThreadID != "" {
+		field("thread-id")
+		b = appendString(b, a.ThreadID)
+	}
+	if a.InterruptionLevel != "" {
+		field("interruption-level")
+		b = appendString(b, string(a.InterruptionLevel))
+	}
+	if a.ContentAvailable {
+		field("content-available")
+		b = append(b, '1')
+	}
+	if a.MutableContent || n.Image != "" {
+		field("mutable-content")
+		b = append(b, '1')
+	}
+	b = append(b, '}')
+	custom := func(k, v string) {
+		b = append(b, ',')
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, v)
+	}
+	if m.Link != "" {
+		custom("link", m.Link)
+	}
+	if n.Image != "" {
+		custom("image", n.Image)
+	}
+	keys := make([]string, 0, len(m.Data))
+	for k := range m.Data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		custom(k, m.Data[k])
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string, escaping what JSON requires
+// (quotes, backslash, control characters; invalid UTF-8 becomes U+FFFD)
+// and U+2028/U+2029, but not HTML characters.
+func appendString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// FCMData returns the FCM data of m: its data plus "link" when set. The
+// result is a new map, or nil when there is nothing.
+func (m *Message) FCMData() map[string]string {
+	if len(m.Data) == 0 && m.Link == "" {
+		return nil
+	}
+	d := make(map[string]string, len(m.Data)+1)
+	for k, v := range m.Data {
+		d[k] = v
+	}
+	if m.Link != "" {
+		d["link"] = m.Link
+	}
+	return d
+}
+
+// FCMPayloadSize returns the bytes FCM counts against its 4096-byte
+// payload limit for m: the keys and values of FCMData and the
+// notification's title, body and image.
+func (m *Message) FCMPayloadSize() int {
+	n := len(m.Notification.Title) + len(m.Notification.Body) + len(m.Notification.Image)
+	for k, v := range m.Data {
+		n += len(k) + len(v)
+	}
+	if m.Link != "" {
+		n += len("link") + len(m.Link)
+	}
+	return n
+}
+
+// DecodeMessage decodes a queue message body and validates it. Unknown
+// fields, trailing data and bodies over MaxMessageDecode bytes are
+// refused. A body of another version is refused by its version alone, so
+// a v2 message is reported as such rather than by its new fields. Errors
+// are *Error of Kind Invalid or TooLarge.
+func DecodeMessage(body []byte) (*Message, error) {
+	const op = "push.DecodeMessage"
+	if len(body) > MaxMessageDecode {
+		return nil, E(op, TooLarge, fmt.Errorf("message: %d bytes, at most %d", len(body), MaxMessageDecode))
+	}
+	var probe struct {
+		Version json.RawMessage `json:"version"`
+	}
+	if err := json.Unmarshal(body, &probe); err == nil {
+		if v := string(probe.Version); v != "" && v != "1" {
+			return nil, E(op, Invalid, fmt.Errorf("version: %s is not supported, want %d", v, MessageVersion))
+		}
+	}
+	var m Message
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, E(op, Invalid, fmt.Errorf("message: %s", jsonProblem(err)))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, E(op, Invalid, errors.New("message: data after the JSON object"))
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return &m, nil
+}
+
+// jsonProblem describes a decoding error without quoting the body (which
+// holds device tokens).
+func jsonProblem(err error) string {
+	var ute *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &ute):
+		return fmt.Sprintf("field %s: %s is not a %s", ute.Field, ute.Value, ute.Type)
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + name
+	}
+	return "not a JSON object of the v1 message form"
+}
+
+// NewMessageID returns a fresh random message id: a version 4 UUID made
+// from crypto/rand, e.g. "3b241101-e2bb-4255-8caf-4136c566a962".
+func NewMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], b[10:16])
+	return string(s[:])
+}
