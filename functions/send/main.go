@@ -1,35 +1,80 @@
-// Command send sends the pushes application servers put on the SQS send queue (DESIGN §6).
+// Command send sends the pushes application servers put on the SQS send
+// queue (DESIGN §6): one SQS batch per invocation with a partial batch
+// response (ReportBatchItemFailures), retries re-enqueued on the send
+// queue with back-off, the rest dead-lettered with their reason.
 //
-// It is built as a provided.al2023 bootstrap (make build-SendFunction).
-// Its handler is not wired yet: until issue 5 lands every invocation fails
-// with a clear error, so a deployment of this build can never pretend to work.
+// Configuration: shared/awsstack's variables (TABLE_NAME, ...) plus
+// SEND_QUEUE_URL, DEAD_LETTER_QUEUE_URL and LEASE_SECONDS (the queue's
+// visibility timeout). Built as a provided.al2023 bootstrap by
+// make build-SendFunction.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"mobilepush/shared/awssqs"
+	"mobilepush/shared/awsstack"
+	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
+	"mobilepush/shared/enqueue"
+	"mobilepush/shared/envconfig"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv); err != nil {
-		slog.Error("startup failed", "err", err)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(context.Background(), os.Getenv, log); err != nil {
+		log.Error("startup_failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-// errNotWired is what every invocation answers until the handler lands.
-var errNotWired = errors.New("send: handler not wired in this build (issue 5)")
-
-func run(ctx context.Context, getenv func(string) string) error {
-	_ = getenv
-	lambda.StartWithOptions(func(context.Context, json.RawMessage) (json.RawMessage, error) {
-		return nil, fmt.Errorf("invoke: %w", errNotWired)
-	}, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+// run builds the clients once, at init, and serves SQS batches.
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	env := envconfig.New(getenv)
+	sendURL := env.Required("SEND_QUEUE_URL")
+	deadURL := env.Required("DEAD_LETTER_QUEUE_URL")
+	lease := time.Duration(env.Int("LEASE_SECONDS", 180, 10, 43200)) * time.Second
+	if err := env.Err(); err != nil {
+		return err
+	}
+	stack, err := awsstack.Load(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	api := sqs.NewFromConfig(stack.AWS)
+	retry, err := enqueue.New(api, enqueue.Config{QueueURL: sendURL})
+	if err != nil {
+		return err
+	}
+	dead, err := enqueue.New(api, enqueue.Config{QueueURL: deadURL})
+	if err != nil {
+		return err
+	}
+	sender := dispatch.New(dispatch.Config{
+		Apps:      credential.NewCache(stack.Credentials, credential.CacheConfig{}),
+		Ledger:    stack.Credentials,
+		Suspender: stack.Credentials,
+		Clients:   stack.Gateways,
+		Owner:     owner(getenv),
+		LeaseFor:  lease,
+		Logger:    log,
+	})
+	h := &awssqs.Handler{Sender: sender, Retry: retry, Dead: dead, Log: log, Metrics: os.Stdout}
+	lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
+}
+
+// owner names this execution environment in message leases.
+func owner(getenv func(string) string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return getenv("AWS_LAMBDA_LOG_STREAM_NAME") + "/" + hex.EncodeToString(b[:])
 }

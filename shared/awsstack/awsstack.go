@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -39,6 +40,7 @@ const (
 
 // Stack is the assembled dependencies.
 type Stack struct {
+	AWS         aws.Config // for the clients a single function needs (SQS, EventBridge)
 	Credentials *credential.Service
 	Gateways    *gateway.Gateways
 	Registry    *registry.Service
@@ -72,6 +74,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*S
 	})
 	gws := gateway.New(gw)
 	return &Stack{
+		AWS:         cfg,
 		Credentials: creds,
 		Gateways:    gws,
 		Registry:    &registry.Service{Store: creds, Inspector: &certinfo.Inspector{}, Prover: gws, Pusher: gws},

@@ -1,0 +1,212 @@
+// Package awssqs runs the send use case (shared/dispatch) on SQS: it
+// handles a batch of queue messages from the Lambda SQS event source with
+// a partial batch response, re-enqueues the tokens to retry (with their
+// attempt and back-off) and dead-letters the others, and writes one
+// CloudWatch embedded-metric-format line per batch.
+package awssqs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
+	"mobilepush/shared/enqueue"
+	"mobilepush/shared/push"
+)
+
+// Message attributes the sender reads and writes.
+const (
+	AttrAttempt    = "attempt"     // the retry count of a re-enqueued message
+	AttrEnqueuedAt = "enqueued_at" // unix milliseconds of the first attempt
+	AttrReason     = "reason"      // why a message is in the dead-letter queue
+)
+
+// Sender is the send use case; *dispatch.Sender implements it.
+type Sender interface {
+	Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error)
+	Complete(ctx context.Context, d dispatch.Delivery) error
+}
+
+// Enqueuer puts follow-up messages on a queue; *enqueue.Client implements it.
+type Enqueuer interface {
+	SendEntries(ctx context.Context, entries []enqueue.Entry) ([]enqueue.Result, error)
+}
+
+// Handler handles SQS batches. Sender, Retry (the send queue) and Dead
+// (its dead-letter queue) are required.
+type Handler struct {
+	Sender Sender
+	Retry  Enqueuer
+	Dead   Enqueuer
+	// Concurrency bounds the records handled at once; 0 means 10.
+	Concurrency int
+	Log         *slog.Logger
+	// Metrics receives the embedded-metric-format lines (stdout in Lambda);
+	// nil drops them.
+	Metrics io.Writer
+	Now     func() time.Time
+}
+
+// Handle sends every record and reports the ones to redeliver: a record
+// whose message is being sent by another worker, whose follow-up could not
+// be enqueued, or whose ledger was unavailable. A record never fails the
+// whole batch. A body that is not a valid v1 message is reported too, so
+// the queue's redrive policy moves it to the dead-letter queue.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	start := h.now()
+	limit := h.Concurrency
+	if limit <= 0 {
+		limit = 10
+	}
+	var (
+		mu     sync.Mutex
+		resp   events.SQSEventResponse
+		counts = map[credential.Result]int{}
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, limit)
+	)
+	for _, rec := range ev.Records {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			res, err := h.record(ctx, rec)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+				h.log().Warn("record_failed", "sqs_message_id", rec.MessageId, "err", err)
+				return
+			}
+			for k, v := range res.Counts {
+				counts[k] += v
+			}
+		})
+	}
+	wg.Wait()
+	h.metrics(len(ev.Records), len(resp.BatchItemFailures), counts, h.now().Sub(start))
+	return resp, nil
+}
+
+func (h *Handler) record(ctx context.Context, rec events.SQSMessage) (dispatch.Result, error) {
+	m, err := push.DecodeMessage([]byte(rec.Body))
+	if err != nil {
+		return dispatch.Result{}, fmt.Errorf("decode message: %w", err)
+	}
+	d := dispatch.Delivery{Message: m, EnqueuedAt: h.now()}
+	if a, ok := rec.MessageAttributes[AttrAttempt]; ok && a.StringValue != nil {
+		if d.Attempt, err = strconv.Atoi(*a.StringValue); err != nil || d.Attempt < 0 {
+			return dispatch.Result{}, push.E("awssqs.record", push.Invalid, errors.New("attempt attribute is not a count"))
+		}
+	}
+	if at, ok := rec.MessageAttributes[AttrEnqueuedAt]; ok && at.StringValue != nil {
+		if ms, err := strconv.ParseInt(*at.StringValue, 10, 64); err == nil {
+			d.EnqueuedAt = time.UnixMilli(ms)
+		}
+	} else if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil {
+		d.EnqueuedAt = time.UnixMilli(ms)
+	}
+	res, err := h.Sender.Send(ctx, d)
+	if err != nil {
+		return res, err
+	}
+	if !res.AlreadyDone {
+		if err := h.followUp(ctx, d, res); err != nil {
+			return res, err
+		}
+		if err := h.Sender.Complete(ctx, d); err != nil {
+			return res, fmt.Errorf("complete message %s: %w", m.MessageID, err)
+		}
+	}
+	return res, nil
+}
+
+// followUp enqueues the retry and dead-letter messages of one delivery.
+func (h *Handler) followUp(ctx context.Context, d dispatch.Delivery, res dispatch.Result) error {
+	enqueued := strconv.FormatInt(d.EnqueuedAt.UnixMilli(), 10)
+	if r := res.Retry; r != nil {
+		delay := min(r.Delay.Round(time.Second), enqueue.MaxDelay)
+		_, err := h.Retry.SendEntries(ctx, []enqueue.Entry{{Message: r.Message, Delay: delay, Attributes: map[string]string{
+			AttrAttempt: strconv.Itoa(r.Attempt), AttrEnqueuedAt: enqueued,
+		}}})
+		if err != nil {
+			return fmt.Errorf("re-enqueue %d tokens of message %s: %w", r.Message.Tokens.Len(), r.Message.MessageID, err)
+		}
+	}
+	if len(res.Dead) == 0 {
+		return nil
+	}
+	entries := make([]enqueue.Entry, len(res.Dead))
+	for i, dl := range res.Dead {
+		entries[i] = enqueue.Entry{Message: dl.Message, Attributes: map[string]string{
+			AttrReason: dl.Reason, AttrAttempt: strconv.Itoa(dl.Attempt), AttrEnqueuedAt: enqueued,
+		}}
+	}
+	if _, err := h.Dead.SendEntries(ctx, entries); err != nil {
+		return fmt.Errorf("dead-letter message %s: %w", d.Message.MessageID, err)
+	}
+	return nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// metrics writes one embedded-metric-format line: CloudWatch turns it into
+// metrics without an API call.
+func (h *Handler) metrics(records, failed int, c map[credential.Result]int, took time.Duration) {
+	if h.Metrics == nil {
+		return
+	}
+	sent := 0
+	for _, v := range c {
+		sent += v
+	}
+	names := []string{"Sent", "Delivered", "Invalid", "Retried", "Failed", "RecordsFailed", "LatencyMs"}
+	defs := make([]map[string]string, len(names))
+	for i, n := range names {
+		unit := "Count"
+		if n == "LatencyMs" {
+			unit = "Milliseconds"
+		}
+		defs[i] = map[string]string{"Name": n, "Unit": unit}
+	}
+	line := map[string]any{
+		"_aws": map[string]any{
+			"Timestamp":         h.now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{"Namespace": "mobilepush", "Dimensions": [][]string{{}}, "Metrics": defs}},
+		},
+		"Sent":          sent,
+		"Delivered":     c[credential.Delivered],
+		"Invalid":       c[credential.InvalidToken],
+		"Retried":       c[credential.Retry],
+		"Failed":        c[credential.CredentialFault] + c[credential.Rejected],
+		"RecordsFailed": failed,
+		"LatencyMs":     took.Milliseconds(),
+		"records":       records,
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return
+	}
+	_, _ = h.Metrics.Write(append(b, '\n'))
+}

@@ -1,0 +1,141 @@
+// Package dispatchtest wires a dispatch.Sender to a bbolt store and to the
+// fake Apple and Google servers, for the tests of the send path.
+package dispatchtest
+
+import (
+	"context"
+	"fmt"
+	"crypto/x509"
+	"encoding/pem"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"mobilepush/shared/apns"
+	"mobilepush/shared/apns/apnstest"
+	"mobilepush/shared/boltstore"
+	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
+	"mobilepush/shared/fcm"
+	"mobilepush/shared/fcm/fcmtest"
+	"mobilepush/shared/gateway"
+	"mobilepush/shared/push"
+	"mobilepush/shared/testcred"
+)
+
+// Notes is a fake dispatch.Notifier that records what would be published.
+type Notes struct {
+	Mu      sync.Mutex
+	Invalid map[push.Platform][]string // dead tokens per platform
+	Faults  []string                   // "platform:reason" per credential fault
+}
+
+func (n *Notes) InvalidTokens(_ context.Context, _ credential.App, p push.Platform, tokens []string) error {
+	n.Mu.Lock()
+	defer n.Mu.Unlock()
+	n.Invalid[p] = append(n.Invalid[p], tokens...)
+	return nil
+}
+
+func (n *Notes) CredentialInvalid(_ context.Context, _ credential.App, p push.Platform, reason string) error {
+	n.Mu.Lock()
+	defer n.Mu.Unlock()
+	n.Faults = append(n.Faults, string(p)+":"+reason)
+	return nil
+}
+
+// Rig is a Sender over a bbolt store, with a fake Apple (strict trust:
+// only the test Apple root) and a fake Google, and one app (tenant
+// "acme", id "shop", bundle com.acme.app, project acme-push) holding a
+// certificate and a service-account key.
+type Rig struct {
+	Store  *credential.Service
+	Apple  *apnstest.Server
+	Google *fcmtest.Server
+	Sender *dispatch.Sender
+	Notes  *Notes
+	App    credential.App
+	Cert   *testcred.Identity
+}
+
+// NewRig builds a Rig; everything is closed when the test ends.
+func NewRig(t testing.TB) *Rig {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "d.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &Rig{Store: credential.NewService(credential.Config{Meta: st, Secrets: st}), Notes: &Notes{Invalid: map[push.Platform][]string{}}}
+	ca, err := testcred.AppleWWDR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := x509.NewCertPool()
+	trust.AddCert(ca.Root())
+	trust.AddCert(ca.Cert)
+	if r.Apple, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: trust}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Apple.Close() })
+	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
+	gw := gateway.New(gateway.Config{
+		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
+		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
+	})
+	t.Cleanup(gw.Close)
+
+	if r.Cert, err = ca.IssuePush(testcred.PushCert{BundleID: "com.acme.app"}); err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, c := range append([]*x509.Certificate{r.Cert.Cert}, r.Cert.Chain...) {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(r.Cert.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := testcred.ServiceAccount{ProjectID: "acme-push"}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Google.AddServiceAccount(sa); err != nil {
+		t.Fatal(err)
+	}
+	r.App, err = r.Store.Create(context.Background(), credential.CreateRequest{
+		Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, Environment: push.Production,
+		APNs: &credential.Upload{
+			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
+			Facts:    credential.Facts{BundleID: "com.acme.app", NotAfter: r.Cert.Cert.NotAfter},
+		},
+		FCM: &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: "acme-push"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Sender = r.NewSender("worker-1")
+	return r
+}
+
+// NewSender returns another Sender (another worker) over the same store
+// and fakes, with its own client cache and a metadata cache of 1 ms.
+func (r *Rig) NewSender(owner string) *dispatch.Sender {
+	cache := credential.NewCache(r.Store, credential.CacheConfig{TTL: time.Millisecond})
+	gw := gateway.New(gateway.Config{
+		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
+		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
+	})
+	return dispatch.New(dispatch.Config{Apps: cache, Ledger: r.Store, Suspender: r.Store, Clients: gw, Notifier: r.Notes, Owner: owner, LeaseFor: time.Minute, MaxAttempts: 3})
+}
+
+// HexToken is a well-formed APNs device token for i.
+func HexToken(i int) string { return fmt.Sprintf("%064x", i+1) }
+
+// Message is a v1 message of the rig's app to the given tokens.
+func Message(id string, apnsTokens, fcmTokens []string) *push.Message {
+	return &push.Message{Version: 1, Tenant: "acme", AppID: "shop", MessageID: id,
+		Tokens:       push.Tokens{APNs: apnsTokens, FCM: fcmTokens},
+		Notification: push.Notification{Title: "Sale", Body: "50% off"}}
+}
