@@ -4,9 +4,9 @@ package dispatchtest
 
 import (
 	"context"
-	"fmt"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
