@@ -1,35 +1,87 @@
-// Command expiry is the scheduled expiry checker (DESIGN §7).
+// Command expiry is the scheduled expiry checker (DESIGN §7): EventBridge
+// Scheduler invokes it daily with the schedule's raw Input (no event
+// envelope); each invocation runs one shared/expiry pass and returns its
+// summary, which it also logs and writes as embedded-metric-format lines.
 //
-// It is built as a provided.al2023 bootstrap (make build-ExpiryFunction).
-// Its handler is not wired yet: until issue 6 lands every invocation fails
-// with a clear error, so a deployment of this build can never pretend to work.
+// Configuration: shared/awsstack's variables (TABLE_NAME is required),
+// EVENT_BUS_NAME (required), EXPIRY_THRESHOLDS_DAYS (default
+// "60,30,14,7,3,1") and EXPIRY_MAX_RECHECKS (default 50). Built as a
+// provided.al2023 bootstrap by make build-ExpiryFunction.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"mobilepush/shared/awsevents"
+	"mobilepush/shared/awsstack"
+	"mobilepush/shared/envconfig"
+	"mobilepush/shared/expiry"
+)
+
+// Environment variables read besides awsstack's.
+const (
+	envBus         = "EVENT_BUS_NAME"
+	envThresholds  = "EXPIRY_THRESHOLDS_DAYS"
+	envMaxRechecks = "EXPIRY_MAX_RECHECKS"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv); err != nil {
-		slog.Error("startup failed", "err", err)
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(context.Background(), os.Getenv, log); err != nil {
+		log.Error("startup_failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-// errNotWired is what every invocation answers until the handler lands.
-var errNotWired = errors.New("expiry: handler not wired in this build (issue 6)")
-
-func run(ctx context.Context, getenv func(string) string) error {
-	_ = getenv
-	lambda.StartWithOptions(func(context.Context, json.RawMessage) (json.RawMessage, error) {
-		return nil, fmt.Errorf("invoke: %w", errNotWired)
-	}, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+// run builds the clients once, at init, and serves invocations until the
+// runtime stops the process.
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	h, err := newHandler(ctx, getenv, log, os.Stdout)
+	if err != nil {
+		return err
+	}
+	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
+}
+
+// handler runs one check per invocation. The input is the schedule's raw
+// Input, whatever it holds: it is logged by size only.
+type handler func(ctx context.Context, input json.RawMessage) (expiry.Summary, error)
+
+// newHandler reads the configuration (reporting every problem at once),
+// builds the AWS clients and the checker, and returns the handler.
+func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (handler, error) {
+	env := envconfig.New(getenv)
+	bus := env.Required(envBus)
+	thresholds, terr := expiry.ParseThresholds(env.Optional(envThresholds, "60,30,14,7,3,1"))
+	maxRechecks := env.Int(envMaxRechecks, expiry.DefaultMaxRechecks, 1, 1000)
+	stack, err := awsstack.Load(ctx, getenv, log)
+	if err := errors.Join(env.Err(), terr, err); err != nil {
+		return nil, err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := expiry.New(expiry.Config{
+		Store: stack.Credentials, Prover: stack.Gateways,
+		Publisher:  awsevents.New(eventbridge.NewFromConfig(cfg), bus),
+		Thresholds: thresholds, MaxRechecks: maxRechecks, Logger: log, Metrics: metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, input json.RawMessage) (expiry.Summary, error) {
+		log.Info("expiry_invoked", "input_bytes", len(input))
+		return chk.Run(ctx)
+	}, nil
 }

@@ -44,6 +44,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"check-expiry", "run one pass of the expiry checker on the local data directory", runCheckExpiry},
 		{"inspect", "inspect an APNs .p12/.p8 or FCM service-account JSON offline", runInspect},
 		{"serve", "run the whole system locally (HTTP API on the embedded store)", runServe},
 		{"token", "print a new bearer token for a tenant of the local server", runToken},

@@ -42,6 +42,25 @@ type serveFlags struct {
 	addr, data                                 string
 	fake                                       bool
 	apnsProduction, apnsSandbox, fcmURL, token string
+	// command names the holder in the data directory's lock; "" means
+	// "mobilepush serve".
+	command string
+}
+
+// gatewayFlags registers the provider flags serve and check-expiry share.
+func (f *serveFlags) gatewayFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&f.fake, "fake-gateways", false, "run fake Apple and Google servers in-process and send to them")
+	fs.StringVar(&f.apnsProduction, "apns-production-url", apns.ProductionURL, "APNs production `URL`")
+	fs.StringVar(&f.apnsSandbox, "apns-sandbox-url", apns.SandboxURL, "APNs sandbox `URL`")
+	fs.StringVar(&f.fcmURL, "fcm-url", fcm.DefaultEndpoint, "FCM `URL`")
+	fs.StringVar(&f.token, "google-token-url", fcm.DefaultTokenURL, "Google OAuth token `URL`")
+}
+
+// gatewayConflict reports --fake-gateways given with provider URLs (after fs.Parse).
+func (f *serveFlags) gatewayConflict(fs *flag.FlagSet) bool {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return f.fake && (set["apns-production-url"] || set["apns-sandbox-url"] || set["fcm-url"] || set["google-token-url"])
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -51,20 +70,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:9006", "listen `address`")
 	fs.StringVar(&f.data, "data", defaultDataDir, "data `directory` (one process owns it)")
-	fs.BoolVar(&f.fake, "fake-gateways", false, "run fake Apple and Google servers in-process and send to them")
-	fs.StringVar(&f.apnsProduction, "apns-production-url", apns.ProductionURL, "APNs production `URL`")
-	fs.StringVar(&f.apnsSandbox, "apns-sandbox-url", apns.SandboxURL, "APNs sandbox `URL`")
-	fs.StringVar(&f.fcmURL, "fcm-url", fcm.DefaultEndpoint, "FCM `URL`")
-	fs.StringVar(&f.token, "google-token-url", fcm.DefaultTokenURL, "Google OAuth token `URL`")
+	f.gatewayFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	if f.fake && (set["apns-production-url"] || set["apns-sandbox-url"] || set["fcm-url"] || set["google-token-url"]) {
+	if f.gatewayConflict(fs) {
 		fmt.Fprintln(stderr, "mobilepush serve: --fake-gateways chooses the provider URLs itself; drop the URL flags")
 		fs.Usage()
 		return exitUsage
@@ -102,7 +115,11 @@ func (s *system) Close() {
 
 // openSystem locks the data directory and assembles the local system.
 func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
-	dir, err := openDataDir(f.data, "mobilepush serve", time.Second)
+	command := f.command
+	if command == "" {
+		command = "mobilepush serve"
+	}
+	dir, err := openDataDir(f.data, command, time.Second)
 	if err != nil {
 		return nil, err
 	}
