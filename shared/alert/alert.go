@@ -55,9 +55,10 @@ type Detail struct {
 	Reason         string        `json:"reason"`
 	ProviderReason string        `json:"provider_reason,omitempty"`
 	Message        string        `json:"message"`
-	Action         string        `json:"action"`              // what to do
-	Tokens         int           `json:"tokens,omitempty"`    // Device Tokens Invalid: how many
-	CheckedAt      time.Time     `json:"checked_at,omitzero"` // when the fact was established
+	Action         string        `json:"action"`                  // what to do
+	Tokens         int           `json:"tokens,omitempty"`        // Device Tokens Invalid: how many
+	DeviceTokens   []string      `json:"device_tokens,omitempty"` // Device Tokens Invalid: which, for the app servers to delete
+	CheckedAt      time.Time     `json:"checked_at,omitzero"`     // when the fact was established
 }
 
 // Event is one event to publish.

@@ -118,9 +118,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// endpoint wraps a route: request id, body cap, authentication, error
-// rendering and one access-log line.
+// endpoint wraps a route of the table.
 func (h *Handler) endpoint(rt route) http.Handler {
+	return h.wrap(rt.pattern, func(w http.ResponseWriter, r *http.Request, c *call) error { return rt.handle(h, w, r, c) })
+}
+
+// wrap serves fn as every endpoint is served: request id, body cap,
+// authentication, error rendering and one access-log line.
+func (h *Handler) wrap(pattern string, fn func(w http.ResponseWriter, r *http.Request, c *call) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c := &call{reqID: h.requestID(r)}
@@ -128,13 +133,13 @@ func (h *Handler) endpoint(rt route) http.Handler {
 		sw.Header().Set("X-Request-Id", c.reqID)
 		r.Body = http.MaxBytesReader(sw, r.Body, h.maxBody)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, c.reqID))
-		log := h.log.With("request_id", c.reqID, "method", r.Method, "route", rt.pattern)
+		log := h.log.With("request_id", c.reqID, "method", r.Method, "route", pattern)
 
 		who, err := h.auth.Authenticate(r)
 		if err == nil {
 			c.who = who
 			log = log.With("tenant", who.Tenant)
-			err = rt.handle(h, sw, r, c)
+			err = fn(sw, r, c)
 		} else {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="mobilepush"`)
 			if push.KindOf(err) != push.Unauthorized {
@@ -147,6 +152,38 @@ func (h *Handler) endpoint(rt route) http.Handler {
 		log.Info("request", "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
 	})
 }
+
+// EndpointFunc serves one request of an endpoint outside the API's route
+// table for the authenticated caller who. It writes the success response
+// itself (WriteJSON); a returned error is rendered as the API renders its
+// own: {"error":{"code","message","details"}} with the status of its
+// push.Kind.
+type EndpointFunc func(w http.ResponseWriter, r *http.Request, who registry.Principal) error
+
+// Endpoint returns fn served exactly as the API serves its own routes
+// (request id, body capped at c.MaxBody, authentication with c.Auth (401
+// before fn runs), the error JSON and Kind -> status mapping, one
+// access-log line on c.Logger naming pattern), for mounting through
+// Config.Extra. Only Auth, Logger, MaxBody and RequestID of c are used;
+// Auth is required.
+func Endpoint(c Config, pattern string, fn EndpointFunc) http.Handler {
+	h := &Handler{auth: c.Auth, log: c.Logger, maxBody: c.MaxBody, reqID: c.RequestID}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	return h.wrap(pattern, func(w http.ResponseWriter, r *http.Request, c *call) error { return fn(w, r, c.who) })
+}
+
+// WriteJSON writes v as the API writes its answers: status, JSON without
+// HTML escaping, Cache-Control no-store.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// ReadBody reads the whole request body of an Endpoint: TooLarge past
+// the cap, Invalid when it cannot be read.
+func ReadBody(r *http.Request) ([]byte, error) { return readBody(r) }
 
 func (h *Handler) requestID(r *http.Request) string {
 	if h.reqID != nil {

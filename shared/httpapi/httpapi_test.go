@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"mobilepush/shared/alert"
 	"mobilepush/shared/apitoken"
 	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
@@ -56,6 +57,15 @@ type api struct {
 	logs   *bytes.Buffer
 	mu     sync.Mutex
 	bodies []string // every response body, for the secret scan
+	events []alert.Event
+}
+
+// Publish is the api's fake alert.Publisher: it keeps the events.
+func (a *api) Publish(_ context.Context, evs []alert.Event) []error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, evs...)
+	return make([]error, len(evs))
 }
 
 // backends are the stores the API tests run on: the embedded default and
@@ -117,6 +127,7 @@ func newAPIOn(t *testing.T, backend string, prover registry.Prover) *api {
 		Store:     credential.NewService(credential.Config{Meta: meta, Secrets: secrets, Logger: logger}),
 		Inspector: &certinfo.Inspector{Roots: roots},
 		Prover:    prover,
+		Events:    a,
 	}
 	a.srv = httptest.NewServer(httpapi.New(httpapi.Config{Registry: reg, Auth: toks, Logger: logger}))
 	t.Cleanup(a.srv.Close)

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"mobilepush/shared/alert"
 )
 
 // TestFullSessionLeaksNoSecret drives every route with real uploads
@@ -108,7 +110,16 @@ func testFullSessionLeaksNoSecret(t *testing.T, backend string) {
 
 	a.mu.Lock()
 	everything := strings.Join(a.bodies, "\n") + "\n" + a.logs.String()
+	var rotated []string
+	for _, e := range a.events {
+		if e.Type == alert.CredentialRotated {
+			rotated = append(rotated, e.Detail.Reason)
+		}
+	}
 	a.mu.Unlock()
+	if got := strings.Join(rotated, ","); got != "rotated,rolled_back" {
+		t.Errorf("Push Credential Rotated events = %q, want rotated,rolled_back", got)
+	}
 	if !strings.Contains(a.logs.String(), `"request_id"`) {
 		t.Error("log lines carry no request id")
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -165,7 +167,29 @@ func (s *Service) rotate(ctx context.Context, who Principal, id string, expect i
 	if err != nil {
 		return Result{}, fmt.Errorf("rotate %s credential: %w", c.Platform, err)
 	}
+	s.rotated(ctx, app, c.Platform, "rotated", "A new credential was uploaded and is now used for sending.")
 	return Result{App: app, Checked: map[push.Platform]*Checked{c.Platform: c}}, nil
+}
+
+// rotated publishes "Push Credential Rotated". A failed publish is not
+// an error of the rotation, which is done; it is visible in the audit
+// trail either way.
+func (s *Service) rotated(ctx context.Context, app credential.App, p push.Platform, reason, msg string) {
+	if s.Events == nil {
+		return
+	}
+	m := app.Meta(p)
+	if m == nil {
+		return
+	}
+	d := alert.Detail{Tenant: app.Tenant, AppID: app.ID, AppName: app.Name, Platform: p,
+		BundleID: m.Facts.BundleID, ProjectID: m.Facts.ProjectID, NotAfter: m.Facts.NotAfter,
+		Reason: reason, Message: msg, Action: "None needed; check that pushes are delivered.", CheckedAt: m.Status.CheckedAt}
+	if !m.Facts.NotAfter.IsZero() {
+		days := expiry.DaysLeft(m.Facts.NotAfter, s.now())
+		d.DaysLeft = &days
+	}
+	_ = s.Events.Publish(context.WithoutCancel(ctx), []alert.Event{{Type: alert.CredentialRotated, Detail: d}})
 }
 
 // RemovePlatform removes the app's credential of platform p.
@@ -197,10 +221,15 @@ func (s *Service) Rollback(ctx context.Context, who Principal, id string, p push
 	if st.State == credential.Expired || st.State == credential.Invalid {
 		return Result{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: st.Reason, Err: errors.New(st.Message)}
 	}
-	app, err = s.Store.Rollback(ctx, credential.RollbackRequest{Tenant: who.Tenant, ID: id, Platform: p, Expect: expect, Status: st, Actor: who.Subject})
+	var due time.Time
+	if na := cur.Previous.Facts.NotAfter; !na.IsZero() {
+		due = expiry.FirstDue(s.Thresholds, na, s.now())
+	}
+	app, err = s.Store.Rollback(ctx, credential.RollbackRequest{Tenant: who.Tenant, ID: id, Platform: p, Expect: expect, Status: st, DueAt: due, Actor: who.Subject})
 	if err != nil {
 		return Result{}, err
 	}
+	s.rotated(ctx, app, p, "rolled_back", "The previous credential was restored after re-validation and is now used for sending.")
 	return Result{App: app, Checked: map[push.Platform]*Checked{p: {Platform: p, Live: live}}}, nil
 }
 

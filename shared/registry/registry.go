@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"time"
 
+	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -51,12 +53,18 @@ type Answer struct {
 }
 
 // Service implements the use cases. Store, Inspector and Prover are
-// required; Pusher is needed only for TestPush.
+// required; Pusher is needed only for TestPush; Events, when set, receives
+// "Push Credential Rotated" on every rotation and rollback.
 type Service struct {
 	Store     *credential.Service
 	Inspector *certinfo.Inspector
 	Prover    Prover
 	Pusher    TestPusher
+	Events    alert.Publisher
+	// Thresholds are the expiry checker's alert thresholds in days (nil:
+	// expiry.DefaultThresholds): a new certificate is first due when the
+	// highest is crossed.
+	Thresholds []int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -223,10 +231,14 @@ func (s *Service) prove(ctx context.Context, op string, p push.Platform, r *cert
 		st.Reason, st.Message = string(push.LiveUnreachable), live.Message
 	}
 	f := facts(r)
+	var due time.Time
+	if !f.NotAfter.IsZero() {
+		due = expiry.FirstDue(s.Thresholds, f.NotAfter, now)
+	}
 	if r.Kind == certinfo.APNsP8 { // a token key serves any bundle of its team: the app's is its topic
 		f.BundleID, f.Topics = topic, []string{topic}
 	}
-	return &Checked{Platform: p, Report: r, Live: live, upload: credential.Upload{Material: m, Facts: f, Status: st}}, nil
+	return &Checked{Platform: p, Report: r, Live: live, upload: credential.Upload{Material: m, Facts: f, Status: st, DueAt: due}}, nil
 }
 
 // material maps an OK report's normalized material to the stored form.
