@@ -18,21 +18,15 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"mobilepush/shared/awsevents"
 	"mobilepush/shared/awsstack"
 	"mobilepush/shared/envconfig"
 	"mobilepush/shared/expiry"
 )
 
-// Environment variables read besides awsstack's.
-const (
-	envBus         = "EVENT_BUS_NAME"
-	envThresholds  = "EXPIRY_THRESHOLDS_DAYS"
-	envMaxRechecks = "EXPIRY_MAX_RECHECKS"
-)
+// envMaxRechecks bounds the live re-checks of keys per run; the other
+// variables are awsstack's (EVENT_BUS_NAME is required here).
+const envMaxRechecks = "EXPIRY_MAX_RECHECKS"
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
@@ -61,21 +55,15 @@ type handler func(ctx context.Context, input json.RawMessage) (expiry.Summary, e
 // builds the AWS clients and the checker, and returns the handler.
 func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (handler, error) {
 	env := envconfig.New(getenv)
-	bus := env.Required(envBus)
-	thresholds, terr := expiry.ParseThresholds(env.Optional(envThresholds, "60,30,14,7,3,1"))
+	env.Required(awsstack.EnvEventBus) // the checker's alerts go there
 	maxRechecks := env.Int(envMaxRechecks, expiry.DefaultMaxRechecks, 1, 1000)
 	stack, err := awsstack.Load(ctx, getenv, log)
-	if err := errors.Join(env.Err(), terr, err); err != nil {
-		return nil, err
-	}
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
+	if err := errors.Join(env.Err(), err); err != nil {
 		return nil, err
 	}
 	chk, err := expiry.New(expiry.Config{
-		Store: stack.Credentials, Prover: stack.Gateways,
-		Publisher:  awsevents.New(eventbridge.NewFromConfig(cfg), bus),
-		Thresholds: thresholds, MaxRechecks: maxRechecks, Logger: log, Metrics: metrics,
+		Store: stack.Credentials, Prover: stack.Gateways, Publisher: stack.Events,
+		Thresholds: stack.Thresholds, MaxRechecks: maxRechecks, Logger: log, Metrics: metrics,
 	})
 	if err != nil {
 		return nil, err

@@ -3,7 +3,8 @@
 // response (ReportBatchItemFailures), retries re-enqueued on the send
 // queue with back-off, the rest dead-lettered with their reason.
 //
-// Configuration: shared/awsstack's variables (TABLE_NAME, ...) plus
+// Configuration: shared/awsstack's variables (TABLE_NAME, EVENT_BUS_NAME
+// for the Device Tokens Invalid and Push Credential Invalid events, ...) plus
 // SEND_QUEUE_URL, DEAD_LETTER_QUEUE_URL and LEASE_SECONDS (the queue's
 // visibility timeout). Built as a provided.al2023 bootstrap by
 // make build-SendFunction.
@@ -58,7 +59,12 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	var notifier dispatch.Notifier
+	if stack.Events != nil {
+		notifier = dispatch.AlertNotifier(stack.Events)
+	}
 	sender := dispatch.New(dispatch.Config{
+		Notifier:  notifier,
 		Apps:      credential.NewCache(stack.Credentials, credential.CacheConfig{}),
 		Ledger:    stack.Credentials,
 		Suspender: stack.Credentials,

@@ -99,7 +99,7 @@ func TestTemplateRoutesCredentialEventsToSNS(t *testing.T) {
 		{"schedule type", get(res, "ExpirySchedule", "Type").Value, "AWS::Scheduler::Schedule"},
 		{"schedule target", intrinsic(get(res, "ExpirySchedule", "Properties", "Target", "Arn")), "!GetAtt ExpiryFunction.Arn"},
 		{"schedule input is JSON", inputErr, nil},
-		{"function bus", intrinsic(get(res, "ExpiryFunction", "Properties", "Environment", "Variables", "EVENT_BUS_NAME")), "!Ref EventBus"},
+		{"functions know the bus", intrinsic(get(doc.Content[0], "Globals", "Function", "Environment", "Variables", "EVENT_BUS_NAME")), "!Ref EventBus"},
 	}
 	for _, tt := range tests {
 		gj, _ := json.Marshal(tt.got)

@@ -7,20 +7,25 @@ package awsstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"mobilepush/shared/alert"
 	"mobilepush/shared/apns"
 	"mobilepush/shared/awsdynamo"
+	"mobilepush/shared/awsevents"
 	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/envconfig"
+	"mobilepush/shared/expiry"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/gateway"
 	"mobilepush/shared/registry"
@@ -28,14 +33,16 @@ import (
 
 // Environment variables read by Load.
 const (
-	EnvTable             = "TABLE_NAME"          // required: the DynamoDB table
-	EnvSecretPrefix      = "SECRET_PREFIX"       // optional: secret name prefix, default "mobilepush/"
-	EnvKMSKeyID          = "KMS_KEY_ID"          // optional: KMS key for new secrets
-	EnvAPNsProductionURL = "APNS_PRODUCTION_URL" // optional: default Apple's
-	EnvAPNsSandboxURL    = "APNS_SANDBOX_URL"    // optional: default Apple's
-	EnvFCMURL            = "FCM_URL"             // optional: default Google's
-	EnvGoogleTokenURL    = "GOOGLE_TOKEN_URL"    // optional: default Google's
-	EnvTenantClaim       = "TENANT_CLAIM"        // optional: JWT claim naming the tenant, default "tenant"
+	EnvTable             = "TABLE_NAME"             // required: the DynamoDB table
+	EnvSecretPrefix      = "SECRET_PREFIX"          // optional: secret name prefix, default "mobilepush/"
+	EnvKMSKeyID          = "KMS_KEY_ID"             // optional: KMS key for new secrets
+	EnvAPNsProductionURL = "APNS_PRODUCTION_URL"    // optional: default Apple's
+	EnvAPNsSandboxURL    = "APNS_SANDBOX_URL"       // optional: default Apple's
+	EnvFCMURL            = "FCM_URL"                // optional: default Google's
+	EnvGoogleTokenURL    = "GOOGLE_TOKEN_URL"       // optional: default Google's
+	EnvTenantClaim       = "TENANT_CLAIM"           // optional: JWT claim naming the tenant, default "tenant"
+	EnvEventBus          = "EVENT_BUS_NAME"         // optional: the system's event bus; no events when empty
+	EnvThresholds        = "EXPIRY_THRESHOLDS_DAYS" // optional: alert thresholds, default 60,30,14,7,3,1
 )
 
 // Stack is the assembled dependencies.
@@ -45,6 +52,9 @@ type Stack struct {
 	Gateways    *gateway.Gateways
 	Registry    *registry.Service
 	TenantClaim string
+	// Events publishes on the system's bus; nil when EVENT_BUS_NAME is empty.
+	Events     alert.Publisher
+	Thresholds []int
 }
 
 // Load reads the configuration through getenv, loads the AWS SDK
@@ -60,7 +70,9 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*S
 		FCM:  fcm.Config{Endpoint: env.URL(EnvFCMURL, fcm.DefaultEndpoint), TokenURL: env.URL(EnvGoogleTokenURL, fcm.DefaultTokenURL)},
 	}
 	claim := env.Optional(EnvTenantClaim, "tenant")
-	if err := env.Err(); err != nil {
+	bus := env.Optional(EnvEventBus, "")
+	thresholds, terr := expiry.ParseThresholds(env.Optional(EnvThresholds, "60,30,14,7,3,1"))
+	if err := errors.Join(env.Err(), terr); err != nil {
 		return nil, err
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -73,11 +85,16 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*S
 		Logger:  log,
 	})
 	gws := gateway.New(gw)
-	return &Stack{
+	st := &Stack{
 		AWS:         cfg,
 		Credentials: creds,
 		Gateways:    gws,
-		Registry:    &registry.Service{Store: creds, Inspector: &certinfo.Inspector{}, Prover: gws, Pusher: gws},
 		TenantClaim: claim,
-	}, nil
+		Thresholds:  thresholds,
+	}
+	if bus != "" {
+		st.Events = awsevents.New(eventbridge.NewFromConfig(cfg), bus)
+	}
+	st.Registry = &registry.Service{Store: creds, Inspector: &certinfo.Inspector{}, Prover: gws, Pusher: gws, Events: st.Events, Thresholds: thresholds}
+	return st, nil
 }
