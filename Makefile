@@ -18,6 +18,7 @@ BENCHTIME     ?= 2s
 DATA          ?= .mobilepush
 ADDR          ?= 127.0.0.1:9006
 GATEWAYS      ?= fake
+ENV           ?= dev
 
 .PHONY: help
 help: ## Show this help.
@@ -68,9 +69,20 @@ bench: ## Run the benchmarks; each prints its figures and its ratio to an in-run
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s): make fuzz FUZZTIME=5m
 	@bash infra/scripts/fuzz.sh "$(FUZZTIME)"
 
+.PHONY: deploy
+deploy: ## Build with SAM and deploy (needs the SAM CLI and AWS credentials): make deploy ENV=dev|prod
+	@command -v sam >/dev/null || { echo "deploy needs the AWS SAM CLI: see README, Deploying"; exit 1; }
+	sam build --config-env $(ENV)
+	sam deploy --config-env $(ENV)
+
 .PHONY: clean
 clean: ## Remove build output and the local data directory.
 	rm -rf $(BIN) $(DATA) .aws-sam
 
 .PHONY: FORCE
 FORCE:
+
+.PHONY: bench-send
+bench-send: ## Only the send-path table (dispatch vs apns2 and firebase SendEach, each run in a child process); SENDBENCH_REPS=5 for more runs.
+	@mkdir -p $(BIN)
+	$(GO) test -run '^$$' -bench '^BenchmarkSend$$' -benchtime 1x ./shared/dispatch/ | tee $(BIN)/bench-send.txt
