@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"mobilepush/shared/apigw"
 	"mobilepush/shared/awsstack"
 	"mobilepush/shared/httpapi"
 )
@@ -31,13 +30,6 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	h := httpapi.New(httpapi.Config{
-		Registry:  stack.Registry,
-		Auth:      apigw.Authenticator{TenantClaim: stack.TenantClaim},
-		Logger:    log,
-		RequestID: apigw.RequestID,
-		Serve:     httpapi.IsValidateRoute,
-	})
-	lambda.StartWithOptions(apigw.Handler(h), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	lambda.StartWithOptions(stack.API(log, httpapi.IsValidateRoute), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
 }

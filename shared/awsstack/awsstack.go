@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"mobilepush/shared/alert"
+	"mobilepush/shared/apigw"
 	"mobilepush/shared/apns"
 	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsevents"
@@ -28,6 +30,7 @@ import (
 	"mobilepush/shared/expiry"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/gateway"
+	"mobilepush/shared/httpapi"
 	"mobilepush/shared/registry"
 )
 
@@ -55,6 +58,19 @@ type Stack struct {
 	// Events publishes on the system's bus; nil when EVENT_BUS_NAME is empty.
 	Events     alert.Publisher
 	Thresholds []int
+}
+
+// API returns the HTTP API handler serving the routes serve selects
+// (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API Gateway
+// events, authenticated by the JWT authorizer's tenant claim.
+func (s *Stack) API(log *slog.Logger, serve func(route string) bool) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return apigw.Handler(httpapi.New(httpapi.Config{
+		Registry:  s.Registry,
+		Auth:      apigw.Authenticator{TenantClaim: s.TenantClaim},
+		Logger:    log,
+		RequestID: apigw.RequestID,
+		Serve:     serve,
+	}))
 }
 
 // Load reads the configuration through getenv, loads the AWS SDK

@@ -62,3 +62,13 @@ func IsValidateRoute(route string) bool { return ValidateRoutes[route] }
 
 // IsRegisterRoute reports whether route belongs to the register function.
 func IsRegisterRoute(route string) bool { return !ValidateRoutes[route] }
+
+// Routes returns every route of the API as "METHOD /pattern", in the
+// order of routes.go (for the template's checks).
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.method + " " + rt.pattern
+	}
+	return out
+}
