@@ -119,6 +119,14 @@ func NewRig(t testing.TB) *Rig {
 	return r
 }
 
+// Gateways returns provider clients pointed at the rig's fakes.
+func (r *Rig) Gateways() *gateway.Gateways {
+	return gateway.New(gateway.Config{
+		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
+		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
+	})
+}
+
 // NewSender returns another Sender (another worker) over the same store
 // and fakes, with its own client cache and a metadata cache of 1 ms.
 func (r *Rig) NewSender(owner string) *dispatch.Sender {
