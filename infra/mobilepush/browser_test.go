@@ -35,8 +35,9 @@ import (
 // $BROWSER_TEST_ARTIFACTS when set); with UPDATE_SCREENSHOT=1 the desktop
 // one is also copied to docs/admin-page.png.
 //
-// Not covered yet (they need the send worker): enqueueing a message and
-// watching its outcome counts, and killing serve while it sends.
+// It also enqueues a push through the message form and sees both tokens
+// counted as delivered (killing serve while it sends is
+// TestServeKillRestartLosesNothing).
 func TestAdminPageBrowser(t *testing.T) {
 	chrome := findChromium(t)
 	base, token := startServer(t)
@@ -204,6 +205,29 @@ func TestAdminPageBrowser(t *testing.T) {
 	pushed := b.poll("test push answer", `(() => { const t = document.getElementById('push-result').textContent; return /HTTP \d{3}/.test(t) ? t : ''; })()`)
 	t.Logf("test push: %s", pushed)
 	b.do("close the test push dialog", chromedp.Click(chromedp.CSS(`#push-dialog [data-close]`)))
+
+	// Enqueue a push through the page (POST /v1/messages) and watch the
+	// worker deliver it (GET /v1/messages/{id}): the fake APNs accepts
+	// any well-formed token.
+	b.do("enqueue a message",
+		chromedp.SetValue(chromedp.CSS("#msg-platform"), "apns"),
+		chromedp.SendKeys(chromedp.CSS("#msg-tokens"), strings.Repeat("ab", 32)+"\n"+strings.Repeat("cd", 32)),
+		chromedp.SendKeys(chromedp.CSS("#msg-title"), "Order shipped"),
+		chromedp.SendKeys(chromedp.CSS("#msg-body"), "Your order is on its way."),
+		chromedp.SendKeys(chromedp.CSS("#msg-link"), "app://orders/42"),
+		chromedp.Click(chromedp.CSS("#msg-send")),
+	)
+	counted := b.poll("the message counted as delivered", `(() => {
+		const s = document.getElementById('msg-state');
+		const d = document.querySelector('#msg-counts [data-count="delivered"]');
+		return s && s.dataset.state === 'done' && d.textContent === '2' ? document.getElementById('message-status').innerText : '';
+	})()`)
+	if !strings.Contains(counted, "Delivered") {
+		t.Errorf("message status = %q", counted)
+	}
+	if res := b.eval(`document.getElementById('message-result').textContent`); !strings.Contains(res, "2 of 2 delivered") {
+		t.Errorf("message result = %q, want 2 of 2 delivered", res)
+	}
 
 	b.do("re-validate", chromedp.Click(chromedp.CSS(card+`button[data-action="validate"]`)))
 	b.poll("re-validate result", `(() => { const t = document.getElementById('apps-result').textContent; return t.includes('Re-validated') ? t : ''; })()`)

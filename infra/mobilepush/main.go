@@ -48,6 +48,8 @@ func commands() []command {
 		{"inspect", "inspect an APNs .p12/.p8 or FCM service-account JSON offline", runInspect},
 		{"serve", "run the whole system locally (HTTP API on the embedded store)", runServe},
 		{"token", "print a new bearer token for a tenant of the local server", runToken},
+		{"send", "enqueue a push to the local server (or SQS with --queue-url)", runSend},
+		{"queue", "show the local send queue and dead-letter queue; --redrive", runQueue},
 	}
 }
 

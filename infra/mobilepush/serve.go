@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"mobilepush/shared/adminpage"
@@ -20,10 +24,12 @@ import (
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
 	"mobilepush/shared/gateway"
 	"mobilepush/shared/httpapi"
+	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 )
@@ -31,9 +37,11 @@ import (
 const serveUsage = `usage: mobilepush serve [--addr 127.0.0.1:9006] [--data DIR] [--fake-gateways | provider URLs]
 
 Runs the whole system in one process on the embedded store in DIR: the
-HTTP API (bearer tokens from 'mobilepush token'). It talks to Apple and
-Google for real unless --fake-gateways runs faithful fakes of both
-in-process (the offline demo).
+HTTP API (bearer tokens from 'mobilepush token'), the admin page at /,
+POST /v1/messages and the send worker over the embedded durable queue
+('mobilepush send' enqueues, 'mobilepush queue' shows it). It talks to
+Apple and Google for real unless --fake-gateways runs faithful fakes of
+both in-process (the offline demo).
 
 flags:
 `
@@ -45,7 +53,18 @@ type serveFlags struct {
 	// command names the holder in the data directory's lock; "" means
 	// "mobilepush serve".
 	command string
+	// The send worker: messages at once, and the queue's visibility
+	// timeout (0: localsend.DefaultVisibility).
+	workers    int
+	visibility time.Duration
+	// Hidden (for tests): latency the fake APNs adds to every answer, and
+	// the pushes in flight per message.
+	fakeLatency     time.Duration
+	sendConcurrency int
 }
+
+// hiddenServeFlags are left out of the usage text: they exist for tests.
+var hiddenServeFlags = map[string]bool{"fake-latency": true, "send-concurrency": true}
 
 // gatewayFlags registers the provider flags serve and check-expiry share.
 func (f *serveFlags) gatewayFlags(fs *flag.FlagSet) {
@@ -66,11 +85,15 @@ func (f *serveFlags) gatewayConflict(fs *flag.FlagSet) bool {
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); printFlags(fs, stderr, hiddenServeFlags) }
 	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:9006", "listen `address`")
 	fs.StringVar(&f.data, "data", defaultDataDir, "data `directory` (one process owns it)")
 	f.gatewayFlags(fs)
+	fs.IntVar(&f.workers, "workers", 4, "messages sent at once by the send worker")
+	fs.DurationVar(&f.visibility, "visibility-timeout", localsend.DefaultVisibility, "send queue visibility timeout: a message a crashed worker held is sent again after it")
+	fs.DurationVar(&f.fakeLatency, "fake-latency", 0, "latency the fake APNs adds to every answer")
+	fs.IntVar(&f.sendConcurrency, "send-concurrency", 0, "pushes in flight per message (0: dispatch's default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -80,6 +103,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if f.gatewayConflict(fs) {
 		fmt.Fprintln(stderr, "mobilepush serve: --fake-gateways chooses the provider URLs itself; drop the URL flags")
 		fs.Usage()
+		return exitUsage
+	}
+	if f.fakeLatency > 0 && !f.fake {
+		fmt.Fprintln(stderr, "mobilepush serve: --fake-latency needs --fake-gateways")
+		return exitUsage
+	}
+	if f.workers <= 0 || f.visibility < time.Second {
+		fmt.Fprintln(stderr, "mobilepush serve: --workers must be at least 1 and --visibility-timeout at least 1s")
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -102,6 +133,7 @@ type system struct {
 	handler  http.Handler
 	fakes    *fakes
 	log      *slog.Logger
+	worker   *localsend.Worker
 }
 
 func (s *system) Close() {
@@ -146,7 +178,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 		FCM:  fcm.Config{Endpoint: f.fcmURL, TokenURL: f.token},
 	}
 	if f.fake {
-		if sys.fakes, err = startFakes(); err != nil {
+		if sys.fakes, err = startFakes(f.fakeLatency); err != nil {
 			return fail(err)
 		}
 		gw = sys.fakes.config()
@@ -155,7 +187,30 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Logger: sys.log})
 	inspector := &certinfo.Inspector{}
 	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.gateways, Pusher: sys.gateways}
-	sys.handler = httpapi.New(httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log, Extra: adminpage.Routes()})
+
+	// The send path: the embedded queue, the dispatch use case and its worker.
+	if f.visibility <= 0 {
+		f.visibility = localsend.DefaultVisibility
+	}
+	queue, err := sys.store.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: f.visibility})
+	if err != nil {
+		sys.gateways.Close()
+		return fail(err)
+	}
+	cache := credential.NewCache(creds, credential.CacheConfig{})
+	sender := dispatch.New(dispatch.Config{
+		Apps: cache, Ledger: creds, Suspender: creds, Clients: sys.gateways,
+		Notifier: localsend.Notifier{Log: sys.log}, Owner: workerOwner(),
+		LeaseFor: f.visibility, Concurrency: f.sendConcurrency,
+		Reserve: min(max(f.visibility/10, 100*time.Millisecond), 2*time.Second), Logger: sys.log,
+	})
+	sys.worker = localsend.NewWorker(localsend.WorkerConfig{Queue: queue, Sender: sender, Workers: f.workers, Visibility: f.visibility, Logger: sys.log})
+
+	api := httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log}
+	api.Extra = adminpage.Routes()
+	msgs := &localsend.API{Inbox: queue, Ledger: creds, Apps: cache}
+	maps.Copy(api.Extra, msgs.Routes(api))
+	sys.handler = httpapi.New(api)
 	return sys, nil
 }
 
@@ -172,6 +227,12 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: sys.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	worked := make(chan struct{})
+	go func() { sys.worker.Run(workCtx); close(worked) }()
+	// Stop taking requests first, then let the worker finish what it
+	// sends (what it cannot finish is resumed after a restart).
+	defer func() { stopWork(); <-worked }()
 	mode := "talking to Apple and Google"
 	if sys.fakes != nil {
 		mode = "with fake Apple and Google servers (offline demo)"
@@ -187,6 +248,26 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	return srv.Shutdown(shutdown)
 }
 
+// workerOwner names this process in send leases.
+func workerOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("serve:%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// printFlags prints the defaults of fs without the hidden flags.
+func printFlags(fs *flag.FlagSet, w io.Writer, hidden map[string]bool) {
+	all := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	all.SetOutput(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !hidden[f.Name] {
+			all.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	all.PrintDefaults()
+}
+
 // fakes are the in-process Apple and Google of --fake-gateways: they
 // accept any issuer and any well-formed key (they cannot know uploaded
 // ones) and still check topics, environments, dates and token claims.
@@ -197,13 +278,13 @@ type fakes struct {
 	roots               *x509.CertPool
 }
 
-func startFakes() (*fakes, error) {
+func startFakes(latency time.Duration) (*fakes, error) {
 	f := &fakes{roots: x509.NewCertPool()}
 	var err error
-	if f.production, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, AcceptAnyIssuer: true}}); err != nil {
+	if f.production, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, AcceptAnyIssuer: true, Latency: latency}}); err != nil {
 		return nil, err
 	}
-	if f.sandbox, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Sandbox, AcceptAnyIssuer: true}}); err != nil {
+	if f.sandbox, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Sandbox, AcceptAnyIssuer: true, Latency: latency}}); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -394,6 +394,7 @@
     apps.clear();
     for (const a of all) apps.set(a.id, a);
     renderApps(all, highlight);
+    syncMessageApps(all);
   }
 
   function statusLine(app) {
@@ -647,9 +648,94 @@
     }
   }
 
-  // MESSAGES (issue 8): enqueueing a push (POST /v1/messages) and
-  // watching its outcome counts (GET /v1/messages/{id}) go here, with the
-  // #messages section of index.html, once the send worker exists.
+  // ---- Messages: enqueue a push and watch its outcome counts -----------
+
+  const msgForm = $('#message-form');
+  const msgResult = $('#message-result');
+  const STATE = { queued: ['Queued', 'none'], sending: ['Sending', 'warn'], done: ['Done', 'ok'] };
+  let watching = 0; // the poll of the latest message; an older one stops
+
+  // syncMessageApps offers the registered apps in the message form.
+  function syncMessageApps(list) {
+    const sel = $('#msg-app');
+    const keep = sel.value;
+    sel.replaceChildren(...list.map((a) => el('option', { value: a.id }, `${a.name}${a.enabled ? '' : ' (push disabled)'}`)));
+    if (list.some((a) => a.id === keep)) sel.value = keep;
+    $('#msg-send').disabled = !list.length;
+  }
+
+  function clearMessageHints() {
+    for (const h of $$('[data-hint]', msgForm)) { h.hidden = true; h.replaceChildren(); }
+    for (const i of $$('[aria-invalid]', msgForm)) i.removeAttribute('aria-invalid');
+  }
+
+  function messageHint(field, text) {
+    const slot = $(`[data-hint="${field}"]`, msgForm);
+    if (!slot) return;
+    slot.replaceChildren(text);
+    slot.hidden = false;
+    const target = { tokens: '#msg-tokens', link: '#msg-link', app_id: '#msg-app' }[field];
+    if (target) { $(target).setAttribute('aria-invalid', 'true'); $(target).focus(); }
+  }
+
+  function showMessageStatus(st) {
+    $('#message-status').hidden = false;
+    $('#msg-id').textContent = st.message_id;
+    const [label, tone] = STATE[st.state] || [st.state, 'none'];
+    const badge = $('#msg-state');
+    badge.textContent = label;
+    badge.className = `badge badge-${tone}`;
+    badge.dataset.state = st.state;
+    for (const dd of $$('#msg-counts [data-count]')) dd.textContent = String((st.counts || {})[dd.dataset.count] || 0);
+  }
+
+  // watchMessage polls the message until it is done (or another starts).
+  async function watchMessage(id) {
+    const me = ++watching;
+    for (let delay = 300; me === watching; delay = Math.min(delay * 1.5, 3000)) {
+      const { data } = await api('GET', `/v1/messages/${encodeURIComponent(id)}`);
+      if (me !== watching) return;
+      showMessageStatus(data);
+      if (data.state === 'done') {
+        const c = data.counts;
+        const all = c.delivered + c.invalid_token + c.retry + c.credential_fault + c.rejected;
+        say(msgResult, `Done: ${c.delivered} of ${all} delivered.`, c.delivered === all ? 'ok' : 'info');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  msgForm.addEventListener('submit', guard(async (ev) => {
+    ev.preventDefault();
+    clearMessageHints();
+    const platform = $('#msg-platform').value;
+    const tokens = $('#msg-tokens').value.split(/\s+/).map((t) => t.trim()).filter(Boolean);
+    if (!$('#msg-app').value) return messageHint('app_id', 'Register an app first.');
+    if (!tokens.length) return messageHint('tokens', 'Enter at least one device token.');
+    if (tokens.length > 1000) return messageHint('tokens', `${tokens.length} tokens: at most 1000 per message.`);
+    const body = {
+      version: 1, app_id: $('#msg-app').value, tokens: { [platform]: tokens },
+      notification: { title: $('#msg-title').value.trim(), body: $('#msg-body').value.trim() },
+    };
+    const link = $('#msg-link').value.trim();
+    if (link) body.link = link;
+    say(msgResult, 'Enqueueing…');
+    let data;
+    try {
+      ({ data } = await api('POST', '/v1/messages', { body }));
+    } catch (err) {
+      if (err instanceof APIError && err.status === 400) {
+        // The API names the field first: "tokens.apns[0]: …", "link: …".
+        const field = (/^([a-z_]+)/.exec(err.message) || [])[1];
+        if (field && $(`[data-hint="${field}"]`, msgForm)) messageHint(field, err.message);
+      }
+      throw err;
+    }
+    say(msgResult, `Queued message ${data.message_id} (${tokens.length} token${tokens.length === 1 ? '' : 's'}).`, 'ok');
+    showMessageStatus({ message_id: data.message_id, state: 'queued', counts: {} });
+    await watchMessage(data.message_id);
+  }, () => msgResult));
 
   // ---- Start -------------------------------------------------------------
 
