@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"mobilepush/shared/alert"
-	"mobilepush/shared/alert/webhook"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/expiry"
 )
@@ -71,14 +69,14 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 			return usageErr("--alert-webhook %q is not an http(s) URL", hook)
 		}
 	}
-	f.command = "mobilepush check-expiry"
+	f.command, f.alertWebhook = "mobilepush check-expiry", hook
 	sys, err := openSystem(f, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mobilepush check-expiry: %v\n", err)
 		return exitFail
 	}
 	defer sys.Close()
-	chk, err := newExpiryChecker(sys, clock, hook)
+	chk, err := newExpiryChecker(sys, clock)
 	if err != nil {
 		fmt.Fprintf(stderr, "mobilepush check-expiry: %v\n", err)
 		return exitFail
@@ -99,15 +97,11 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 
 // newExpiryChecker builds the expiry checker of the local system: the
 // credential store of sys, its gateways as the live prover (the validate
-// path's), and alerts to sys's log plus, when webhookURL is set, the
-// webhook. now is the checker's clock (time.Now for serve).
-func newExpiryChecker(sys *system, now func() time.Time, webhookURL string) (*expiry.Checker, error) {
+// path's), and alerts to sys's publishers (the log, and the webhook of
+// --alert-webhook). now is the checker's clock (time.Now for serve).
+func newExpiryChecker(sys *system, now func() time.Time) (*expiry.Checker, error) {
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Now: now, Logger: sys.log})
-	pub := alert.Tee{alert.Log{Logger: sys.log}}
-	if webhookURL != "" {
-		pub = append(pub, webhook.New(webhookURL, nil))
-	}
-	return expiry.New(expiry.Config{Store: creds, Prover: sys.gateways, Publisher: pub, Now: now, Logger: sys.log})
+	return expiry.New(expiry.Config{Store: creds, Prover: sys.gateways, Publisher: sys.alerts, Now: now, Logger: sys.log})
 }
 
 // runExpiryDaily runs c at once and then every interval until ctx ends

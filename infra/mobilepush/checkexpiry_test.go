@@ -44,6 +44,58 @@ func (h *hookRecorder) take(status int) []map[string]any {
 	return out
 }
 
+// storeExpiringApp stores app "shop" of tenant "default" with an APNs
+// certificate that expires at notAfter, as of now, in the data directory.
+func storeExpiringApp(t *testing.T, data string, now, notAfter time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := boltstore.Open(filepath.Join(data, "data.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	creds := credential.NewService(credential.Config{Meta: s, Secrets: s, Now: func() time.Time { return now }})
+	_, err = creds.Create(context.Background(), credential.CreateRequest{Tenant: "default", ID: "shop", Name: "Shop", Enabled: true, APNs: &credential.Upload{
+		Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted([]byte("chain")), PrivateKeyPEM: push.NewRedacted([]byte("key"))},
+		Facts:    credential.Facts{FingerprintSHA256: "f", BundleID: "com.example.shop", NotAfter: notAfter},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeChecksExpiryAtStart: serve runs the expiry check when it starts
+// (then daily) and posts the alert to --alert-webhook.
+func TestServeChecksExpiryAtStart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	now := time.Now().UTC()
+	storeExpiringApp(t, data, now, now.Add(10*24*time.Hour+time.Hour))
+	hook := &hookRecorder{status: http.StatusNoContent}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var errb syncBuffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--fake-gateways", "--alert-webhook", srv.URL}, nil, io.Discard, &errb)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	var posts []map[string]any
+	for time.Now().Before(deadline) && len(posts) == 0 {
+		time.Sleep(50 * time.Millisecond)
+		posts = append(posts, hook.take(http.StatusNoContent)...)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("serve exit %d: %s", code, errb.String())
+	}
+	if len(posts) != 1 || posts[0]["detail-type"] != "Push Credential Expiring" {
+		t.Fatalf("webhook posts = %v, want one Push Credential Expiring", posts)
+	}
+}
+
 // TestCheckExpiryAlertsOnceThroughWebhook stores a certificate expiring in
 // 10 days, then runs `mobilepush check-expiry --now ... --alert-webhook`:
 // a failing webhook makes the run exit 1 and the alert is retried by the
@@ -52,24 +104,7 @@ func TestCheckExpiryAlertsOnceThroughWebhook(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	now := time.Now().UTC().Truncate(time.Second)
 	notAfter := now.Add(10*24*time.Hour + time.Hour)
-	{
-		if err := os.MkdirAll(data, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		s, err := boltstore.Open(filepath.Join(data, "data.db"), boltstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		creds := credential.NewService(credential.Config{Meta: s, Secrets: s, Now: func() time.Time { return now }})
-		_, err = creds.Create(context.Background(), credential.CreateRequest{Tenant: "default", ID: "shop", Name: "Shop", Enabled: true, APNs: &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted([]byte("chain")), PrivateKeyPEM: push.NewRedacted([]byte("key"))},
-			Facts:    credential.Facts{FingerprintSHA256: "f", BundleID: "com.example.shop", NotAfter: notAfter},
-		}})
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	storeExpiringApp(t, data, now, notAfter)
 	hook := &hookRecorder{status: http.StatusInternalServerError}
 	srv := httptest.NewServer(hook)
 	defer srv.Close()

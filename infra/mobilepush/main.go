@@ -1,9 +1,12 @@
 // Command mobilepush is the local binary of mobilepush: it runs the whole
 // system on one machine and offers the operator's tools.
 //
-//	mobilepush inspect   inspect an APNs .p12/.p8 or FCM service-account JSON offline
-//	mobilepush serve     run the whole system locally (HTTP API on the embedded store)
-//	mobilepush token     print a new bearer token for a tenant of the local server
+//	mobilepush serve         run the whole system locally: API, admin page, sender, daily expiry check
+//	mobilepush token         print a new bearer token for a tenant of the local server
+//	mobilepush send          enqueue a push (to the local server, or to SQS with --queue-url)
+//	mobilepush queue         show the local send queue and its dead letters; redrive them
+//	mobilepush check-expiry  run one expiry check on a data directory
+//	mobilepush inspect       inspect an APNs .p12/.p8 or FCM service-account JSON offline
 //
 // Exit status: 0 success, 1 failure (for inspect: a blocking problem),
 // 2 usage error.
@@ -76,7 +79,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'mobilepush <command> -h' for the flags of a command.")

@@ -14,10 +14,13 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
 	"mobilepush/shared/adminpage"
+	"mobilepush/shared/alert"
+	"mobilepush/shared/alert/webhook"
 	"mobilepush/shared/apitoken"
 	"mobilepush/shared/apns"
 	"mobilepush/shared/apns/apnstest"
@@ -39,9 +42,11 @@ const serveUsage = `usage: mobilepush serve [--addr 127.0.0.1:9006] [--data DIR]
 Runs the whole system in one process on the embedded store in DIR: the
 HTTP API (bearer tokens from 'mobilepush token'), the admin page at /,
 POST /v1/messages and the send worker over the embedded durable queue
-('mobilepush send' enqueues, 'mobilepush queue' shows it). It talks to
-Apple and Google for real unless --fake-gateways runs faithful fakes of
-both in-process (the offline demo).
+('mobilepush send' enqueues, 'mobilepush queue' shows it), and the
+expiry check at start and then daily (alerts to the log and, with
+--alert-webhook, as JSON POSTs). It talks to Apple and Google for real
+unless --fake-gateways runs faithful fakes of both in-process (the
+offline demo).
 
 flags:
 `
@@ -61,6 +66,9 @@ type serveFlags struct {
 	// the pushes in flight per message.
 	fakeLatency     time.Duration
 	sendConcurrency int
+	// alertWebhook also receives every event (expiry alerts, rotations,
+	// dead tokens, credential faults) as a JSON POST.
+	alertWebhook string
 }
 
 // hiddenServeFlags are left out of the usage text: they exist for tests.
@@ -91,6 +99,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.StringVar(&f.data, "data", defaultDataDir, "data `directory` (one process owns it)")
 	f.gatewayFlags(fs)
 	fs.IntVar(&f.workers, "workers", 4, "messages sent at once by the send worker")
+	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "also POST every event (expiry alerts, rotations, dead tokens) as JSON to this `URL`")
 	fs.DurationVar(&f.visibility, "visibility-timeout", localsend.DefaultVisibility, "send queue visibility timeout: a message a crashed worker held is sent again after it")
 	fs.DurationVar(&f.fakeLatency, "fake-latency", 0, "latency the fake APNs adds to every answer")
 	fs.IntVar(&f.sendConcurrency, "send-concurrency", 0, "pushes in flight per message (0: dispatch's default)")
@@ -107,6 +116,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if f.fakeLatency > 0 && !f.fake {
 		fmt.Fprintln(stderr, "mobilepush serve: --fake-latency needs --fake-gateways")
+		return exitUsage
+	}
+	if u, err := url.Parse(f.alertWebhook); f.alertWebhook != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		fmt.Fprintf(stderr, "mobilepush serve: --alert-webhook %q is not an http(s) URL\n", f.alertWebhook)
 		return exitUsage
 	}
 	if f.workers <= 0 || f.visibility < time.Second {
@@ -134,6 +147,7 @@ type system struct {
 	fakes    *fakes
 	log      *slog.Logger
 	worker   *localsend.Worker
+	alerts   alert.Tee // the log, and the webhook of --alert-webhook
 }
 
 func (s *system) Close() {
@@ -186,7 +200,11 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	sys.gateways = gateway.New(gw)
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Logger: sys.log})
 	inspector := &certinfo.Inspector{}
-	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.gateways, Pusher: sys.gateways}
+	sys.alerts = alert.Tee{alert.Log{Logger: sys.log}}
+	if f.alertWebhook != "" {
+		sys.alerts = append(sys.alerts, webhook.New(f.alertWebhook, nil))
+	}
+	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.gateways, Pusher: sys.gateways, Events: sys.alerts}
 
 	// The send path: the embedded queue, the dispatch use case and its worker.
 	if f.visibility <= 0 {
@@ -200,7 +218,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	cache := credential.NewCache(creds, credential.CacheConfig{})
 	sender := dispatch.New(dispatch.Config{
 		Apps: cache, Ledger: creds, Suspender: creds, Clients: sys.gateways,
-		Notifier: localsend.Notifier{Log: sys.log}, Owner: workerOwner(),
+		Notifier: dispatch.AlertNotifier(sys.alerts), Owner: workerOwner(),
 		LeaseFor: f.visibility, Concurrency: f.sendConcurrency,
 		Reserve: min(max(f.visibility/10, 100*time.Millisecond), 2*time.Second), Logger: sys.log,
 	})
@@ -233,6 +251,14 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	// Stop taking requests first, then let the worker finish what it
 	// sends (what it cannot finish is resumed after a restart).
 	defer func() { stopWork(); <-worked }()
+	// The expiry check runs at start and then daily (DESIGN §8).
+	chk, err := newExpiryChecker(sys, time.Now)
+	if err != nil {
+		return err
+	}
+	checked := make(chan struct{})
+	go func() { runExpiryDaily(workCtx, chk, 24*time.Hour, sys.log); close(checked) }()
+	defer func() { stopWork(); <-checked }()
 	mode := "talking to Apple and Google"
 	if sys.fakes != nil {
 		mode = "with fake Apple and Google servers (offline demo)"

@@ -28,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"mobilepush/shared/apns"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
@@ -342,34 +341,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// Notifier is the dispatch.Notifier of the local server: it logs dead
-// device tokens (redacted, batched per app) and refused credentials,
-// where the AWS deployment publishes EventBridge events.
-type Notifier struct{ Log *slog.Logger }
-
-var _ dispatch.Notifier = Notifier{}
-
-// InvalidTokens implements dispatch.Notifier; tokens are logged redacted.
-func (n Notifier) InvalidTokens(_ context.Context, app credential.App, p push.Platform, tokens []string) error {
-	sample := make([]string, 0, min(len(tokens), 5))
-	for _, t := range tokens[:cap(sample)] {
-		sample = append(sample, apns.Redact(t))
-	}
-	n.logger().Warn("device_tokens_invalid", "tenant", app.Tenant, "app_id", app.ID, "platform", p, "count", len(tokens), "sample", sample)
-	return nil
-}
-
-// CredentialInvalid implements dispatch.Notifier.
-func (n Notifier) CredentialInvalid(_ context.Context, app credential.App, p push.Platform, reason string) error {
-	n.logger().Error("push_credential_invalid", "tenant", app.Tenant, "app_id", app.ID, "platform", p, "reason", reason)
-	return nil
-}
-
-func (n Notifier) logger() *slog.Logger {
-	if n.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return n.Log
 }
