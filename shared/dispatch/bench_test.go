@@ -25,7 +25,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,6 +140,9 @@ func sbRunMatrix(b *testing.B) string {
 		var samples = map[string][]sbResult{}
 		for rep := range reps {
 			for _, c := range sbContenders {
+				if !sbSelected(c.key) {
+					continue
+				}
 				spec := sbSpec{Contender: c.key, Tokens: sbTokens, Latency: lat, Dir: b.TempDir()}
 				if c.platform == "APNs" {
 					spec.URL, spec.RootPEM = apple.URL, sbPEM(apple.Certificate.Raw)
@@ -154,6 +156,9 @@ func sbRunMatrix(b *testing.B) string {
 			}
 		}
 		for _, c := range sbContenders {
+			if !sbSelected(c.key) {
+				continue
+			}
 			row := &sbRow{c: c, latency: lat}
 			var rate, cpu, rss []float64
 			for _, r := range samples[c.key] {
@@ -230,6 +235,13 @@ func sbChild(exe string, spec sbSpec) sbResult {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		if line, ok := strings.CutPrefix(sc.Text(), sbResultPrefix); ok {
+			if os.Getenv("SENDBENCH_MEMSTATS") != "" {
+				for _, l := range strings.Split(out.String(), "\n") {
+					if strings.HasPrefix(l, "memstats ") {
+						fmt.Fprintln(os.Stderr, l)
+					}
+				}
+			}
 			var r sbResult
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				return sbResult{Err: err.Error()}
@@ -242,6 +254,13 @@ func sbChild(exe string, spec sbSpec) sbResult {
 		tail = tail[len(tail)-600:]
 	}
 	return sbResult{Err: fmt.Sprintf("child %s: %v: %s", spec.Contender, runErr, tail)}
+}
+
+// sbSelected reports whether contender key is measured: all unless
+// SENDBENCH_ONLY names some (comma-separated), for profiling one.
+func sbSelected(key string) bool {
+	only := os.Getenv("SENDBENCH_ONLY")
+	return only == "" || slices.Contains(strings.Split(only, ","), key)
 }
 
 func sbMedian(v []float64) float64 {
@@ -272,7 +291,7 @@ func sbFormat(rows []*sbRow, reps int) string {
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "platform\tlatency\tpath / client\tnotif/s\tCPU s/10k\tpeak RSS MiB\tall delivered")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.3f\t%.1f\t%d/%d\n", r.c.platform, r.latency, r.c.label, r.rate, r.cpu10k, r.rssMiB, r.ok, r.runs)
+		fmt.Fprintf(tw, "%s\t%dms\t%s\t%.0f\t%.3f\t%.1f\t%d/%d\n", r.c.platform, r.latency.Milliseconds(), r.c.label, r.rate, r.cpu10k, r.rssMiB, r.ok, r.runs)
 	}
 	_ = tw.Flush()
 
@@ -304,15 +323,15 @@ func sbFormat(rows []*sbRow, reps int) string {
 	}
 	if s, l := sbFind(rows, "dispatch-fcm", ms20), sbFind(rows, "sendeach-loop", ms20); s != nil && l != nil {
 		r := s.rate / l.rate
-		checks = append(checks, check{"FCM 20ms: notif/s, dispatch / SendEach loop", r, ">= 3.0x", r >= 3})
+		checks = append(checks, check{"FCM 20ms: notif/s, dispatch / SendEach loop (APNs target applied)", r, ">= 3.0x", r >= 3})
 	}
 	if s, l := sbFind(rows, "dispatch-fcm", 0), sbFind(rows, "sendeach-loop", 0); s != nil && l != nil {
 		r := s.cpu10k / l.cpu10k
-		checks = append(checks, check{"FCM 0ms: CPU per notification, dispatch / SendEach loop", r, "<= 0.9x", r <= 0.9})
+		checks = append(checks, check{"FCM 0ms: CPU per notification, dispatch / SendEach loop (APNs target applied)", r, "<= 0.9x", r <= 0.9})
 	}
 	for _, r := range rows {
 		if r.c.ours {
-			checks = append(checks, check{fmt.Sprintf("%s %s: dispatch peak RSS MiB (10,000-token batch)", r.c.platform, r.latency), r.rssMiB, "<= 64", r.rssMiB <= 64})
+			checks = append(checks, check{fmt.Sprintf("%s %dms: dispatch peak RSS MiB (10,000-token batch)", r.c.platform, r.latency.Milliseconds()), r.rssMiB, "<= 64", r.rssMiB <= 64})
 		}
 	}
 	for _, r := range rows {
@@ -333,5 +352,3 @@ func sbFormat(rows []*sbRow, reps int) string {
 	}
 	return buf.String()
 }
-
-var _ = io.Discard

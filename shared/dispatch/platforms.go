@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,20 +100,35 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 	}
 	tmpl := fcm.NewTemplate(m, enqueued)
 	results := client.Send(ctx, tmpl.Messages(tokens))
-	var faulted bool
+	outs := make([]fcm.Outcome, len(results))
 	for i, r := range results {
-		out := r.Verdict.Outcome
-		if out == fcm.RefreshThenCredentialFault { // Send already refreshed once
-			out = fcm.CredentialFault
+		outs[i] = r.Verdict.Outcome
+		if outs[i] == fcm.RefreshThenCredentialFault { // Send already refreshed once
+			outs[i] = fcm.CredentialFault
 		}
-		if out == fcm.CredentialFault && !faulted {
-			faulted = true
-			s.suspend(ctx, app, push.FCM, r.Verdict.Reason)
-		}
-		rec.record(ctx, push.FCM, tokens[i], credential.Result(out), r.Verdict.Reason, r.Verdict.RetryAfter)
 	}
+	if i := slices.Index(outs, fcm.CredentialFault); i >= 0 {
+		s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
+	}
+	// Recorded concurrently, so a store that commits concurrent writes
+	// together (bbolt's Batch, DynamoDB) is not paid once per token in
+	// sequence.
+	sem := make(chan struct{}, recordConcurrency)
+	var wg sync.WaitGroup
+	for i, r := range results {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			rec.record(ctx, push.FCM, tokens[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
+		})
+	}
+	wg.Wait()
 	s.publishInvalid(ctx, app, push.FCM, rec)
 }
+
+// recordConcurrency bounds the ledger writes in flight for the FCM
+// answers of one message.
+const recordConcurrency = 64
 
 // publishInvalid reports the platform's dead tokens of this attempt in
 // one event.

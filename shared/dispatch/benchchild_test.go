@@ -1,0 +1,370 @@
+package dispatch_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	firebase "firebase.google.com/go/v4"
+	"firebase.google.com/go/v4/messaging"
+	"github.com/sideshow/apns2"
+	"golang.org/x/net/http2"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	"google.golang.org/api/option"
+
+	"mobilepush/shared/apns"
+	"mobilepush/shared/boltstore"
+	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
+	"mobilepush/shared/fcm"
+	"mobilepush/shared/gateway"
+	"mobilepush/shared/push"
+	"mobilepush/shared/testcred"
+)
+
+// TestSendBenchChild is one measurement of BenchmarkSend, run in a fresh
+// process; it is skipped unless sbChildEnv is set.
+func TestSendBenchChild(t *testing.T) {
+	raw := os.Getenv(sbChildEnv)
+	if raw == "" {
+		t.Skip("run by BenchmarkSend only")
+	}
+	var spec sbSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		t.Fatal(err)
+	}
+	r := sbRunChild(spec)
+	js, _ := json.Marshal(r)
+	fmt.Println(sbResultPrefix + string(js))
+}
+
+const (
+	sbBundle  = "com.acme.app"
+	sbProject = "acme-push"
+)
+
+// sbBurst is a measured burst: prepare runs before the clock starts
+// (set-up and one warm-up send), burst is timed.
+type sbBurst func(ctx context.Context) (delivered int, err error)
+
+func sbRunChild(spec sbSpec) sbResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(spec.RootPEM)) {
+		return sbResult{Err: "no server certificate"}
+	}
+	var burst sbBurst
+	var err error
+	switch spec.Contender {
+	case "dispatch-apns":
+		burst, err = sbDispatch(ctx, spec, roots, push.APNs)
+	case "dispatch-fcm":
+		burst, err = sbDispatch(ctx, spec, roots, push.FCM)
+	case "apns2-100":
+		burst, err = sbAPNs2(ctx, spec, roots, 100)
+	case "apns2-1000":
+		burst, err = sbAPNs2(ctx, spec, roots, 1000)
+	case "sendeach-loop":
+		burst, err = sbSendEach(ctx, spec, roots)
+	case "idle":
+		burst = func(context.Context) (int, error) { return spec.Tokens, nil }
+	default:
+		err = fmt.Errorf("unknown contender %q", spec.Contender)
+	}
+	if err != nil {
+		return sbResult{Err: err.Error()}
+	}
+	if dir := os.Getenv("SENDBENCH_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, spec.Contender+"-"+spec.Latency.String()+".pprof"))
+		if err == nil {
+			defer f.Close()
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	cpu0, start := sbCPU(), time.Now()
+	n, err := burst(ctx)
+	wall, cpu := time.Since(start), sbCPU()-cpu0
+	r := sbResult{Delivered: n, Wall: wall.Seconds(), CPU: cpu.Seconds(), PeakRSS: sbPeakRSS()}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	if dir := os.Getenv("SENDBENCH_MEMPROFILE"); dir != "" {
+		if f, err := os.Create(filepath.Join(dir, spec.Contender+"-"+spec.Latency.String()+".heap")); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+	if os.Getenv("SENDBENCH_MEMSTATS") != "" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		status, _ := os.ReadFile("/proc/self/status")
+		var mem []string
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmHWM") || strings.HasPrefix(l, "Rss") {
+				mem = append(mem, strings.Join(strings.Fields(l), " "))
+			}
+		}
+		fmt.Fprintf(os.Stderr, "memstats %s: HeapSys=%dMiB HeapInuse=%dMiB StackSys=%dMiB Sys=%dMiB NumGC=%d %s\n", spec.Contender,
+			ms.HeapSys>>20, ms.HeapInuse>>20, ms.StackSys>>20, ms.Sys>>20, ms.NumGC, strings.Join(mem, "; "))
+	}
+	return r
+}
+
+func sbCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sbPeakRSS is the process's peak resident set: VmHWM of
+// /proc/self/status. (ru_maxrss is no use here: Linux keeps it across
+// execve, so a re-executed child would report its parent's peak.)
+func sbPeakRSS() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			f := strings.Fields(v) // "123456 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func sbToken(i int) string { return fmt.Sprintf("%064x", i+1) }
+
+func sbFCMToken(i int) string { return fmt.Sprintf("bench-fcm-token-%08d:APA91b", i) }
+
+func sbMessage(id string, p push.Platform, from, n int) *push.Message {
+	toks := make([]string, n)
+	for i := range toks {
+		if p == push.APNs {
+			toks[i] = sbToken(from + i)
+		} else {
+			toks[i] = sbFCMToken(from + i)
+		}
+	}
+	m := &push.Message{Version: 1, Tenant: "acme", AppID: "shop", MessageID: id,
+		Notification: push.Notification{Title: "Sale", Body: "50% off everything today"}}
+	if p == push.APNs {
+		m.Tokens.APNs = toks
+	} else {
+		m.Tokens.FCM = toks
+	}
+	return m
+}
+
+// sbDispatch wires a Sender as the local server does (bbolt store for
+// app metadata, secrets and the outcome ledger, read-through cache,
+// gateway client cache) and returns a burst of 10 concurrent messages of
+// 1000 tokens.
+func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Platform) (sbBurst, error) {
+	st, err := boltstore.Open(filepath.Join(spec.Dir, "bench.db"), boltstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	store := credential.NewService(credential.Config{Meta: st, Secrets: st})
+	req := credential.CreateRequest{Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, Environment: push.Production}
+	if p == push.APNs {
+		ca, err := testcred.AppleWWDR()
+		if err != nil {
+			return nil, err
+		}
+		id, err := ca.IssuePush(testcred.PushCert{BundleID: sbBundle})
+		if err != nil {
+			return nil, err
+		}
+		var chain []byte
+		for _, c := range append([]*x509.Certificate{id.Cert}, id.Chain...) {
+			chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+		if err != nil {
+			return nil, err
+		}
+		req.APNs = &credential.Upload{
+			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
+			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
+		}
+	} else {
+		sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		req.FCM = &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
+	}
+	if _, err := store.Create(ctx, req); err != nil {
+		return nil, err
+	}
+	gw := gateway.New(gateway.Config{
+		APNs: apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
+		FCM:  fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
+	})
+	// SENDBENCH_CONCURRENCY overrides Config.Concurrency (default: the
+	// Sender's own default), for exploring; the table uses the default.
+	conc, _ := strconv.Atoi(os.Getenv("SENDBENCH_CONCURRENCY"))
+	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: gw, Owner: "bench", Concurrency: conc})
+
+	// Warm-up: one token, so the client exists and its connection is open.
+	res, err := s.Send(ctx, dispatch.Delivery{Message: sbMessage("warm", p, spec.Tokens, 1)})
+	if err != nil {
+		return nil, err
+	}
+	if res.Counts[credential.Delivered] != 1 {
+		return nil, fmt.Errorf("warm-up: %v", res.Counts)
+	}
+	const perMessage = 1000
+	return func(ctx context.Context) (int, error) {
+		var delivered atomic.Int64
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var firstErr error
+		for from := 0; from < spec.Tokens; from += perMessage {
+			m := sbMessage(fmt.Sprintf("bench-%d", from), p, from, min(perMessage, spec.Tokens-from))
+			wg.Go(func() {
+				res, err := s.Send(ctx, dispatch.Delivery{Message: m})
+				if err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				delivered.Add(int64(res.Counts[credential.Delivered]))
+			})
+		}
+		wg.Wait()
+		return int(delivered.Load()), firstErr
+	}, nil
+}
+
+// sbPayload is the fixed payload of the bare apns2 client.
+var sbPayload = []byte(`{"aps":{"alert":{"title":"Sale","body":"50% off everything today"}}}`)
+
+// sbAPNs2 is a bare sideshow/apns2 client (certificate auth) driven by
+// workers goroutines.
+func sbAPNs2(ctx context.Context, spec sbSpec, roots *x509.CertPool, workers int) (sbBurst, error) {
+	ca, err := testcred.AppleWWDR()
+	if err != nil {
+		return nil, err
+	}
+	id, err := ca.IssuePush(testcred.PushCert{BundleID: sbBundle})
+	if err != nil {
+		return nil, err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{id.Cert.Raw, id.Chain[0].Raw}, PrivateKey: id.Key, Leaf: id.Cert}
+	c := apns2.NewClient(cert)
+	c.Host = spec.URL
+	c.HTTPClient.Transport.(*http2.Transport).TLSClientConfig.RootCAs = roots
+	push1 := func(ctx context.Context, i int) (bool, error) {
+		r, err := c.PushWithContext(ctx, &apns2.Notification{DeviceToken: sbToken(i), Topic: sbBundle, Payload: sbPayload})
+		if err != nil {
+			return false, err
+		}
+		return r.StatusCode == http.StatusOK, nil
+	}
+	if ok, err := push1(ctx, spec.Tokens); !ok || err != nil {
+		return nil, fmt.Errorf("warm-up: ok=%v err=%v", ok, err)
+	}
+	return func(ctx context.Context) (int, error) {
+		var next, delivered atomic.Int64
+		var wg sync.WaitGroup
+		var errs atomic.Int64
+		for range workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= spec.Tokens {
+						return
+					}
+					ok, err := push1(ctx, i)
+					if err != nil {
+						errs.Add(1)
+					}
+					if ok {
+						delivered.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n := errs.Load(); n > 0 {
+			return int(delivered.Load()), fmt.Errorf("%d transport errors", n)
+		}
+		return int(delivered.Load()), nil
+	}, nil
+}
+
+// sbSendEach is a bare firebase messaging client (its own OAuth token
+// source against the fake) sending chunks of 500 with SendEach, one call
+// after another.
+func sbSendEach(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, error) {
+	sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	jc, err := google.JWTConfigFromJSON(sa, "https://www.googleapis.com/auth/firebase.messaging")
+	if err != nil {
+		return nil, err
+	}
+	jc.TokenURL = spec.TokenURL
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 100}
+	base := &http.Client{Transport: tr}
+	hc := jc.Client(context.WithValue(ctx, oauth2.HTTPClient, base))
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: sbProject}, option.WithHTTPClient(hc), option.WithEndpoint(spec.URL+"/v1"))
+	if err != nil {
+		return nil, err
+	}
+	mc, err := app.Messaging(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg := func(i int) *messaging.Message {
+		return &messaging.Message{Token: sbFCMToken(i), Notification: &messaging.Notification{Title: "Sale", Body: "50% off everything today"}}
+	}
+	// Warm-up: one message alone, so the burst shares the connection.
+	if _, err := mc.Send(ctx, msg(spec.Tokens)); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	return func(ctx context.Context) (int, error) {
+		delivered := 0
+		for from := 0; from < spec.Tokens; from += 500 {
+			batch := make([]*messaging.Message, 0, 500)
+			for i := from; i < min(from+500, spec.Tokens); i++ {
+				batch = append(batch, msg(i))
+			}
+			br, err := mc.SendEach(ctx, batch)
+			if err != nil {
+				return delivered, err
+			}
+			delivered += br.SuccessCount
+		}
+		return delivered, nil
+	}, nil
+}
