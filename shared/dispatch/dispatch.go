@@ -79,8 +79,11 @@ type Config struct {
 	// LeaseFor is how long a message stays leased: the queue's visibility
 	// timeout. Default 5 minutes.
 	LeaseFor time.Duration
-	// Concurrency bounds the APNs pushes in flight per message; default 500.
+	// Concurrency bounds the APNs pushes in flight per message; default 200.
 	Concurrency int
+	// MaxInFlight bounds the APNs pushes in flight across all the
+	// messages a Sender sends at once (it bounds memory); default 1000.
+	MaxInFlight int
 	// MaxAttempts is how many attempts a token gets before the
 	// dead-letter queue; default 5.
 	MaxAttempts int
@@ -95,6 +98,8 @@ type Config struct {
 type Sender struct {
 	cfg Config
 	log *slog.Logger
+
+	inflight chan struct{} // APNs pushes in flight across messages
 
 	mu        sync.Mutex
 	confirmed map[confirmKey]bool // APNs environments a credential has delivered to
@@ -111,7 +116,10 @@ func New(cfg Config) *Sender {
 		cfg.LeaseFor = 5 * time.Minute
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 500
+		cfg.Concurrency = 200
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 1000
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
@@ -126,7 +134,7 @@ func New(cfg Config) *Sender {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{cfg: cfg, log: log, confirmed: map[confirmKey]bool{}}
+	return &Sender{cfg: cfg, log: log, inflight: make(chan struct{}, cfg.MaxInFlight), confirmed: map[confirmKey]bool{}}
 }
 
 // Follow-up reasons for tokens that were not sent.
@@ -220,6 +228,8 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (Result, error) {
 		return Result{}, fmt.Errorf("read outcomes of message %s: %w", m.MessageID, err)
 	}
 	rec := newRecorder(s, key, done)
+	rec.start(ctx)
+	defer rec.flush() // on the early returns; flushing twice is harmless
 
 	app, err := s.cfg.Apps.App(ctx, m.Tenant, m.AppID)
 	switch {
@@ -238,6 +248,11 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (Result, error) {
 			wg.Go(func() { s.sendFCM(ctx, m, d.EnqueuedAt, app, pending, rec) })
 		}
 		wg.Wait()
+	}
+	rec.flush()
+	if app.ID != "" {
+		s.publishInvalid(ctx, app, push.APNs, rec)
+		s.publishInvalid(ctx, app, push.FCM, rec)
 	}
 	if err := rec.err(); err != nil {
 		return Result{}, err // the lease stays: a redelivery resumes

@@ -148,13 +148,13 @@ func TestResumeSendsOnlyUnrecordedTokens(t *testing.T) {
 	toks := []string{hexToken(40), hexToken(41), hexToken(42)}
 	m := message("m6", toks, nil)
 	key := credential.MessageKey{Tenant: "acme", MessageID: "m6"}
-	if _, err := r.Store.Lease(ctx, key, "dead-worker", time.Millisecond); err != nil {
+	if _, err := r.Store.Lease(ctx, key, "dead-worker", 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Store.RecordOutcome(ctx, key, "dead-worker", credential.Outcome{Platform: push.APNs, Token: toks[0], Result: credential.Retry, Reason: "network_error"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(350 * time.Millisecond) // the dead worker's lease ends
 	res, err := r.Sender.Send(ctx, dispatch.Delivery{Message: m})
 	if err != nil {
 		t.Fatal(err)

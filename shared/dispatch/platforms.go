@@ -36,7 +36,7 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 	}
 	ck := confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment}
 	var fault atomic.Pointer[string]
-	sem := make(chan struct{}, s.cfg.Concurrency)
+	sem := make(chan struct{}, s.cfg.Concurrency) // this message's pushes in flight
 	var wg sync.WaitGroup
 	for _, tok := range tokens {
 		if f := fault.Load(); f != nil {
@@ -48,13 +48,16 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 			continue
 		}
 		sem <- struct{}{}
+		s.inflight <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
+			release := func() { <-s.inflight; <-sem }
 			if f := fault.Load(); f != nil {
+				release()
 				rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
 				return
 			}
 			resp, err := client.Push(ctx, tmpl.For(tok))
+			release() // the answer is in: the outcome is written by the recorder's writers
 			var out apns.Outcome
 			reason := resp.Reason
 			if err != nil {
@@ -78,7 +81,6 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 		})
 	}
 	wg.Wait()
-	s.publishInvalid(ctx, app, push.APNs, rec)
 }
 
 // sendFCM sends every pending FCM token through SendEach (run
@@ -110,25 +112,10 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 	if i := slices.Index(outs, fcm.CredentialFault); i >= 0 {
 		s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
 	}
-	// Recorded concurrently, so a store that commits concurrent writes
-	// together (bbolt's Batch, DynamoDB) is not paid once per token in
-	// sequence.
-	sem := make(chan struct{}, recordConcurrency)
-	var wg sync.WaitGroup
 	for i, r := range results {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			rec.record(ctx, push.FCM, tokens[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
-		})
+		rec.record(ctx, push.FCM, tokens[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
 	}
-	wg.Wait()
-	s.publishInvalid(ctx, app, push.FCM, rec)
 }
-
-// recordConcurrency bounds the ledger writes in flight for the FCM
-// answers of one message.
-const recordConcurrency = 64
 
 // publishInvalid reports the platform's dead tokens of this attempt in
 // one event.

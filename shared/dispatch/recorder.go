@@ -22,6 +22,46 @@ type recorder struct {
 	byToken  map[tokenKey]credential.Outcome
 	after    map[string]time.Duration // Retry-After per token
 	firstErr error
+
+	// Between start and flush, outcomes are written by a few writers fed
+	// through q, so a push's slot is free as soon as its answer is in and
+	// concurrent writes can share a store commit (bbolt's Batch).
+	q       chan write
+	writers sync.WaitGroup
+}
+
+// write is one outcome to record.
+type write struct {
+	p          push.Platform
+	token      string
+	res        credential.Result
+	reason     string
+	retryAfter time.Duration
+}
+
+// writers bounds the ledger writes in flight per message.
+const writers = 64
+
+// start runs the writers; every record until flush goes through them.
+func (r *recorder) start(ctx context.Context) {
+	r.q = make(chan write, writers*4)
+	for range writers {
+		r.writers.Go(func() {
+			for w := range r.q {
+				r.write(ctx, w)
+			}
+		})
+	}
+}
+
+// flush waits until every outcome handed to record is written.
+func (r *recorder) flush() {
+	if r.q == nil {
+		return
+	}
+	close(r.q)
+	r.writers.Wait()
+	r.q = nil
 }
 
 type tokenKey struct {
@@ -67,6 +107,16 @@ func (r *recorder) pending(p push.Platform, tokens []string) []string {
 // store failure stops the attempt: its tokens stay unrecorded for the
 // worker that resumes it.
 func (r *recorder) record(ctx context.Context, p push.Platform, token string, res credential.Result, reason string, retryAfter time.Duration) {
+	w := write{p, token, res, reason, retryAfter}
+	if r.q != nil {
+		r.q <- w
+		return
+	}
+	r.write(ctx, w)
+}
+
+func (r *recorder) write(ctx context.Context, w write) {
+	p, token, res, reason, retryAfter := w.p, w.token, w.res, w.reason, w.retryAfter
 	o := credential.Outcome{Platform: p, Token: token, Result: res, Reason: reason}
 	err := r.s.cfg.Ledger.RecordOutcome(context.WithoutCancel(ctx), r.key, r.s.cfg.Owner, o)
 	r.mu.Lock()
