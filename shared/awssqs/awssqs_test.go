@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -168,5 +169,53 @@ func TestFollowUpFailureRedelivers(t *testing.T) {
 	}
 	if got := r.Apple.Counts().ByToken[tok]; got != 1 {
 		t.Errorf("the resumed record sent again: Apple saw the token %d times", got)
+	}
+}
+
+// recorder is an Enqueuer that keeps what it would enqueue.
+type recorder struct{ entries []enqueue.Entry }
+
+func (r *recorder) SendEntries(_ context.Context, es []enqueue.Entry) ([]enqueue.Result, error) {
+	r.entries = append(r.entries, es...)
+	return make([]enqueue.Result, len(es)), nil
+}
+
+// TestCredentialFaultIsolatedToItsApp: in one batch, an app whose
+// certificate Apple revoked is suspended and dead-lettered, while another
+// app's message is delivered in full.
+func TestCredentialFaultIsolatedToItsApp(t *testing.T) {
+	r := dispatchtest.NewRig(t)
+	_, revoked := r.AddApp(t, "revoked")
+	r.Apple.Revoke(revoked.Cert)
+	good := dispatchtest.Message("good-1", []string{dispatchtest.HexToken(80), dispatchtest.HexToken(81)}, []string{"f-1"})
+	bad := dispatchtest.Message("bad-1", []string{dispatchtest.HexToken(82)}, nil)
+	bad.AppID = "revoked"
+	var recs []events.SQSMessage
+	for i, m := range []*push.Message{bad, good} {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint("r", i), Body: string(b)})
+	}
+	dead := &recorder{}
+	h := &awssqs.Handler{Sender: r.Sender, Retry: &recorder{}, Dead: dead}
+	resp, err := h.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batch = %+v %v", resp, err)
+	}
+	c := r.Apple.Counts()
+	if c.ByToken[dispatchtest.HexToken(80)] != 1 || c.ByToken[dispatchtest.HexToken(81)] != 1 || r.Google.Requests("f-1") != 1 {
+		t.Errorf("the good app was not delivered in full: %v", c.ByToken)
+	}
+	if len(dead.entries) != 1 || dead.entries[0].Message.AppID != "revoked" || dead.entries[0].Attributes[awssqs.AttrReason] == "" {
+		t.Errorf("dead letters = %+v", dead.entries)
+	}
+	app, err := r.Store.Get(context.Background(), "acme", "revoked")
+	if err != nil || app.APNs.Status.State != "suspended" {
+		t.Errorf("revoked app status = %+v %v", app.APNs.Status, err)
+	}
+	if good, _ := r.Store.Get(context.Background(), "acme", "shop"); good.APNs.Status.State != "ok" {
+		t.Errorf("the good app's status = %+v", good.APNs.Status)
 	}
 }

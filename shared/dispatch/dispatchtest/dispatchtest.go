@@ -86,37 +86,52 @@ func NewRig(t testing.TB) *Rig {
 	})
 	t.Cleanup(gw.Close)
 
-	if r.Cert, err = ca.IssuePush(testcred.PushCert{BundleID: "com.acme.app"}); err != nil {
-		t.Fatal(err)
-	}
-	var chain []byte
-	for _, c := range append([]*x509.Certificate{r.Cert.Cert}, r.Cert.Chain...) {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(r.Cert.Key)
+	r.App, r.Cert = r.AddApp(t, "shop")
+	r.Sender = r.NewSender("worker-1")
+	return r
+}
+
+// AddApp registers app id of tenant "acme" (bundle com.acme.app, FCM
+// project acme-push) with a fresh certificate from the test Apple CA and
+// a fresh service-account key (client email <id>@acme-push...) the fake
+// Google knows.
+func (r *Rig) AddApp(t testing.TB, id string) (credential.App, *testcred.Identity) {
+	t.Helper()
+	ca, err := testcred.AppleWWDR()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa, err := testcred.ServiceAccount{ProjectID: "acme-push"}.Bytes()
+	cert, err := ca.IssuePush(testcred.PushCert{BundleID: "com.acme.app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, c := range append([]*x509.Certificate{cert.Cert}, cert.Chain...) {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(cert.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := testcred.ServiceAccount{ProjectID: "acme-push", ClientEmail: id + "@acme-push.iam.gserviceaccount.com"}.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Google.AddServiceAccount(sa); err != nil {
 		t.Fatal(err)
 	}
-	r.App, err = r.Store.Create(context.Background(), credential.CreateRequest{
-		Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, Environment: push.Production,
+	app, err := r.Store.Create(context.Background(), credential.CreateRequest{
+		Tenant: "acme", ID: id, Name: id, Enabled: true, Environment: push.Production,
 		APNs: &credential.Upload{
 			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
-			Facts:    credential.Facts{BundleID: "com.acme.app", NotAfter: r.Cert.Cert.NotAfter},
+			Facts:    credential.Facts{BundleID: "com.acme.app", NotAfter: cert.Cert.NotAfter},
 		},
 		FCM: &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: "acme-push"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Sender = r.NewSender("worker-1")
-	return r
+	return app, cert
 }
 
 // Gateways returns provider clients pointed at the rig's fakes.
