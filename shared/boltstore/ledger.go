@@ -73,16 +73,34 @@ func (s *Store) Lease(_ context.Context, c credential.Claim, now time.Time) (cre
 	return out, nil
 }
 
-// Record implements credential.Ledger.
+// Record implements credential.Ledger (RecordAll of one outcome).
 // Errors: PreconditionFailed (credential.ErrLeaseLost), Conflict
 // (credential.ErrOutcomeRecorded), Internal.
+func (s *Store) Record(ctx context.Context, k credential.MessageKey, owner string, o credential.Outcome, now time.Time) error {
+	return s.record(ctx, "boltstore.Record", k, owner, []credential.Outcome{o}, now)[0]
+}
+
+// RecordAll implements credential.Ledger: one transaction, one check of
+// the claim; an outcome whose token already has one gets a Conflict and
+// the others are recorded.
+// Errors (per outcome): PreconditionFailed (credential.ErrLeaseLost),
+// Conflict (credential.ErrOutcomeRecorded), Internal.
 //
 // Concurrent calls share one commit (bbolt's Batch): the sender records
-// every token's outcome as it arrives, and one disk sync per token would
-// cap it at the disk's sync rate. The function is safe to run again.
-func (s *Store) Record(_ context.Context, k credential.MessageKey, owner string, o credential.Outcome, now time.Time) error {
-	const op = "boltstore.Record"
+// outcomes as they arrive, and one disk sync per call would cap it at the
+// disk's sync rate. The transaction function is safe to run again (Batch
+// re-runs it when another call of the batch fails).
+func (s *Store) RecordAll(ctx context.Context, k credential.MessageKey, owner string, outs []credential.Outcome, now time.Time) []error {
+	return s.record(ctx, "boltstore.RecordAll", k, owner, outs, now)
+}
+
+func (s *Store) record(_ context.Context, op string, k credential.MessageKey, owner string, outs []credential.Outcome, now time.Time) []error {
+	errs := make([]error, len(outs))
+	if len(outs) == 0 {
+		return errs
+	}
 	err := s.db.Batch(func(tx *bolt.Tx) error {
+		clear(errs) // a re-run starts afresh
 		c, err := getClaim(tx, k, now, false)
 		if err != nil {
 			return err
@@ -94,16 +112,36 @@ func (s *Store) Record(_ context.Context, k credential.MessageKey, owner string,
 		if err != nil {
 			return err
 		}
-		ok := key(o.Platform, o.Token)
-		if b.Get(ok) != nil {
-			return push.E(op, push.Conflict, fmt.Errorf("message %s: %w", k.MessageID, credential.ErrOutcomeRecorded))
+		size := 0
+		for _, o := range outs {
+			size += 2*len(o.Token) + len(o.Reason) + 192 // key, value and room for the times
 		}
-		return put(b, ok, o)
+		buf := make([]byte, 0, size) // keys and values of the batch, mostly one allocation
+		for i, o := range outs {
+			start := len(buf)
+			buf = appendOutcomeKey(buf, o.Platform, o.Token)
+			ok := buf[start:len(buf):len(buf)]
+			if b.Get(ok) != nil {
+				errs[i] = push.E(op, push.Conflict, fmt.Errorf("message %s: %w", k.MessageID, credential.ErrOutcomeRecorded))
+				buf = buf[:start]
+				continue
+			}
+			if buf, err = appendOutcome(buf, o); err != nil {
+				return err
+			}
+			if err := b.Put(ok, buf[len(ok)+start:len(buf):len(buf)]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return internal(op, err)
+		err = internal(op, err)
+		for i := range errs {
+			errs[i] = err
+		}
 	}
-	return nil
+	return errs
 }
 
 // Outcomes implements credential.Ledger.
@@ -181,4 +219,68 @@ func (s *Store) Claim(_ context.Context, k credential.MessageKey) (credential.Cl
 		return credential.Claim{}, internal(op, err)
 	}
 	return out, nil
+}
+
+// appendOutcomeKey appends the key of a token's outcome: the bytes
+// key(p, token) gives (JSON ["platform","token"]), without reflection.
+func appendOutcomeKey(dst []byte, p push.Platform, token string) []byte {
+	dst = append(dst, '[')
+	dst = appendJSONString(dst, string(p))
+	dst = append(dst, ',')
+	dst = appendJSONString(dst, token)
+	return append(dst, ']')
+}
+
+// appendOutcome appends the stored form of o: the bytes json.Marshal(o)
+// gives, without reflection (the sender writes one per device token).
+func appendOutcome(dst []byte, o credential.Outcome) ([]byte, error) {
+	n0 := len(dst)
+	dst = append(dst, `{"Platform":`...)
+	dst = appendJSONString(dst, string(o.Platform))
+	dst = append(dst, `,"Token":`...)
+	dst = appendJSONString(dst, o.Token)
+	dst = append(dst, `,"Result":`...)
+	dst = appendJSONString(dst, string(o.Result))
+	dst = append(dst, `,"Reason":`...)
+	dst = appendJSONString(dst, o.Reason)
+	dst = append(dst, `,"At":`...)
+	dst, okAt := appendJSONTime(dst, o.At)
+	dst = append(dst, `,"ExpiresAt":`...)
+	dst, okExp := appendJSONTime(dst, o.ExpiresAt)
+	if !okAt || !okExp {
+		raw, err := json.Marshal(o) // a time JSON refuses: its error
+		return append(dst[:n0], raw...), err
+	}
+	return append(dst, '}'), nil
+}
+
+// appendJSONTime appends t as time.Time's MarshalJSON does, and reports
+// false where MarshalJSON fails (a year outside [0,9999], a zone offset
+// of 24 hours or more).
+func appendJSONTime(dst []byte, t time.Time) ([]byte, bool) {
+	dst = append(dst, '"')
+	n0 := len(dst)
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	ok := len(dst) > n0+4 && dst[n0+4] == '-'
+	if ok && dst[len(dst)-1] != 'Z' {
+		c := dst[len(dst)-len("Z07:00")]
+		h := 10*(dst[len(dst)-5]-'0') + (dst[len(dst)-4] - '0')
+		ok = (c < '0' || c > '9') && h < 24
+	}
+	return append(dst, '"'), ok
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it; strings
+// with nothing to escape (device tokens, results, reasons) take the fast
+// path.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			raw, _ := json.Marshal(s) // a string always marshals
+			return append(dst, raw...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -3,6 +3,7 @@ package credential
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"mobilepush/shared/push"
@@ -110,6 +111,83 @@ func (s *Service) RecordOutcome(ctx context.Context, key MessageKey, owner strin
 		return wrap(op, err, "record outcome")
 	}
 	return nil
+}
+
+// RecordOutcomes records the outcomes of several tokens of the message
+// key at once, each as RecordOutcome would (owner must hold the lease; At
+// is set to now when zero), in as few store writes as the store allows;
+// outs is not modified. A token given twice in outs keeps its first
+// outcome; the later one is refused like an outcome recorded before.
+//
+// It returns one error per outcome, in the order of outs: nil when that
+// outcome is recorded. One outcome refused never fails the others; a
+// failure of the whole call (an invalid key, a lost lease, the store
+// unavailable) is repeated for every outcome it left unrecorded.
+// Errors (per outcome): Invalid, PreconditionFailed (ErrLeaseLost),
+// Conflict (ErrOutcomeRecorded), Transient, Internal.
+func (s *Service) RecordOutcomes(ctx context.Context, key MessageKey, owner string, outs []Outcome) []error {
+	const op = "credential.RecordOutcomes"
+	errs := make([]error, len(outs))
+	if len(outs) == 0 {
+		return errs
+	}
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if err := key.validate(op); err != nil {
+		return fail(err)
+	}
+	if owner == "" {
+		return fail(push.E(op, push.Invalid, errors.New("outcomes need an owner")))
+	}
+	now := s.now()
+	exp := now.Add(s.ledgerTTL)
+	// The store refuses a token given twice (Ledger.RecordAll).
+	batch := make([]Outcome, 0, len(outs))
+	var at []int // index in outs of each batch entry, once one is left out
+	for i, o := range outs {
+		if !o.Platform.Valid() || o.Token == "" || o.Result == "" {
+			errs[i] = push.E(op, push.Invalid, errors.New("outcome needs a platform, a token and a result"))
+			if at == nil {
+				at = make([]int, len(batch), len(outs))
+				for j := range at {
+					at[j] = j
+				}
+			}
+			continue
+		}
+		if at != nil {
+			at = append(at, i)
+		}
+		if o.At.IsZero() {
+			o.At = now
+		}
+		o.ExpiresAt = exp
+		batch = append(batch, o)
+	}
+	if len(batch) == 0 {
+		return errs
+	}
+	res := s.meta.RecordAll(ctx, key, owner, batch, now)
+	if len(res) != len(batch) {
+		return fail(push.E(op, push.Internal, fmt.Errorf("store answered %d results for %d outcomes", len(res), len(batch))))
+	}
+	for j, err := range res {
+		if err == nil {
+			continue
+		}
+		i := j
+		if at != nil {
+			i = at[j]
+		}
+		errs[i] = wrap(op, err, "record outcome")
+	}
+	return errs
 }
 
 // Outcomes returns the outcomes recorded for the message key.

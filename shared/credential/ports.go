@@ -111,6 +111,18 @@ type Ledger interface {
 	// (ErrOutcomeRecorded), Transient, Internal.
 	Record(ctx context.Context, key MessageKey, owner string, o Outcome, now time.Time) error
 
+	// RecordAll adds the outcomes of several tokens of key, each under the
+	// rules of Record, in as few writes as the store can: an outcome whose
+	// token already has one is refused without failing the others, and so
+	// is a token given again later in outs (the first stands). It returns one
+	// error per outcome, in the order of outs: nil when that outcome is
+	// recorded, else the error Record would have returned for it (a
+	// failure of the whole call is repeated for every outcome it left
+	// unrecorded).
+	// Errors (per outcome): PreconditionFailed (ErrLeaseLost), Conflict
+	// (ErrOutcomeRecorded), Transient, Internal.
+	RecordAll(ctx context.Context, key MessageKey, owner string, outs []Outcome, now time.Time) []error
+
 	// Outcomes returns every outcome recorded for key, in no particular
 	// order (none: an empty slice).
 	// Errors: Transient, Internal.

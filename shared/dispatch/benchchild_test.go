@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,6 +103,26 @@ func sbRunChild(spec sbSpec) sbResult {
 			}
 		}
 	}
+	if at, err := time.ParseDuration(os.Getenv("SENDBENCH_HEAPAT")); err == nil {
+		// An in-use heap profile taken that long into the burst (after a
+		// GC, finely sampled), to see what the peak RSS is made of.
+		runtime.MemProfileRate = 4096
+		defer time.AfterFunc(at, func() {
+			runtime.GC()
+			if f, err := os.Create(filepath.Join(os.Getenv("SENDBENCH_MEMPROFILE"), spec.Contender+"-"+spec.Latency.String()+".inuse")); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				_ = f.Close()
+			}
+			if f, err := os.Create(filepath.Join(os.Getenv("SENDBENCH_MEMPROFILE"), spec.Contender+"-"+spec.Latency.String()+".goroutines")); err == nil {
+				_ = pprof.Lookup("goroutine").WriteTo(f, 1)
+				_ = f.Close()
+			}
+		}).Stop()
+	}
+	var peaks func() string
+	if os.Getenv("SENDBENCH_MEMSTATS") != "" {
+		peaks = sbWatchPeaks()
+	}
 	cpu0, start := sbCPU(), time.Now()
 	n, err := burst(ctx)
 	wall, cpu := time.Since(start), sbCPU()-cpu0
@@ -126,8 +148,89 @@ func sbRunChild(spec sbSpec) sbResult {
 		}
 		fmt.Fprintf(os.Stderr, "memstats %s: HeapSys=%dMiB HeapInuse=%dMiB StackSys=%dMiB Sys=%dMiB NumGC=%d %s\n", spec.Contender,
 			ms.HeapSys>>20, ms.HeapInuse>>20, ms.StackSys>>20, ms.Sys>>20, ms.NumGC, strings.Join(mem, "; "))
+		fmt.Fprintf(os.Stderr, "memstats %s: resident file mappings: %s\n", spec.Contender, sbFileRSS())
+		fmt.Fprintf(os.Stderr, "memstats %s: peaks during the burst: %s\n", spec.Contender, peaks())
 	}
 	return r
+}
+
+// sbFileRSS sums the resident kB of each file mapped into the process
+// (/proc/self/smaps), for SENDBENCH_MEMSTATS: the test binary's text and
+// the bbolt file's mmap count in the peak RSS too.
+func sbFileRSS() string {
+	raw, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return err.Error()
+	}
+	byFile := map[string]int64{}
+	var cur string
+	for _, l := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			cur = ""
+			if len(f) >= 6 {
+				cur = filepath.Base(f[5])
+			}
+		case len(f) == 3 && f[0] == "Rss:" && cur != "":
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			byFile[cur] += kb
+		}
+	}
+	var parts []string
+	for name, kb := range byFile {
+		if kb >= 1024 {
+			parts = append(parts, fmt.Sprintf("%s=%dkB", name, kb))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+// sbWatchPeaks samples runtime/metrics every millisecond until the
+// returned function is called, which reports the peak of each.
+func sbWatchPeaks() func() string {
+	names := []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/stacks:bytes", "/gc/heap/live:bytes",
+		"/memory/classes/heap/unused:bytes", "/memory/classes/heap/free:bytes", "/memory/classes/total:bytes", "/sched/goroutines:goroutines"}
+	samples := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		samples[i].Name = n
+	}
+	peak := make([]uint64, len(names))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(samples)
+			for i, s := range samples {
+				if s.Value.Kind() == metrics.KindUint64 {
+					peak[i] = max(peak[i], s.Value.Uint64())
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() string {
+		close(stop)
+		<-done
+		var parts []string
+		for i, n := range names {
+			v := peak[i]
+			if strings.HasSuffix(n, ":bytes") {
+				parts = append(parts, fmt.Sprintf("%s=%.1fMiB", n, float64(v)/(1<<20)))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s=%d", n, v))
+			}
+		}
+		return strings.Join(parts, " ")
+	}
 }
 
 func sbCPU() time.Duration {
@@ -227,10 +330,12 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 		APNs: apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
 		FCM:  fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
 	})
-	// SENDBENCH_CONCURRENCY overrides Config.Concurrency (default: the
-	// Sender's own default), for exploring; the table uses the default.
+	// SENDBENCH_CONCURRENCY and SENDBENCH_MAXINFLIGHT override
+	// Config.Concurrency and Config.MaxInFlight (default: the Sender's own
+	// defaults), for exploring; the table uses the defaults.
 	conc, _ := strconv.Atoi(os.Getenv("SENDBENCH_CONCURRENCY"))
-	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: gw, Owner: "bench", Concurrency: conc})
+	inflight, _ := strconv.Atoi(os.Getenv("SENDBENCH_MAXINFLIGHT"))
+	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: gw, Owner: "bench", Concurrency: conc, MaxInFlight: inflight})
 
 	// Warm-up: one token, so the client exists and its connection is open.
 	res, err := s.Send(ctx, dispatch.Delivery{Message: sbMessage("warm", p, spec.Tokens, 1)})

@@ -34,12 +34,13 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 		s.suspend(ctx, app, push.APNs, ReasonCredentialFault)
 		return
 	}
-	ck := confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment}
-	var fault atomic.Pointer[string]
-	sem := make(chan struct{}, s.cfg.Concurrency) // this message's pushes in flight
-	var wg sync.WaitGroup
+	b := &apnsBatch{
+		s: s, ctx: ctx, app: app, client: client, tmpl: tmpl, rec: rec,
+		ck:  confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment},
+		sem: make(chan struct{}, s.cfg.Concurrency),
+	}
 	for _, tok := range tokens {
-		if f := fault.Load(); f != nil {
+		if f := b.fault.Load(); f != nil {
 			rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
 			continue
 		}
@@ -47,40 +48,73 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 			rec.record(ctx, push.APNs, tok, credential.Retry, ReasonDeadline, 0)
 			continue
 		}
-		sem <- struct{}{}
-		s.inflight <- struct{}{}
-		wg.Go(func() {
-			release := func() { <-s.inflight; <-sem }
-			if f := fault.Load(); f != nil {
-				release()
-				rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
-				return
-			}
-			resp, err := client.Push(ctx, tmpl.For(tok))
-			release() // the answer is in: the outcome is written by the recorder's writers
-			var out apns.Outcome
-			reason := resp.Reason
-			if err != nil {
-				out, reason = apns.ClassifyError(err), "network_error"
-				if alert, ok := apns.TLSAlert(err); ok {
-					reason = alert
-				}
-			} else {
-				out = resp.Outcome(s.isConfirmed(ck))
-			}
-			if out == apns.Delivered {
-				s.confirm(ck)
-			}
-			if out == apns.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !s.isConfirmed(ck) {
-				reason = apns.TokenEnvironmentUnconfirmed
-			}
-			if out == apns.CredentialFault && fault.CompareAndSwap(nil, &reason) {
-				s.suspend(ctx, app, push.APNs, reason)
-			}
-			rec.record(ctx, push.APNs, tok, credential.Result(out), reason, 0)
-		})
+		b.sem <- struct{}{}
+		b.wg.Add(1)
+		s.pushers.run(func() { b.push(tok) }) // waits for one of the Sender's MaxInFlight pushers
 	}
-	wg.Wait()
+	b.wg.Wait()
+}
+
+// apnsBatch is the APNs tokens of one message being pushed.
+type apnsBatch struct {
+	s         *Sender
+	ctx       context.Context
+	app       credential.App
+	client    *apns.Client
+	tmpl      *apns.Template
+	rec       *recorder
+	ck        confirmKey
+	confirmed atomic.Bool // ck is known confirmed
+	fault     atomic.Pointer[string]
+	sem       chan struct{} // this message's pushes in flight
+	wg        sync.WaitGroup
+}
+
+// push sends to tok and records the answer (the recorder's writers write
+// it; record only queues it).
+func (b *apnsBatch) push(tok string) {
+	defer b.wg.Done()
+	defer func() { <-b.sem }()
+	s, ctx := b.s, b.ctx
+	if f := b.fault.Load(); f != nil {
+		b.rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+		return
+	}
+	resp, err := b.client.Push(ctx, b.tmpl.For(tok))
+	var out apns.Outcome
+	reason := resp.Reason
+	if err != nil {
+		out, reason = apns.ClassifyError(err), "network_error"
+		if alert, ok := apns.TLSAlert(err); ok {
+			reason = alert
+		}
+	} else {
+		out = resp.Outcome(b.isConfirmed())
+	}
+	if out == apns.Delivered && !b.confirmed.Load() {
+		s.confirm(b.ck)
+		b.confirmed.Store(true)
+	}
+	if out == apns.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !b.isConfirmed() {
+		reason = apns.TokenEnvironmentUnconfirmed
+	}
+	if out == apns.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
+		s.suspend(ctx, b.app, push.APNs, reason)
+	}
+	b.rec.record(ctx, push.APNs, tok, credential.Result(out), reason, 0)
+}
+
+// isConfirmed reports whether the credential has delivered to the
+// environment (a confirmation is never withdrawn, so it is cached).
+func (b *apnsBatch) isConfirmed() bool {
+	if b.confirmed.Load() {
+		return true
+	}
+	if b.s.isConfirmed(b.ck) {
+		b.confirmed.Store(true)
+		return true
+	}
+	return false
 }
 
 // sendFCM sends every pending FCM token through SendEach (run

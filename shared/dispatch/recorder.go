@@ -19,14 +19,16 @@ type recorder struct {
 	key credential.MessageKey
 
 	mu       sync.Mutex
-	byToken  map[tokenKey]credential.Outcome
+	byToken  map[tokenKey]result      // the recorded outcomes
 	after    map[string]time.Duration // Retry-After per token
 	firstErr error
 
 	// Between start and flush, outcomes are written by a few writers fed
-	// through q, so a push's slot is free as soon as its answer is in and
-	// concurrent writes can share a store commit (bbolt's Batch).
+	// through q, each taking what is queued (up to maxBatch) into one
+	// ledger write, so a push's slot is free as soon as its answer is in
+	// and the ledger sees few, large writes.
 	q       chan write
+	wctx    context.Context // the writers' context: never cancelled
 	writers sync.WaitGroup
 }
 
@@ -39,18 +41,47 @@ type write struct {
 	retryAfter time.Duration
 }
 
-// writers bounds the ledger writes in flight per message.
-const writers = 64
+const (
+	// writers is how many ledger writes one message has in flight.
+	writers = 4
+	// maxBatch is the most outcomes one ledger write carries (a DynamoDB
+	// transaction holds 99 of them).
+	maxBatch = 100
+	// queued is how many outcomes wait for the writers before a push
+	// waits to hand its own over: a whole message's worth, so a slow
+	// ledger write does not hold pushes (and their goroutines) up.
+	queued = push.MaxTokens
+)
 
 // start runs the writers; every record until flush goes through them.
 func (r *recorder) start(ctx context.Context) {
-	r.q = make(chan write, writers*4)
+	r.q = make(chan write, queued)
+	r.wctx = context.WithoutCancel(ctx)
 	for range writers {
-		r.writers.Go(func() {
-			for w := range r.q {
-				r.write(ctx, w)
+		r.writers.Go(r.drain)
+	}
+}
+
+// drain writes what is queued, in batches of up to maxBatch, until the
+// queue is closed and empty.
+func (r *recorder) drain() {
+	batch := make([]write, 0, maxBatch)
+	outs := make([]credential.Outcome, 0, maxBatch)
+	for w := range r.q {
+		batch = append(batch[:0], w)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case w, ok := <-r.q:
+				if !ok {
+					break more
+				}
+				batch = append(batch, w)
+			default:
+				break more
 			}
-		})
+		}
+		outs = r.write(r.wctx, batch, outs[:0])
 	}
 }
 
@@ -64,15 +95,24 @@ func (r *recorder) flush() {
 	r.q = nil
 }
 
+// result is a recorded outcome as the follow-up needs it.
+type result struct {
+	token  string // as the message gave it
+	res    credential.Result
+	reason string
+}
+
 type tokenKey struct {
 	p     push.Platform
 	token string
 }
 
-func newRecorder(s *Sender, key credential.MessageKey, done []credential.Outcome) *recorder {
-	r := &recorder{s: s, key: key, byToken: map[tokenKey]credential.Outcome{}, after: map[string]time.Duration{}}
+// newRecorder returns the recorder of an attempt of tokens tokens whose
+// outcomes done are recorded.
+func newRecorder(s *Sender, key credential.MessageKey, tokens int, done []credential.Outcome) *recorder {
+	r := &recorder{s: s, key: key, byToken: make(map[tokenKey]result, max(tokens, len(done))), after: map[string]time.Duration{}}
 	for _, o := range done {
-		r.byToken[tokenKey{o.Platform, norm(o.Platform, o.Token)}] = o
+		r.byToken[tokenKey{o.Platform, norm(o.Platform, o.Token)}] = result{o.Token, o.Result, o.Reason}
 	}
 	return r
 }
@@ -112,29 +152,35 @@ func (r *recorder) record(ctx context.Context, p push.Platform, token string, re
 		r.q <- w
 		return
 	}
-	r.write(ctx, w)
+	r.write(context.WithoutCancel(ctx), []write{w}, nil)
 }
 
-func (r *recorder) write(ctx context.Context, w write) {
-	p, token, res, reason, retryAfter := w.p, w.token, w.res, w.reason, w.retryAfter
-	o := credential.Outcome{Platform: p, Token: token, Result: res, Reason: reason}
-	err := r.s.cfg.Ledger.RecordOutcome(context.WithoutCancel(ctx), r.key, r.s.cfg.Owner, o)
+// write records batch in one ledger write and remembers what it
+// recorded; outs is scratch space, returned for reuse.
+func (r *recorder) write(ctx context.Context, batch []write, outs []credential.Outcome) []credential.Outcome {
+	for _, w := range batch {
+		outs = append(outs, credential.Outcome{Platform: w.p, Token: w.token, Result: w.res, Reason: w.reason})
+	}
+	errs := r.s.cfg.Ledger.RecordOutcomes(ctx, r.key, r.s.cfg.Owner, outs)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch {
-	case err == nil:
-	case errors.Is(err, credential.ErrOutcomeRecorded):
-		return // the first recorded outcome stands; the follow-up reads it back
-	default:
-		if r.firstErr == nil {
-			r.firstErr = err
+	for i, w := range batch {
+		switch err := errs[i]; {
+		case err == nil:
+		case errors.Is(err, credential.ErrOutcomeRecorded):
+			continue // the first recorded outcome stands; the follow-up reads it back
+		default:
+			if r.firstErr == nil {
+				r.firstErr = err
+			}
+			continue
 		}
-		return
+		r.byToken[tokenKey{w.p, norm(w.p, w.token)}] = result{w.token, w.res, w.reason}
+		if w.retryAfter > 0 {
+			r.after[w.token] = w.retryAfter
+		}
 	}
-	r.byToken[tokenKey{p, norm(p, token)}] = o
-	if retryAfter > 0 {
-		r.after[token] = retryAfter
-	}
+	return outs
 }
 
 // each records the same outcome for tokens.
@@ -175,8 +221,8 @@ func (r *recorder) outcomes() []credential.Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]credential.Outcome, 0, len(r.byToken))
-	for _, o := range r.byToken {
-		out = append(out, o)
+	for k, v := range r.byToken {
+		out = append(out, credential.Outcome{Platform: k.p, Token: v.token, Result: v.res, Reason: v.reason})
 	}
 	return out
 }

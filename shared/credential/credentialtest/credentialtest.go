@@ -85,6 +85,8 @@ func Run(t *testing.T, newStores NewStores) {
 		{"DueIndex", testDue},
 		{"AuditTrail", testAudit},
 		{"Ledger", testLedger},
+		{"LedgerBatch", testLedgerBatch},
+		{"LedgerBatchConcurrent", testLedgerBatchConcurrent},
 		{"SecretsNeverInErrors", testSecretHygiene},
 	}
 	for _, tt := range tests {
