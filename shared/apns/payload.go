@@ -2,7 +2,6 @@ package apns
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -136,18 +135,9 @@ func NotificationID(messageID, deviceToken string) string {
 		in = append(in, c)
 	}
 	sum := sha256.Sum256(in)
-	b := sum[:]
+	var b [16]byte
+	copy(b[:], sum[:16])
 	b[6] = b[6]&0x0f | 0x80 // version 8: custom
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:36], b[10:16])
-	return string(s[:])
+	return push.UUIDString(b)
 }

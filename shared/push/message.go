@@ -633,6 +633,12 @@ func NewMessageID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	return UUIDString(b)
+}
+
+// UUIDString formats b in the canonical 8-4-4-4-12 hex form of a UUID;
+// b's version and variant bits are the caller's.
+func UUIDString(b [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'
