@@ -63,6 +63,7 @@ lint: ## gofmt, go vet and cfn-lint template.yaml.
 
 .PHONY: bench
 bench: ## Run the benchmarks; each prints its figures and its ratio to an in-run baseline.
+	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... | tee $(BIN)/bench.txt
 
 .PHONY: fuzz
