@@ -3,7 +3,6 @@ package apns_test
 import (
 	"crypto/ecdsa"
 	"crypto/x509"
-	"encoding/pem"
 	"testing"
 
 	"mobilepush/shared/apns"
@@ -71,15 +70,10 @@ func certAuth(t *testing.T, id *testcred.Identity) apns.Auth {
 
 func certAuthB(t testing.TB, id *testcred.Identity) apns.Auth {
 	t.Helper()
-	var chain []byte
-	for _, c := range append([]*x509.Certificate{id.Cert}, id.Chain...) {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+	chain, key, err := id.PEM()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	return apns.CertificateAuth(push.NewRedacted(chain), push.NewRedacted(key))
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
@@ -28,20 +27,20 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 
 func chainOf(t *testing.T, id *testcred.Identity) []byte {
 	t.Helper()
-	var out []byte
-	for _, c := range append([]*x509.Certificate{id.Cert}, id.Chain...) {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	chain, _, err := id.PEM()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return chain
 }
 
 func keyOf(t *testing.T, id *testcred.Identity) []byte {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+	_, key, err := id.PEM()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return key
 }
 
 // TestLiveCheck proves every live code of DESIGN §4.2 against the fake.

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -304,16 +303,12 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 		if err != nil {
 			return nil, err
 		}
-		var chain []byte
-		for _, c := range append([]*x509.Certificate{id.Cert}, id.Chain...) {
-			chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+		chain, key, err := id.PEM()
 		if err != nil {
 			return nil, err
 		}
 		req.APNs = &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
+			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
 			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
 		}
 	} else {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
-	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -66,15 +65,11 @@ func newWorld(t *testing.T) *world {
 
 func certMaterial(t *testing.T, id *testcred.Identity) credential.Material {
 	t.Helper()
-	var chain []byte
-	for _, c := range append([]*x509.Certificate{id.Cert}, id.Chain...) {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+	chain, key, err := id.PEM()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+	return credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}
 }
 
 func p8Material(t *testing.T) (credential.Material, *ecdsa.PrivateKey) {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -191,4 +192,18 @@ func pkcs12KDF(salt, password []byte, iterations int, id byte, size int) []byte 
 	}
 	_ = u
 	return out[:size]
+}
+
+// PEM returns id as mobilepush stores an APNs certificate: the chain as
+// "CERTIFICATE" blocks, leaf first, and the key as a PKCS#8 "PRIVATE KEY"
+// block.
+func (id *Identity) PEM() (chain, key []byte, err error) {
+	for _, c := range append([]*x509.Certificate{id.Cert}, id.Chain...) {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("testcred: key: %w", err)
+	}
+	return chain, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }

@@ -5,7 +5,6 @@ package dispatchtest
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -105,11 +104,7 @@ func (r *Rig) AddApp(t testing.TB, id string) (credential.App, *testcred.Identit
 	if err != nil {
 		t.Fatal(err)
 	}
-	var chain []byte
-	for _, c := range append([]*x509.Certificate{cert.Cert}, cert.Chain...) {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(cert.Key)
+	chain, key, err := cert.PEM()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +118,7 @@ func (r *Rig) AddApp(t testing.TB, id string) (credential.App, *testcred.Identit
 	app, err := r.Store.Create(context.Background(), credential.CreateRequest{
 		Tenant: "acme", ID: id, Name: id, Enabled: true, Environment: push.Production,
 		APNs: &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
+			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
 			Facts:    credential.Facts{BundleID: "com.acme.app", NotAfter: cert.Cert.NotAfter},
 		},
 		FCM: &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: "acme-push"}},
