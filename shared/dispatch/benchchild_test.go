@@ -36,6 +36,7 @@ import (
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/gateway"
+	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
@@ -85,6 +86,8 @@ func sbRunChild(spec sbSpec) sbResult {
 		burst, err = sbAPNs2(ctx, spec, roots, 1000)
 	case "sendeach-loop":
 		burst, err = sbSendEach(ctx, spec, roots)
+	case "local-apns":
+		burst, err = sbLocal(ctx, spec, roots)
 	case "idle":
 		burst = func(context.Context) (int, error) { return spec.Tokens, nil }
 	default:
@@ -288,57 +291,9 @@ func sbMessage(id string, p push.Platform, from, n int) *push.Message {
 // gateway client cache) and returns a burst of 10 concurrent messages of
 // 1000 tokens.
 func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Platform) (sbBurst, error) {
-	st, err := boltstore.Open(filepath.Join(spec.Dir, "bench.db"), boltstore.Options{})
+	_, _, s, err := sbSetup(ctx, spec, roots, p)
 	if err != nil {
 		return nil, err
-	}
-	store := credential.NewService(credential.Config{Meta: st, Secrets: st})
-	req := credential.CreateRequest{Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, Environment: push.Production}
-	if p == push.APNs {
-		ca, err := testcred.AppleWWDR()
-		if err != nil {
-			return nil, err
-		}
-		id, err := ca.IssuePush(testcred.PushCert{BundleID: sbBundle})
-		if err != nil {
-			return nil, err
-		}
-		chain, key, err := id.PEM()
-		if err != nil {
-			return nil, err
-		}
-		req.APNs = &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
-			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
-		}
-	} else {
-		sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
-		if err != nil {
-			return nil, err
-		}
-		req.FCM = &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
-	}
-	if _, err := store.Create(ctx, req); err != nil {
-		return nil, err
-	}
-	gw := gateway.New(gateway.Config{
-		APNs: apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
-		FCM:  fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
-	})
-	// SENDBENCH_CONCURRENCY and SENDBENCH_MAXINFLIGHT override
-	// Config.Concurrency and Config.MaxInFlight (default: the Sender's own
-	// defaults), for exploring; the table uses the defaults.
-	conc, _ := strconv.Atoi(os.Getenv("SENDBENCH_CONCURRENCY"))
-	inflight, _ := strconv.Atoi(os.Getenv("SENDBENCH_MAXINFLIGHT"))
-	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: gw, Owner: "bench", Concurrency: conc, MaxInFlight: inflight})
-
-	// Warm-up: one token, so the client exists and its connection is open.
-	res, err := s.Send(ctx, dispatch.Delivery{Message: sbMessage("warm", p, spec.Tokens, 1)})
-	if err != nil {
-		return nil, err
-	}
-	if res.Counts[credential.Delivered] != 1 {
-		return nil, fmt.Errorf("warm-up: %v", res.Counts)
 	}
 	const perMessage = 1000
 	return func(ctx context.Context) (int, error) {
@@ -362,6 +317,129 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 		wg.Wait()
 		return int(delivered.Load()), firstErr
 	}, nil
+}
+
+// sbLocal is the local server's path, end to end: the messages are put on
+// the embedded durable queue (as POST /v1/messages does) and the worker
+// receives, sends, settles and completes them; the burst ends when every
+// message left the queue. Delivered is read back from the ledger.
+func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, error) {
+	st, store, s, err := sbSetup(ctx, spec, roots, push.APNs)
+	if err != nil {
+		return nil, err
+	}
+	q, err := st.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	const perMessage = 1000
+	return func(ctx context.Context) (int, error) {
+		var ids []string
+		for from := 0; from < spec.Tokens; from += perMessage {
+			m := sbMessage(fmt.Sprintf("local-%d", from), push.APNs, from, min(perMessage, spec.Tokens-from))
+			body, err := json.Marshal(m)
+			if err != nil {
+				return 0, err
+			}
+			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
+				Attributes: map[string]string{localsend.AttrAttempt: "0"}}); err != nil {
+				return 0, err
+			}
+			ids = append(ids, m.MessageID)
+		}
+		wctx, stop := context.WithCancel(ctx)
+		w := localsend.NewWorker(localsend.WorkerConfig{Queue: q, Sender: s, Workers: len(ids), Visibility: time.Minute})
+		done := make(chan struct{})
+		go func() { w.Run(wctx); close(done) }()
+		defer func() { stop(); <-done }()
+		for _, id := range ids {
+			for {
+				g, err := q.Group(ctx, localsend.Group("acme", id))
+				if err != nil {
+					return 0, err
+				}
+				if g.Received && g.Live == 0 {
+					break
+				}
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		delivered := 0
+		for _, id := range ids {
+			outs, err := store.Outcomes(ctx, credential.MessageKey{Tenant: "acme", MessageID: id})
+			if err != nil {
+				return 0, err
+			}
+			for _, o := range outs {
+				if o.Result == credential.Delivered {
+					delivered++
+				}
+			}
+		}
+		return delivered, nil
+	}, nil
+}
+
+// sbSetup wires a Sender as the local server does (bbolt store for app
+// metadata, secrets and the outcome ledger, read-through cache, gateway
+// client cache), registers the app and sends one warm-up token.
+func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Platform) (*boltstore.Store, *credential.Service, *dispatch.Sender, error) {
+	st, err := boltstore.Open(filepath.Join(spec.Dir, "bench.db"), boltstore.Options{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store := credential.NewService(credential.Config{Meta: st, Secrets: st})
+	req := credential.CreateRequest{Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, Environment: push.Production}
+	if p == push.APNs {
+		ca, err := testcred.AppleWWDR()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		id, err := ca.IssuePush(testcred.PushCert{BundleID: sbBundle})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		chain, key, err := id.PEM()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		req.APNs = &credential.Upload{
+			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
+			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
+		}
+	} else {
+		sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		req.FCM = &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
+	}
+	if _, err := store.Create(ctx, req); err != nil {
+		return nil, nil, nil, err
+	}
+	gw := gateway.New(gateway.Config{
+		APNs: apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
+		FCM:  fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
+	})
+	// SENDBENCH_CONCURRENCY and SENDBENCH_MAXINFLIGHT override
+	// Config.Concurrency and Config.MaxInFlight (default: the Sender's own
+	// defaults), for exploring; the table uses the defaults.
+	conc, _ := strconv.Atoi(os.Getenv("SENDBENCH_CONCURRENCY"))
+	inflight, _ := strconv.Atoi(os.Getenv("SENDBENCH_MAXINFLIGHT"))
+	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: gw, Owner: "bench", Concurrency: conc, MaxInFlight: inflight})
+
+	// Warm-up: one token, so the client exists and its connection is open.
+	res, err := s.Send(ctx, dispatch.Delivery{Message: sbMessage("warm", p, spec.Tokens, 1)})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if res.Counts[credential.Delivered] != 1 {
+		return nil, nil, nil, fmt.Errorf("warm-up: %v", res.Counts)
+	}
+	return st, store, s, nil
 }
 
 // sbPayload is the fixed payload of the bare apns2 client.
