@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -40,7 +37,7 @@ import (
 // TestServeKillRestartLosesNothing).
 func TestAdminPageBrowser(t *testing.T) {
 	chrome := findChromium(t)
-	base, token := startServer(t)
+	base, token, _ := startServer(t)
 	files := t.TempDir()
 
 	// Credentials minted now, so the expiry is relative to today.
@@ -48,14 +45,7 @@ func TestAdminPageBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := ca.IssuePush(testcred.PushCert{BundleID: "com.example.shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p12, err := id.P12(pkcs12.Modern2023, "s3cret", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p12, id := mintP12(t, "com.example.shop", "s3cret")
 	sa, err := testcred.ServiceAccount{ProjectID: "shop-push"}.Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -456,38 +446,6 @@ func findChromium(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
-}
-
-// startServer mints a token and runs `mobilepush serve --fake-gateways` on
-// a fresh data directory, in-process; it returns the base URL and token.
-func startServer(t *testing.T) (base, token string) {
-	t.Helper()
-	data := filepath.Join(t.TempDir(), "data")
-	var tok, errb bytes.Buffer
-	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "default"}, nil, &tok, &errb); code != 0 {
-		t.Fatalf("token exit %d: %s", code, errb.String())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var serveErr syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--fake-gateways"}, nil, pw, &serveErr)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		cancel()
-		t.Fatalf("serve printed no URL: %v; stderr: %s", err, serveErr.String())
-	}
-	go io.Copy(io.Discard, pr)
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exit %d: %s", code, serveErr.String())
-		}
-	})
-	return strings.Fields(strings.TrimPrefix(line, "mobilepush serving on "))[0], strings.TrimSpace(tok.String())
 }
 
 // googleServicesJSON is an Android app's client configuration as Firebase

@@ -19,10 +19,7 @@ import (
 	"testing"
 	"time"
 
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
-
 	"mobilepush/shared/localsend"
-	"mobilepush/shared/testcred"
 )
 
 // TestMain lets the tests run `mobilepush` as a subprocess by re-executing
@@ -148,18 +145,7 @@ func apiCall(t *testing.T, method, url, token string, body, out any) int {
 // certificate and returns its id.
 func registerAPNsApp(t *testing.T, base, token string) string {
 	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := ca.IssuePush(testcred.PushCert{BundleID: "com.example.app"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p12, err := id.P12(pkcs12.Modern2023, "demo", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p12, _ := mintP12(t, "com.example.app", "demo")
 	var app struct {
 		ID   string
 		APNs struct{ Status string }
@@ -304,7 +290,7 @@ func TestServeKillRestartLosesNothing(t *testing.T) {
 // TestSendCommand runs `mobilepush send` against serve --fake-gateways:
 // it queues the tokens, waits and prints the counts.
 func TestSendCommand(t *testing.T) {
-	base, token := startServer(t)
+	base, token, _ := startServer(t)
 	appID := registerAPNsApp(t, base, token)
 	tokensFile := writeFile(t, t.TempDir(), "tokens.txt", []byte("# devices\n"+strings.Join(randomAPNsTokens(t, 3), "\n")+"\n\n"))
 	bearerFile := writeFile(t, t.TempDir(), "token", []byte(token+"\n"))

@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,20 +36,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServeOfflineDemo runs `mobilepush token` then `mobilepush serve
-// --fake-gateways` on a fresh data directory and registers an app with
-// minted credentials through the real HTTP API.
-func TestServeOfflineDemo(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
+// startServer runs `mobilepush token` and then `mobilepush serve
+// --fake-gateways` in-process on a fresh data directory, and stops serve
+// when the test ends (failing it if serve does not exit 0).
+func startServer(t *testing.T) (base, token, data string) {
+	t.Helper()
+	data = filepath.Join(t.TempDir(), "data")
 	var tok, errb bytes.Buffer
 	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "default"}, nil, &tok, &errb); code != 0 {
 		t.Fatalf("token exit %d: %s", code, errb.String())
 	}
-	token := strings.TrimSpace(tok.String())
-	if !strings.HasPrefix(token, "mpt_") || strings.Contains(token, "\n") {
-		t.Fatalf("token output = %q, want only the token", tok.String())
-	}
-
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var serveErr syncBuffer
@@ -62,16 +56,46 @@ func TestServeOfflineDemo(t *testing.T) {
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
+		cancel()
 		t.Fatalf("serve printed no URL: %v; stderr: %s", err, serveErr.String())
 	}
 	go io.Copy(io.Discard, pr)
-	base := strings.Fields(strings.TrimPrefix(line, "mobilepush serving on "))[0]
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("serve exit %d: %s", code, serveErr.String())
 		}
 	})
+	return strings.Fields(strings.TrimPrefix(line, "mobilepush serving on "))[0], strings.TrimSpace(tok.String()), data
+}
+
+// mintP12 mints a universal push certificate for bundle from the test
+// Apple authority and returns it as a password-protected .p12.
+func mintP12(t *testing.T, bundle, password string) ([]byte, *testcred.Identity) {
+	t.Helper()
+	ca, err := testcred.AppleWWDR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ca.IssuePush(testcred.PushCert{BundleID: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12, err := id.P12(pkcs12.Modern2023, password, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p12, id
+}
+
+// TestServeOfflineDemo runs `mobilepush token` then `mobilepush serve
+// --fake-gateways` on a fresh data directory and registers an app with
+// minted credentials through the real HTTP API.
+func TestServeOfflineDemo(t *testing.T) {
+	base, token, data := startServer(t)
+	if !strings.HasPrefix(token, "mpt_") || strings.ContainsAny(token, " \n") {
+		t.Fatalf("token output = %q, want only the token", token)
+	}
 
 	// A second process on the same directory gives up within about a
 	// second and names the holder.
@@ -87,44 +111,22 @@ func TestServeOfflineDemo(t *testing.T) {
 		t.Errorf("error does not name the holder: %q", err2.String())
 	}
 
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := ca.IssuePush(testcred.PushCert{BundleID: "com.example.app"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p12, err := id.P12(pkcs12.Modern2023, "demo", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p12, _ := mintP12(t, "com.example.app", "demo")
 	sa, err := testcred.ServiceAccount{}.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"name": "Demo",
-		"apns": map[string]any{"bundle_id": "com.example.app", "p12_base64": base64.StdEncoding.EncodeToString(p12), "password": "demo"},
-		"fcm":  map[string]any{"service_account_json": string(sa)}})
-	req, _ := http.NewRequest("POST", base+"/v1/apps", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var app struct {
 		APNs, FCM struct {
 			Status string
 			Live   struct{ Code string }
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&app); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 201 || app.APNs.Live.Code != "live_ok" || app.FCM.Live.Code != "live_ok" || app.APNs.Status != "ok" {
-		t.Fatalf("create = %d %+v; stderr: %s", resp.StatusCode, app, serveErr.String())
+	status := apiCall(t, "POST", base+"/v1/apps", token, map[string]any{"name": "Demo",
+		"apns": map[string]any{"bundle_id": "com.example.app", "p12_base64": base64.StdEncoding.EncodeToString(p12), "password": "demo"},
+		"fcm":  map[string]any{"service_account_json": string(sa)}}, &app)
+	if status != 201 || app.APNs.Live.Code != "live_ok" || app.FCM.Live.Code != "live_ok" || app.APNs.Status != "ok" {
+		t.Fatalf("create = %d %+v", status, app)
 	}
 	if fi, err := os.Stat(filepath.Join(data, "data.db.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("sealing key file: %v %v", fi, err)
