@@ -7,9 +7,11 @@
 // (DESIGN §6).
 //
 // Provider tokens are made by github.com/sideshow/apns2/token; the request
-// path is this package's own, on golang.org/x/net/http2 as apns2's is, so
-// a payload marshaled once is sent to every device as is, and a stale
-// provider token is refreshed once for all pushes in flight.
+// path is this package's own, on mobilepush/shared/h2client (x/net/http2's
+// framer and HPACK coder, as apns2's transport is): a payload marshaled
+// once is sent to every device as is, the frames of concurrent pushes
+// share TLS records, and a stale provider token is refreshed once for all
+// pushes in flight.
 package apns
 
 import (
@@ -20,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -31,8 +32,8 @@ import (
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
-	"golang.org/x/net/http2"
 
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	// ReadIdleTimeout is how long a quiet connection waits before a
 	// health-check PING; default 15 s (apns2's value).
 	ReadIdleTimeout time.Duration
+	// MaxConns bounds the HTTP/2 connections of one Client; default 8.
+	// Another is opened when the open ones have as many streams in
+	// flight as Apple allows (1000 each).
+	MaxConns int
 }
 
 // URL returns the base URL configured for env.
@@ -130,8 +135,7 @@ type Response struct {
 // and keep it: Apple treats rapid reconnects as an attack.
 type Client struct {
 	env     push.Environment
-	base    *url.URL
-	tr      *http2.Transport
+	h2      *h2client.Client
 	timeout time.Duration
 
 	tok    *token.Token // nil for certificate auth
@@ -140,7 +144,7 @@ type Client struct {
 }
 
 type bearer struct {
-	header []string // {"bearer <jwt>"}
+	header string // "bearer <jwt>"
 	jwt    string
 	issued time.Time
 }
@@ -161,7 +165,7 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("APNs %s URL %q is not an https URL", env, cfg.URL(env)))
 	}
 	tlsCfg := &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-	c := &Client{env: env, base: base, timeout: cfg.RequestTimeout}
+	c := &Client{env: env, timeout: cfg.RequestTimeout}
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
 	}
@@ -191,31 +195,30 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 		// rejected certificate would look like a network failure.
 		tlsCfg.MaxVersion = tls.VersionTLS12
 	}
-	dialTimeout := cfg.DialTimeout
-	if dialTimeout <= 0 {
-		dialTimeout = 10 * time.Second
-	}
 	idle := cfg.ReadIdleTimeout
 	if idle <= 0 {
 		idle = apns2.ReadIdleTimeout
 	}
-	c.tr = &http2.Transport{
-		TLSClientConfig: tlsCfg,
-		DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
-			ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-			defer cancel()
-			d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: apns2.TCPKeepAlive}, Config: tc}
-			return d.DialContext(ctx, network, addr)
-		},
+	maxConns := cfg.MaxConns
+	if maxConns <= 0 {
+		maxConns = 8
+	}
+	addr := base.Host
+	if base.Port() == "" {
+		addr = net.JoinHostPort(base.Hostname(), "443")
+	}
+	c.h2, err = h2client.New(h2client.Config{
+		Addr:            addr,
+		TLS:             tlsCfg,
+		DialTimeout:     cfg.DialTimeout,
+		KeepAlive:       apns2.TCPKeepAlive,
 		ReadIdleTimeout: idle,
 		PingTimeout:     15 * time.Second,
-		// Not strict: when every connection's streams are in use, the pool
-		// dials one more (one dial at a time) instead of queueing.
-		StrictMaxConcurrentStreams: false,
-		// Every push has a unique :path and apns-id: indexing them in the
-		// HPACK table only churns it (evictions cost more CPU than the few
-		// bytes indexing saves on the remaining headers).
-		MaxEncoderHeaderTableSize: 1,
+		MaxConns:        maxConns,
+		MaxResponseBody: 64 << 10,
+	})
+	if err != nil {
+		return nil, push.E(op, push.Invalid, err)
 	}
 	return c, nil
 }
@@ -223,9 +226,10 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 // Environment returns the environment c pushes to.
 func (c *Client) Environment() push.Environment { return c.env }
 
-// Close closes c's idle connections; pushes in flight finish. A closed
-// Client still works (it reconnects), so Close is for dropping a client.
-func (c *Client) Close() { c.tr.CloseIdleConnections() }
+// Close closes c's connections once their pushes in flight finish. A
+// closed Client still works (it reconnects), so Close is for dropping a
+// client.
+func (c *Client) Close() { c.h2.Close() }
 
 // refresh makes a new provider token unless the current one is no longer
 // stale (another goroutine refreshed it): stale is the JWT that was
@@ -244,7 +248,7 @@ func (c *Client) refresh(stale string) (*bearer, error) {
 	if err != nil {
 		return cur, fmt.Errorf("sign provider token: %w", err)
 	}
-	b := &bearer{header: []string{"bearer " + jwt}, jwt: jwt, issued: time.Now()}
+	b := &bearer{header: "bearer " + jwt, jwt: jwt, issued: time.Now()}
 	c.bearer.Store(b)
 	return b, nil
 }
@@ -290,19 +294,12 @@ func (c *Client) Push(ctx context.Context, n Notification) (Response, error) {
 	return resp, err
 }
 
-// Canonical header keys, preset so no request canonicalizes them.
-const (
-	hTopic      = "Apns-Topic"
-	hID         = "Apns-Id"
-	hCollapse   = "Apns-Collapse-Id"
-	hPriority   = "Apns-Priority"
-	hExpiration = "Apns-Expiration"
-	hPushType   = "Apns-Push-Type"
-)
-
+// Header fields of a push. Those that every push of a template repeats
+// are indexed in the connection's HPACK table after the first push; the
+// device token's path and the apns-id are sent as literals (Field.Once).
 var (
-	contentType = []string{"application/json"}
-	alertType   = []string{"alert"}
+	contentType = h2client.Field{Name: "content-type", Value: "application/json"}
+	alertType   = h2client.Field{Name: "apns-push-type", Value: "alert"}
 )
 
 func (c *Client) send(ctx context.Context, n Notification, b *bearer) (Response, error) {
@@ -312,46 +309,38 @@ func (c *Client) send(ctx context.Context, n Notification, b *bearer) (Response,
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	u := *c.base
-	u.Path = "/3/device/" + n.DeviceToken
-	u.RawPath = ""
-	h := make(http.Header, 8)
-	h["Content-Type"] = contentType
+	var fields [8]h2client.Field
+	h := append(fields[:0], contentType)
 	if b != nil {
-		h["Authorization"] = b.header
+		h = append(h, h2client.Field{Name: "authorization", Value: b.header})
 	}
 	if n.Topic != "" {
-		h[hTopic] = []string{n.Topic}
+		h = append(h, h2client.Field{Name: "apns-topic", Value: n.Topic})
 	}
 	if n.ID != "" {
-		h[hID] = []string{n.ID}
+		h = append(h, h2client.Field{Name: "apns-id", Value: n.ID, Once: true})
 	}
 	if n.CollapseID != "" {
-		h[hCollapse] = []string{n.CollapseID}
+		h = append(h, h2client.Field{Name: "apns-collapse-id", Value: n.CollapseID})
 	}
 	if n.Priority > 0 {
-		h[hPriority] = []string{strconv.Itoa(n.Priority)}
+		h = append(h, h2client.Field{Name: "apns-priority", Value: strconv.Itoa(n.Priority)})
 	}
 	if !n.Expiration.IsZero() {
-		h[hExpiration] = []string{strconv.FormatInt(max(n.Expiration.Unix(), 0), 10)}
+		h = append(h, h2client.Field{Name: "apns-expiration", Value: strconv.FormatInt(max(n.Expiration.Unix(), 0), 10)})
 	}
 	if n.PushType != "" {
-		h[hPushType] = []string{n.PushType}
+		h = append(h, h2client.Field{Name: "apns-push-type", Value: n.PushType})
 	} else {
-		h[hPushType] = alertType
+		h = append(h, alertType)
 	}
-	req := (&http.Request{
-		Method:        http.MethodPost,
-		URL:           &u,
-		Proto:         "HTTP/2.0",
-		ProtoMajor:    2,
-		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(n.Payload)),
-		ContentLength: int64(len(n.Payload)),
-		Host:          u.Host,
-	}).WithContext(ctx)
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(n.Payload)), nil }
-	res, err := c.tr.RoundTrip(req)
+	res, err := c.h2.Do(ctx, &h2client.Request{
+		Method:   http.MethodPost,
+		Path:     "/3/device/" + n.DeviceToken,
+		PathOnce: true,
+		Header:   h,
+		Body:     n.Payload,
+	})
 	if err != nil {
 		kind := push.Transient
 		if _, ok := TLSAlert(err); ok {
@@ -359,27 +348,21 @@ func (c *Client) send(ctx context.Context, n Notification, b *bearer) (Response,
 		}
 		return Response{}, push.E(op, kind, fmt.Errorf("push to device %s: %w", Redact(n.DeviceToken), err))
 	}
-	defer res.Body.Close()
 	out := Response{
-		Status:   res.StatusCode,
-		ID:       res.Header.Get("apns-id"),
-		UniqueID: res.Header.Get("apns-unique-id"),
+		Status:   res.Status,
+		ID:       res.Get("apns-id"),
+		UniqueID: res.Get("apns-unique-id"),
 	}
-	if res.StatusCode == http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+	if res.Status == http.StatusOK {
 		return out, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, 8192))
-	if err != nil {
-		return out, push.E(op, push.Transient, fmt.Errorf("read APNs answer %d for device %s: %w", res.StatusCode, Redact(n.DeviceToken), err))
 	}
 	var e struct {
 		Reason    string `json:"reason"`
 		Timestamp int64  `json:"timestamp"`
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &e); err != nil {
-			e.Reason = http.StatusText(res.StatusCode)
+	if len(bytes.TrimSpace(res.Body)) > 0 {
+		if err := json.Unmarshal(res.Body, &e); err != nil {
+			e.Reason = http.StatusText(res.Status)
 		}
 	}
 	out.Reason = e.Reason

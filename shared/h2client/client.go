@@ -1,0 +1,343 @@
+// Package h2client is a lean HTTP/2 client for many small requests to one
+// origin, the shape of traffic a push sender makes: thousands of
+// concurrent requests of a few hundred bytes to APNs or FCM.
+//
+// It speaks HTTP/2 over TLS only (no HTTP/1 fallback, no server push) on
+// golang.org/x/net/http2's framer and HPACK coder. Compared with a
+// general-purpose transport it makes no goroutine per request and no
+// http.Request/http.Response per request; one writer goroutine per
+// connection coalesces the frames of every request queued while it
+// writes into as few TLS records and system calls as it can; headers a
+// request marks Once (a device token in a path, a notification id) are
+// sent as never-indexed literals so they do not churn the HPACK table
+// that the repeated headers are indexed in.
+//
+// A Client multiplexes requests over connections to its origin, opening
+// another connection (one dial at a time, at most Config.MaxConns) when
+// every open one has as many streams as the server allows. Requests the
+// server provably did not process (refused streams, streams above a
+// GOAWAY's last stream id, requests never written before the connection
+// died) are retried on another connection by Do; a request whose
+// connection died after it was written fails with ErrConnLost, since the
+// server may or may not have acted on it.
+package h2client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config is where and how a Client connects.
+type Config struct {
+	// Addr is the origin's host:port.
+	Addr string
+	// TLS is the TLS configuration; nil means the defaults. ServerName
+	// defaults to Addr's host and NextProtos is always {"h2"}.
+	TLS *tls.Config
+	// DialTimeout bounds a TCP connect, TLS handshake and the server's
+	// first SETTINGS frame; default 10 s.
+	DialTimeout time.Duration
+	// KeepAlive is the TCP keep-alive period; default 15 s.
+	KeepAlive time.Duration
+	// ReadIdleTimeout is how long a connection may go without receiving a
+	// frame before it sends a PING; default 15 s.
+	ReadIdleTimeout time.Duration
+	// PingTimeout is how long a PING may go unanswered before the
+	// connection is closed as dead; default 15 s.
+	PingTimeout time.Duration
+	// MaxConns bounds the open connections; default 16. When every one is
+	// at the server's stream limit, requests wait for a free stream.
+	MaxConns int
+	// MaxResponseBody bounds a response body; a longer one fails the
+	// request. Default 1 MiB.
+	MaxResponseBody int
+}
+
+func (c Config) withDefaults() Config {
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 15 * time.Second
+	}
+	if c.ReadIdleTimeout <= 0 {
+		c.ReadIdleTimeout = 15 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 15 * time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 16
+	}
+	if c.MaxResponseBody <= 0 {
+		c.MaxResponseBody = 1 << 20
+	}
+	return c
+}
+
+// Field is one header field. Names are lower case, as HTTP/2 requires;
+// pseudo-header fields (":path", ...) are not allowed in Request.Header.
+type Field struct {
+	Name, Value string
+	// Once marks a value that only this request carries (a device token,
+	// an id): it is sent as a never-indexed literal instead of being
+	// added to the HPACK table, where it would displace the values that
+	// every request repeats.
+	Once bool
+}
+
+// Request is one HTTP/2 request. The Client only reads it; it may be
+// shared by concurrent calls.
+type Request struct {
+	Method   string // default "GET"
+	Path     string // the :path, e.g. "/3/device/<token>"
+	PathOnce bool   // the path is unique to this request (see Field.Once)
+	Header   []Field
+	Body     []byte
+}
+
+// Response is a complete HTTP/2 response.
+type Response struct {
+	Status int
+	Header []Field // in the order received; pseudo-headers left out
+	Body   []byte
+}
+
+// Get returns the value of the first header field named name (lower
+// case), or "".
+func (r *Response) Get(name string) string {
+	for _, f := range r.Header {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Errors a request can end with, besides the dial's own errors, the
+// context's and *ResetError. Branch on them with errors.Is.
+var (
+	// ErrUnprocessed: the server did not process the request (it refused
+	// the stream, or the stream was above a GOAWAY's last stream id, or
+	// the request was never written). Do retries such requests itself a
+	// few times; the error reaches the caller when every try was.
+	ErrUnprocessed = errors.New("h2client: request not processed by the server")
+	// ErrConnLost: the connection ended after the request was written and
+	// before its response was complete; the server may have acted on it.
+	ErrConnLost = errors.New("h2client: connection lost before the response")
+	// ErrClosed: the Client was closed.
+	ErrClosed = errors.New("h2client: client closed")
+)
+
+// ResetError is a request the server reset (RST_STREAM) after it may have
+// read it. Code is the HTTP/2 error code, e.g. "INTERNAL_ERROR".
+type ResetError struct{ Code string }
+
+func (e *ResetError) Error() string { return "h2client: stream reset by the server: " + e.Code }
+
+// Client sends requests to one origin over multiplexed HTTP/2
+// connections. It is safe for concurrent use. The zero value is not
+// usable; build one with New.
+type Client struct {
+	cfg       Config
+	authority string
+
+	mu      sync.Mutex
+	conns   []*conn
+	dialing *dialCall
+	wake    chan struct{} // closed when a stream frees or the connections change; nil when no one waits
+	closed  bool
+}
+
+type dialCall struct {
+	done chan struct{}
+	err  error
+}
+
+// New returns a Client for cfg. It makes no connection yet.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil || host == "" || port == "" {
+		return nil, fmt.Errorf("h2client: address %q is not host:port", cfg.Addr)
+	}
+	tc := &tls.Config{}
+	if cfg.TLS != nil {
+		tc = cfg.TLS.Clone()
+	}
+	tc.NextProtos = []string{"h2"}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	cfg.TLS = tc
+	authority := cfg.Addr
+	if port == "443" {
+		authority = host
+	}
+	if strings.Contains(host, ":") && port == "443" {
+		authority = "[" + host + "]"
+	}
+	return &Client{cfg: cfg, authority: authority}, nil
+}
+
+// Authority returns the :authority the Client sends, host or host:port.
+func (c *Client) Authority() string { return c.authority }
+
+// Do sends req and returns the complete response. Any status is a
+// Response; an error means there is none: ErrUnprocessed (the server
+// did not act on it), ErrConnLost, a *ResetError, a dial error (a
+// *net.OpError; a TLS alert from the server when it refused the client
+// certificate), ctx's error or ErrClosed.
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	const tries = 3
+	for try := 1; ; try++ {
+		cn, err := c.reserve(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := cn.roundTrip(ctx, req)
+		if err != nil && errors.Is(err, ErrUnprocessed) && try < tries && ctx.Err() == nil {
+			continue
+		}
+		return resp, err
+	}
+}
+
+// Close closes every connection once its requests in flight are done.
+// The Client stays usable: a later request dials a new connection.
+func (c *Client) Close() {
+	c.mu.Lock()
+	conns := c.conns
+	c.conns = nil
+	var idle []*conn
+	for _, cn := range conns {
+		cn.closing = true
+		if cn.active == 0 {
+			idle = append(idle, cn)
+		}
+	}
+	c.wakeLocked()
+	c.mu.Unlock()
+	for _, cn := range idle {
+		cn.close(ErrClosed)
+	}
+}
+
+// Conns returns how many connections are open.
+func (c *Client) Conns() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.conns)
+}
+
+// reserve returns a connection with a stream reserved for the caller,
+// dialing one when none has room.
+func (c *Client) reserve(ctx context.Context) (*conn, error) {
+	c.mu.Lock()
+	for {
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
+		for _, cn := range c.conns {
+			if !cn.closing && cn.active < cn.maxStreams {
+				cn.active++
+				c.mu.Unlock()
+				return cn, nil
+			}
+		}
+		if c.dialing == nil && len(c.conns) < c.cfg.MaxConns {
+			call := &dialCall{done: make(chan struct{})}
+			c.dialing = call
+			c.mu.Unlock()
+			cn, err := c.dial()
+			c.mu.Lock()
+			c.dialing = nil
+			call.err = err
+			close(call.done)
+			if err != nil {
+				c.wakeLocked()
+				c.mu.Unlock()
+				return nil, err
+			}
+			c.conns = append(c.conns, cn)
+			c.wakeLocked()
+			continue
+		}
+		// Wait for a free stream, a connection or the dial in progress.
+		if c.wake == nil {
+			c.wake = make(chan struct{})
+		}
+		wake, call := c.wake, c.dialing
+		c.mu.Unlock()
+		var dialed <-chan struct{}
+		if call != nil {
+			dialed = call.done
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-dialed:
+			if call.err != nil {
+				return nil, call.err
+			}
+		case <-wake:
+		}
+		c.mu.Lock()
+	}
+}
+
+func (c *Client) wakeLocked() {
+	if c.wake != nil {
+		close(c.wake)
+		c.wake = nil
+	}
+}
+
+// release frees a stream reserved on cn; a closing connection with no
+// stream left is closed.
+func (c *Client) release(cn *conn) {
+	c.mu.Lock()
+	cn.active--
+	idle := cn.closing && cn.active == 0
+	c.wakeLocked()
+	c.mu.Unlock()
+	if idle {
+		cn.close(errGoingAway)
+	}
+}
+
+// retire stops new streams on cn (GOAWAY, stream ids exhausted, death)
+// and drops it from the pool; it is closed when its streams are done.
+func (c *Client) retire(cn *conn) {
+	c.mu.Lock()
+	cn.closing = true
+	for i, x := range c.conns {
+		if x == cn {
+			c.conns = append(c.conns[:i:i], c.conns[i+1:]...)
+			break
+		}
+	}
+	idle := cn.active == 0
+	c.wakeLocked()
+	c.mu.Unlock()
+	if idle {
+		cn.close(errGoingAway)
+	}
+}
+
+// setMaxStreams applies the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+func (c *Client) setMaxStreams(cn *conn, n int) {
+	c.mu.Lock()
+	cn.maxStreams = n
+	c.wakeLocked()
+	c.mu.Unlock()
+}
+
+var errGoingAway = errors.New("h2client: connection retired")

@@ -1,0 +1,434 @@
+package h2client_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"mobilepush/shared/h2client"
+)
+
+// newServer starts an HTTP/2-only TLS server for h with a stream limit.
+func newServer(t *testing.T, maxStreams uint32, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	protocols := new(http.Protocols)
+	protocols.SetHTTP2(true)
+	srv.Config.Protocols = protocols
+	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: int(maxStreams)}
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newClient(t *testing.T, srv *httptest.Server, cfg h2client.Config) *h2client.Client {
+	t.Helper()
+	cfg.Addr = strings.TrimPrefix(srv.URL, "https://")
+	if cfg.TLS == nil {
+		cfg.TLS = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	}
+	c, err := h2client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// echo answers with the request's method, path, x-* headers and body.
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("x-method", r.Method)
+	w.Header().Set("x-path", r.URL.Path)
+	w.Header().Set("x-id", r.Header.Get("x-id"))
+	w.Header().Set("x-topic", r.Header.Get("x-topic"))
+	w.Header().Set("x-proto", r.Proto)
+	w.Header().Set("x-host", r.Host)
+	w.Header().Set("x-length", strconv.FormatInt(r.ContentLength, 10))
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(body)
+})
+
+func TestDo(t *testing.T) {
+	srv := newServer(t, 100, echo)
+	c := newClient(t, srv, h2client.Config{})
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  h2client.Request
+		want map[string]string
+	}{
+		{"post with once fields", h2client.Request{Method: "POST", Path: "/3/device/abc", PathOnce: true,
+			Header: []h2client.Field{{Name: "x-topic", Value: "com.acme"}, {Name: "x-id", Value: "id-1", Once: true}}, Body: []byte(`{"a":1}`)},
+			map[string]string{"x-method": "POST", "x-path": "/3/device/abc", "x-id": "id-1", "x-topic": "com.acme", "x-proto": "HTTP/2.0", "x-length": "7", "x-host": c.Authority()}},
+		{"get without body", h2client.Request{Path: "/v1/x"},
+			map[string]string{"x-method": "GET", "x-path": "/v1/x", "x-length": "0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 3 { // again on the same connection, with indexed fields
+				resp, err := c.Do(ctx, &tt.req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.Status != http.StatusCreated {
+					t.Errorf("status = %d, want 201", resp.Status)
+				}
+				for k, want := range tt.want {
+					if got := resp.Get(k); got != want {
+						t.Errorf("%s = %q, want %q", k, got, want)
+					}
+				}
+				if !bytes.Equal(resp.Body, tt.req.Body) {
+					t.Errorf("body = %q, want %q", resp.Body, tt.req.Body)
+				}
+			}
+		})
+	}
+	if got := c.Conns(); got != 1 {
+		t.Errorf("connections = %d, want 1", got)
+	}
+}
+
+func TestConcurrencyAndFlowControl(t *testing.T) {
+	// 10 streams per connection and 4 KiB bodies: 300 requests need more
+	// than one connection (or waiting) and more than the 64 KiB windows.
+	tests := []struct {
+		name      string
+		maxConns  int
+		wantConns func(int) bool
+	}{
+		{"more connections", 16, func(n int) bool { return n > 1 && n <= 16 }},
+		{"one connection, waiting for streams", 1, func(n int) bool { return n == 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var inFlight, peak atomic.Int64
+			srv := newServer(t, 10, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(2 * time.Millisecond)
+				// A short answer: net/http's server writes a long one from
+				// another goroutine and counts the stream open until that
+				// write returns, after the client may have seen it end, and
+				// then refuses the client's next stream as over the limit.
+				body, _ := io.ReadAll(r.Body)
+				w.Header().Set("x-path", r.URL.Path)
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, "%d %c", len(body), body[len(body)-1])
+			}))
+			c := newClient(t, srv, h2client.Config{MaxConns: tt.maxConns})
+			var wg sync.WaitGroup
+			errs := make(chan error, 300)
+			for i := range 300 {
+				wg.Go(func() {
+					body := bytes.Repeat([]byte{byte('a' + i%26)}, 4096)
+					resp, err := c.Do(context.Background(), &h2client.Request{Method: "POST", Path: "/p/" + strconv.Itoa(i), PathOnce: true, Body: body})
+					switch {
+					case err != nil:
+						errs <- err
+					case resp.Status != http.StatusCreated || string(resp.Body) != fmt.Sprintf("4096 %c", 'a'+i%26) || resp.Get("x-path") != "/p/"+strconv.Itoa(i):
+						errs <- fmt.Errorf("request %d: status %d, %d bytes, path %q", i, resp.Status, len(resp.Body), resp.Get("x-path"))
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if n := c.Conns(); !tt.wantConns(n) {
+				t.Errorf("connections = %d", n)
+			}
+			if tt.maxConns == 1 && peak.Load() > 10 {
+				t.Errorf("peak streams in flight = %d, over the server's 10", peak.Load())
+			}
+		})
+	}
+}
+
+func TestLargeBodies(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 40<<10) // 640 KiB: over every window
+	srv := newServer(t, 100, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("x-got", strconv.Itoa(len(body)))
+		_, _ = w.Write(big)
+	}))
+	c := newClient(t, srv, h2client.Config{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			resp, err := c.Do(context.Background(), &h2client.Request{Method: "PUT", Path: "/big", Body: big[:300<<10]})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if resp.Get("x-got") != strconv.Itoa(300<<10) || !bytes.Equal(resp.Body, big) {
+				t.Errorf("server got %s bytes; response %d bytes", resp.Get("x-got"), len(resp.Body))
+			}
+		})
+	}
+	wg.Wait()
+
+	small := newClient(t, srv, h2client.Config{MaxResponseBody: 1000})
+	if _, err := small.Do(context.Background(), &h2client.Request{Path: "/big"}); err == nil || !strings.Contains(err.Error(), "over 1000 bytes") {
+		t.Errorf("over MaxResponseBody: err = %v", err)
+	}
+	if resp, err := small.Do(context.Background(), &h2client.Request{Method: "POST", Path: "/after", Body: []byte("x")}); err == nil {
+		t.Errorf("the connection still works but the body is still too big: %d bytes", len(resp.Body))
+	}
+}
+
+func TestErrors(t *testing.T) {
+	release := make(chan struct{})
+	var cancelled atomic.Bool
+	srv := newServer(t, 100, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/abort":
+			panic(http.ErrAbortHandler)
+		case "/hang":
+			select {
+			case <-r.Context().Done():
+				cancelled.Store(true)
+			case <-release:
+			}
+		default:
+			echo(w, r)
+		}
+	}))
+	defer close(release)
+	c := newClient(t, srv, h2client.Config{})
+
+	_, err := c.Do(context.Background(), &h2client.Request{Path: "/abort"})
+	var re *h2client.ResetError
+	if !errors.As(err, &re) || re.Code != "INTERNAL_ERROR" {
+		t.Errorf("aborted handler: err = %v, want a ResetError INTERNAL_ERROR", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, &h2client.Request{Path: "/hang"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("deadline: err = %v", err)
+	}
+	waitFor(t, "the server to see the stream cancelled", cancelled.Load)
+	if resp, err := c.Do(context.Background(), &h2client.Request{Path: "/ok"}); err != nil || resp.Status != http.StatusCreated {
+		t.Errorf("after a cancelled stream: %v %v", resp, err)
+	}
+
+	// The connection dies with a request in flight: ErrConnLost.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		srv.CloseClientConnections()
+	}()
+	if _, err := c.Do(context.Background(), &h2client.Request{Path: "/hang"}); !errors.Is(err, h2client.ErrConnLost) {
+		t.Errorf("connection closed mid-request: err = %v, want ErrConnLost", err)
+	}
+	if resp, err := c.Do(context.Background(), &h2client.Request{Path: "/ok"}); err != nil || resp.Status != http.StatusCreated {
+		t.Errorf("after a lost connection (redial): %v %v", resp, err)
+	}
+}
+
+func TestTLSAlert(t *testing.T) {
+	srv := httptest.NewUnstartedServer(echo)
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert, MaxVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	defer srv.Close()
+	c := newClient(t, srv, h2client.Config{})
+	_, err := c.Do(context.Background(), &h2client.Request{Path: "/"})
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" {
+		t.Errorf("no client certificate: err = %v, want the server's TLS alert", err)
+	}
+}
+
+// scripted is a raw HTTP/2 server: it does the connection preface and
+// settings, then hands the framer to script for each connection.
+type scripted struct {
+	addr  string
+	roots *tls.Config
+	conns atomic.Int64
+}
+
+func newScripted(t *testing.T, script func(n int64, fr *http2.Framer, flush func())) *scripted {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.EnableHTTP2 = true
+	srv.StartTLS() // only for its certificate and the client's roots
+	cert := srv.TLS.Certificates[0]
+	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	s := &scripted{addr: ln.Addr().String(), roots: &tls.Config{RootCAs: roots, ServerName: "example.com"}}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := s.conns.Add(1)
+			go func() {
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				bw := bufio.NewWriter(nc)
+				preface := make([]byte, len(http2.ClientPreface))
+				if _, err := io.ReadFull(br, preface); err != nil {
+					return
+				}
+				fr := http2.NewFramer(bw, br)
+				_ = fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100})
+				_ = bw.Flush()
+				script(n, fr, func() { _ = bw.Flush() })
+			}()
+		}
+	}()
+	return s
+}
+
+// nextRequest reads frames until a request's headers end; it answers
+// SETTINGS and returns the stream id (0 when the connection ended).
+func nextRequest(fr *http2.Framer, flush func()) uint32 {
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return 0
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = fr.WriteSettingsAck()
+				flush()
+			}
+		case *http2.HeadersFrame:
+			if f.StreamEnded() {
+				return f.StreamID
+			}
+		case *http2.DataFrame:
+			if f.StreamEnded() {
+				return f.StreamID
+			}
+		}
+	}
+}
+
+func answer(fr *http2.Framer, flush func(), id uint32, status int) {
+	var buf bytes.Buffer
+	_ = hpack.NewEncoder(&buf).WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+	_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true})
+	flush()
+}
+
+func TestUnprocessedIsRetried(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(n int64, fr *http2.Framer, flush func())
+		conns  int64
+	}{
+		{"refused stream", func(n int64, fr *http2.Framer, flush func()) {
+			id := nextRequest(fr, flush)
+			_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+			flush()
+			answer(fr, flush, nextRequest(fr, flush), 200)
+			nextRequest(fr, flush)
+		}, 1},
+		{"goaway below the stream", func(n int64, fr *http2.Framer, flush func()) {
+			if n == 1 {
+				nextRequest(fr, flush)
+				_ = fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+				flush()
+				nextRequest(fr, flush)
+				return
+			}
+			answer(fr, flush, nextRequest(fr, flush), 200)
+			nextRequest(fr, flush)
+		}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScripted(t, tt.script)
+			c, err := h2client.New(h2client.Config{Addr: s.addr, TLS: s.roots})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			resp, err := c.Do(context.Background(), &h2client.Request{Path: "/x"})
+			if err != nil || resp.Status != 200 {
+				t.Fatalf("got %v, %v; want 200 after a retry", resp, err)
+			}
+			if got := s.conns.Load(); got != tt.conns {
+				t.Errorf("connections = %d, want %d", got, tt.conns)
+			}
+		})
+	}
+}
+
+func TestUnansweredPingClosesTheConnection(t *testing.T) {
+	s := newScripted(t, func(n int64, fr *http2.Framer, flush func()) {
+		nextRequest(fr, flush) // read it, never answer it nor any PING
+		time.Sleep(5 * time.Second)
+	})
+	c, err := h2client.New(h2client.Config{Addr: s.addr, TLS: s.roots, ReadIdleTimeout: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Do(context.Background(), &h2client.Request{Path: "/x"})
+	if !errors.Is(err, h2client.ErrConnLost) {
+		t.Fatalf("err = %v, want ErrConnLost", err)
+	}
+	if !strings.Contains(err.Error(), "PING") {
+		t.Errorf("err = %v, want it to name the unanswered PING", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestAnsweredPingsKeepTheConnection(t *testing.T) {
+	srv := newServer(t, 100, echo)
+	c := newClient(t, srv, h2client.Config{ReadIdleTimeout: 20 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	for range 3 {
+		if _, err := c.Do(context.Background(), &h2client.Request{Path: "/"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	if got := c.Conns(); got != 1 {
+		t.Errorf("connections = %d, want 1 (kept alive by pings)", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,815 @@
+package h2client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// Our side of the connection's settings.
+const (
+	ourStreamWindow = 256 << 10 // SETTINGS_INITIAL_WINDOW_SIZE we advertise
+	ourConnWindow   = 1 << 20   // the connection receive window we grow to
+	ourMaxFrame     = 16 << 10  // SETTINGS_MAX_FRAME_SIZE (the default)
+	ourHeaderList   = 64 << 10  // SETTINGS_MAX_HEADER_LIST_SIZE
+	maxStreamID     = 1<<31 - 1
+	writeBufSize    = 32 << 10
+	readBufSize     = 32 << 10
+)
+
+// stream states.
+const (
+	queued  int32 = iota // handed to the writer, not written
+	written              // HEADERS written (maybe not flushed)
+	done                 // finished: response, error or cancellation
+)
+
+type stream struct {
+	req   *Request
+	cn    *conn
+	id    uint32 // set by the writer
+	state atomic.Int32
+	done  chan struct{}
+
+	// Set by whoever finishes the stream, read after done is closed.
+	resp *Response
+	err  error
+
+	// Reader-only.
+	hdrsDone    bool
+	recvUnacked int
+	body        []byte
+	header      []Field
+	status      int
+	hdrErr      error
+
+	sendWin int32 // guarded by conn.fmu
+}
+
+// conn is one HTTP/2 connection: a writer goroutine (the only user of
+// wfr, henc and bw), a reader goroutine (rfr, hdec) and a keep-alive.
+type conn struct {
+	c  *Client
+	nc net.Conn
+	bw *bufio.Writer
+
+	wfr  *http2.Framer
+	henc *hpack.Encoder
+	hbuf bytes.Buffer
+
+	rfr  *http2.Framer
+	hdec *hpack.Decoder
+	cur  *stream // reader: the stream whose header block is being decoded
+
+	reqs   chan *stream
+	ctrlMu sync.Mutex
+	ctrl   []ctrlFrame
+	kick   chan struct{} // cap 1: ctrl has frames
+	dead   chan struct{} // closed when the connection is gone
+	err    error         // why; set before dead is closed
+
+	// Guarded by Client.mu.
+	active     int
+	maxStreams int
+	closing    bool
+
+	smu     sync.Mutex
+	streams map[uint32]*stream
+	gone    bool // no more streams may register (guarded by smu)
+	nextID  uint32
+	goaway  atomic.Bool
+
+	fmu      sync.Mutex
+	fcond    *sync.Cond
+	sendWin  int32  // connection send window
+	initWin  int32  // the server's SETTINGS_INITIAL_WINDOW_SIZE
+	maxFrame uint32 // the server's SETTINGS_MAX_FRAME_SIZE
+
+	recvUnacked   int          // reader-only
+	frames        atomic.Int64 // frames read, for the keep-alive
+	writerWaiting atomic.Bool  // the writer waits in sendQuota
+	closeOnce     sync.Once
+}
+
+type ctrlKind uint8
+
+const (
+	ctrlSettingsAck ctrlKind = iota
+	ctrlPing
+	ctrlPingAck
+	ctrlWindow
+	ctrlReset
+	ctrlTableSize
+)
+
+type ctrlFrame struct {
+	kind ctrlKind
+	id   uint32
+	n    uint32
+	data [8]byte
+	code http2.ErrCode
+}
+
+// dial opens a connection: TLS handshake with h2 negotiated, our preface
+// and settings, and the server's first SETTINGS read before any request
+// goes out (so its stream limit is known from the start).
+func (c *Client) dial() (*conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DialTimeout)
+	defer cancel()
+	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: c.cfg.KeepAlive}, Config: c.cfg.TLS}
+	nc, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if p := nc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
+		nc.Close()
+		return nil, fmt.Errorf("h2client: %s does not speak HTTP/2 (ALPN %q)", c.cfg.Addr, p)
+	}
+	cn := &conn{
+		c:          c,
+		nc:         nc,
+		bw:         bufio.NewWriterSize(nc, writeBufSize),
+		reqs:       make(chan *stream, 256),
+		kick:       make(chan struct{}, 1),
+		dead:       make(chan struct{}),
+		maxStreams: 100, // until the server's SETTINGS say otherwise
+		streams:    map[uint32]*stream{},
+		nextID:     1,
+		sendWin:    65535,
+		initWin:    65535,
+		maxFrame:   16384,
+	}
+	cn.fcond = sync.NewCond(&cn.fmu)
+	cn.wfr = http2.NewFramer(cn.bw, nil)
+	cn.henc = hpack.NewEncoder(&cn.hbuf)
+	cn.rfr = http2.NewFramer(nil, bufio.NewReaderSize(nc, readBufSize))
+	cn.rfr.SetReuseFrames()
+	cn.rfr.SetMaxReadFrameSize(ourMaxFrame)
+	cn.hdec = hpack.NewDecoder(4096, cn.emit)
+	cn.hdec.SetMaxStringLength(ourHeaderList)
+
+	deadline, _ := ctx.Deadline()
+	_ = nc.SetDeadline(deadline)
+	fail := func(err error) (*conn, error) {
+		nc.Close()
+		return nil, fmt.Errorf("h2client: connection setup with %s: %w", c.cfg.Addr, err)
+	}
+	if _, err := cn.bw.WriteString(http2.ClientPreface); err != nil {
+		return fail(err)
+	}
+	if err := cn.wfr.WriteSettings(
+		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: ourStreamWindow},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: ourHeaderList},
+	); err != nil {
+		return fail(err)
+	}
+	if err := cn.wfr.WriteWindowUpdate(0, ourConnWindow-65535); err != nil {
+		return fail(err)
+	}
+	if err := cn.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	f, err := cn.rfr.ReadFrame()
+	if err != nil {
+		return fail(err)
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok || sf.IsAck() {
+		return fail(fmt.Errorf("first frame is %v, not SETTINGS", f.Header().Type))
+	}
+	if err := cn.applySettings(sf, true); err != nil {
+		return fail(err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	go cn.readLoop()
+	go cn.writeLoop()
+	go cn.keepAlive()
+	return cn, nil
+}
+
+// roundTrip sends req on cn, on which the caller reserved a stream.
+func (cn *conn) roundTrip(ctx context.Context, req *Request) (*Response, error) {
+	st := &stream{req: req, cn: cn, done: make(chan struct{})}
+	select {
+	case cn.reqs <- st:
+	case <-cn.dead:
+		cn.c.release(cn)
+		return nil, ErrUnprocessed
+	case <-ctx.Done():
+		cn.c.release(cn)
+		return nil, ctx.Err()
+	}
+	select {
+	case <-st.done:
+		return st.resp, st.err
+	case <-ctx.Done():
+		if st.state.CompareAndSwap(queued, done) {
+			st.err = ctx.Err()
+			close(st.done)
+			cn.c.release(cn)
+			return nil, ctx.Err()
+		}
+		if st.state.Load() == written && cn.finish(st, nil, ctx.Err()) {
+			cn.control(ctrlFrame{kind: ctrlReset, id: st.id, code: http2.ErrCodeCancel})
+		}
+		<-st.done
+		return st.resp, st.err
+	case <-cn.dead:
+		if st.state.CompareAndSwap(queued, done) {
+			st.err = ErrUnprocessed
+			close(st.done)
+			cn.c.release(cn)
+			return nil, ErrUnprocessed
+		}
+		<-st.done // the reader's fail finishes every written stream
+		return st.resp, st.err
+	}
+}
+
+// finish ends a written stream once (reporting whether this call did):
+// it leaves the stream table, frees the reserved stream and wakes the
+// caller.
+func (cn *conn) finish(st *stream, resp *Response, err error) bool {
+	if !st.state.CompareAndSwap(written, done) {
+		return false
+	}
+	cn.smu.Lock()
+	delete(cn.streams, st.id)
+	cn.smu.Unlock()
+	st.resp, st.err = resp, err
+	close(st.done)
+	cn.c.release(cn)
+	if cn.writerWaiting.Load() { // it may wait for this stream's window
+		cn.fmu.Lock()
+		cn.fcond.Broadcast()
+		cn.fmu.Unlock()
+	}
+	return true
+}
+
+// control queues a frame for the writer.
+func (cn *conn) control(f ctrlFrame) {
+	cn.ctrlMu.Lock()
+	cn.ctrl = append(cn.ctrl, f)
+	cn.ctrlMu.Unlock()
+	select {
+	case cn.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the connection; the reader sees the error and fails every
+// stream.
+func (cn *conn) close(err error) {
+	cn.closeOnce.Do(func() {
+		cn.smu.Lock()
+		if cn.err == nil {
+			cn.err = err
+		}
+		cn.smu.Unlock()
+		_ = cn.nc.Close()
+	})
+}
+
+// ---- writer ----
+
+func (cn *conn) writeLoop() {
+	for {
+		select {
+		case st := <-cn.reqs:
+			if !cn.writeStream(st) {
+				return
+			}
+		case <-cn.kick:
+		case <-cn.dead:
+			return
+		}
+		// Drain whatever else is waiting, then flush once.
+	drain:
+		for {
+			if !cn.writeControl() {
+				return
+			}
+			select {
+			case st := <-cn.reqs:
+				if !cn.writeStream(st) {
+					return
+				}
+			default:
+				break drain
+			}
+		}
+		if err := cn.bw.Flush(); err != nil {
+			cn.close(err)
+			return
+		}
+	}
+}
+
+// writeControl writes the queued control frames; false when the
+// connection failed.
+func (cn *conn) writeControl() bool {
+	cn.ctrlMu.Lock()
+	fs := cn.ctrl
+	cn.ctrl = nil
+	cn.ctrlMu.Unlock()
+	for _, f := range fs {
+		var err error
+		switch f.kind {
+		case ctrlSettingsAck:
+			err = cn.wfr.WriteSettingsAck()
+		case ctrlPing:
+			err = cn.wfr.WritePing(false, f.data)
+		case ctrlPingAck:
+			err = cn.wfr.WritePing(true, f.data)
+		case ctrlWindow:
+			err = cn.wfr.WriteWindowUpdate(f.id, f.n)
+		case ctrlReset:
+			err = cn.wfr.WriteRSTStream(f.id, f.code)
+		case ctrlTableSize:
+			cn.henc.SetMaxDynamicTableSizeLimit(f.n)
+		}
+		if err != nil {
+			cn.close(err)
+			return false
+		}
+	}
+	return true
+}
+
+// writeStream writes one request's frames into the buffer; false when
+// the connection failed.
+func (cn *conn) writeStream(st *stream) bool {
+	if st.state.Load() != queued {
+		return true // cancelled while queued
+	}
+	if cn.goaway.Load() || cn.nextID > maxStreamID {
+		if st.state.CompareAndSwap(queued, done) {
+			st.err = ErrUnprocessed
+			close(st.done)
+			cn.c.release(cn)
+		}
+		if cn.nextID > maxStreamID {
+			cn.c.retire(cn)
+		}
+		return true
+	}
+	req := st.req
+	cn.hbuf.Reset()
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	cn.writeField(":method", method, false)
+	cn.writeField(":scheme", "https", false)
+	cn.writeField(":authority", cn.c.authority, false)
+	cn.writeField(":path", req.Path, req.PathOnce)
+	for _, f := range req.Header {
+		cn.writeField(f.Name, f.Value, f.Once)
+	}
+	if len(req.Body) > 0 {
+		cn.writeField("content-length", strconv.Itoa(len(req.Body)), true)
+	}
+
+	st.id = cn.nextID
+	cn.nextID += 2
+	cn.fmu.Lock()
+	st.sendWin = cn.initWin
+	cn.fmu.Unlock()
+	cn.smu.Lock()
+	if cn.gone || !st.state.CompareAndSwap(queued, written) {
+		gone := cn.gone
+		cn.smu.Unlock()
+		if gone && st.state.CompareAndSwap(queued, done) {
+			st.err = ErrUnprocessed
+			close(st.done)
+			cn.c.release(cn)
+		}
+		return !gone
+	}
+	cn.streams[st.id] = st
+	cn.smu.Unlock()
+
+	block := cn.hbuf.Bytes()
+	endStream := len(req.Body) == 0
+	maxFrame := int(cn.peerMaxFrame())
+	first := true
+	for first || len(block) > 0 {
+		n := min(len(block), maxFrame)
+		frag := block[:n]
+		block = block[n:]
+		var err error
+		if first {
+			err = cn.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: frag, EndStream: endStream, EndHeaders: len(block) == 0})
+			first = false
+		} else {
+			err = cn.wfr.WriteContinuation(st.id, len(block) == 0, frag)
+		}
+		if err != nil {
+			cn.close(err)
+			return false
+		}
+	}
+	body := req.Body
+	for len(body) > 0 {
+		n, ok := cn.sendQuota(st, len(body))
+		if !ok {
+			return cn.alive()
+		}
+		if n == 0 {
+			return true // the stream ended (reset or cancelled) while waiting
+		}
+		if err := cn.wfr.WriteData(st.id, n == len(body), body[:n]); err != nil {
+			cn.close(err)
+			return false
+		}
+		body = body[n:]
+	}
+	return true
+}
+
+func (cn *conn) writeField(name, value string, once bool) {
+	_ = cn.henc.WriteField(hpack.HeaderField{Name: name, Value: value, Sensitive: once})
+}
+
+func (cn *conn) peerMaxFrame() uint32 {
+	cn.fmu.Lock()
+	defer cn.fmu.Unlock()
+	return cn.maxFrame
+}
+
+func (cn *conn) alive() bool {
+	select {
+	case <-cn.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// sendQuota takes up to want bytes of flow-control window for st,
+// waiting (after flushing what is buffered, so the server can answer)
+// until there is some. It returns 0 when st ended meanwhile, false when
+// the connection died.
+func (cn *conn) sendQuota(st *stream, want int) (int, bool) {
+	cn.fmu.Lock()
+	for cn.sendWin <= 0 || st.sendWin <= 0 {
+		if st.state.Load() == done {
+			cn.fmu.Unlock()
+			return 0, true
+		}
+		if !cn.alive() {
+			cn.fmu.Unlock()
+			return 0, false
+		}
+		cn.fmu.Unlock()
+		if !cn.writeControl() {
+			return 0, false
+		}
+		if err := cn.bw.Flush(); err != nil {
+			cn.close(err)
+			return 0, false
+		}
+		cn.fmu.Lock()
+		if cn.sendWin <= 0 || st.sendWin <= 0 {
+			cn.writerWaiting.Store(true)
+			cn.fcond.Wait()
+			cn.writerWaiting.Store(false)
+		}
+	}
+	n := min(want, int(cn.sendWin), int(st.sendWin), int(cn.maxFrame))
+	cn.sendWin -= int32(n)
+	st.sendWin -= int32(n)
+	cn.fmu.Unlock()
+	return n, true
+}
+
+// ---- reader ----
+
+func (cn *conn) readLoop() {
+	err := cn.read()
+	cn.fail(err)
+}
+
+// fail marks the connection dead and ends every stream on it.
+func (cn *conn) fail(err error) {
+	cn.close(err)
+	cn.smu.Lock()
+	cn.gone = true
+	if cn.err == nil {
+		cn.err = err
+	}
+	streams := make([]*stream, 0, len(cn.streams))
+	for _, st := range cn.streams {
+		streams = append(streams, st)
+	}
+	cn.smu.Unlock()
+	close(cn.dead)
+	cn.fmu.Lock()
+	cn.fcond.Broadcast()
+	cn.fmu.Unlock()
+	cn.c.retire(cn)
+	lost := fmt.Errorf("%w: %w", ErrConnLost, cn.err)
+	for _, st := range streams {
+		cn.finish(st, nil, lost)
+	}
+}
+
+func (cn *conn) read() error {
+	for {
+		f, err := cn.rfr.ReadFrame()
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				if st := cn.lookup(se.StreamID); st != nil && cn.finish(st, nil, &ResetError{Code: se.Code.String()}) {
+					cn.control(ctrlFrame{kind: ctrlReset, id: se.StreamID, code: se.Code})
+				}
+				continue
+			}
+			return err
+		}
+		cn.frames.Add(1)
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), f.StreamEnded()); err != nil {
+				return err
+			}
+		case *http2.ContinuationFrame:
+			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), false); err != nil {
+				return err
+			}
+		case *http2.DataFrame:
+			cn.onData(f)
+		case *http2.RSTStreamFrame:
+			if st := cn.lookup(f.StreamID); st != nil {
+				var err error = &ResetError{Code: f.ErrCode.String()}
+				if f.ErrCode == http2.ErrCodeRefusedStream {
+					err = ErrUnprocessed
+				}
+				cn.finish(st, nil, err)
+			}
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if err := cn.applySettings(f, false); err != nil {
+					return err
+				}
+			}
+		case *http2.WindowUpdateFrame:
+			var st *stream
+			if f.StreamID != 0 {
+				if st = cn.lookup(f.StreamID); st == nil {
+					continue
+				}
+			}
+			cn.fmu.Lock()
+			if st == nil {
+				cn.sendWin += int32(f.Increment)
+			} else {
+				st.sendWin += int32(f.Increment)
+			}
+			cn.fcond.Broadcast()
+			cn.fmu.Unlock()
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				cn.control(ctrlFrame{kind: ctrlPingAck, data: f.Data})
+			}
+		case *http2.GoAwayFrame:
+			cn.onGoAway(f.LastStreamID)
+		}
+	}
+}
+
+func (cn *conn) lookup(id uint32) *stream {
+	cn.smu.Lock()
+	st := cn.streams[id]
+	cn.smu.Unlock()
+	return st
+}
+
+// applySettings applies the server's SETTINGS and acknowledges them.
+func (cn *conn) applySettings(f *http2.SettingsFrame, first bool) error {
+	err := f.ForeachSetting(func(s http2.Setting) error {
+		switch s.ID {
+		case http2.SettingMaxConcurrentStreams:
+			if first {
+				cn.maxStreams = int(min(s.Val, 1<<20))
+			} else {
+				cn.c.setMaxStreams(cn, int(min(s.Val, 1<<20)))
+			}
+		case http2.SettingInitialWindowSize:
+			if s.Val > 1<<31-1 {
+				return http2.ConnectionError(http2.ErrCodeFlowControl)
+			}
+			cn.smu.Lock()
+			cn.fmu.Lock()
+			delta := int32(s.Val) - cn.initWin
+			cn.initWin = int32(s.Val)
+			for _, st := range cn.streams {
+				st.sendWin += delta
+			}
+			cn.fcond.Broadcast()
+			cn.fmu.Unlock()
+			cn.smu.Unlock()
+		case http2.SettingMaxFrameSize:
+			cn.fmu.Lock()
+			cn.maxFrame = s.Val
+			cn.fmu.Unlock()
+		case http2.SettingHeaderTableSize:
+			cn.control(ctrlFrame{kind: ctrlTableSize, n: s.Val})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if first {
+		// The writer has not started: write the ack with the first flush.
+		cn.ctrl = append(cn.ctrl, ctrlFrame{kind: ctrlSettingsAck})
+		if len(cn.kick) == 0 {
+			cn.kick <- struct{}{}
+		}
+		return nil
+	}
+	cn.control(ctrlFrame{kind: ctrlSettingsAck})
+	return nil
+}
+
+// onHeaders decodes a header block fragment for stream id (decoding it
+// even when the stream is gone, to keep the HPACK state in step).
+func (cn *conn) onHeaders(id uint32, frag []byte, ended, streamEnded bool) error {
+	st := cn.lookup(id)
+	cn.cur = st
+	if st != nil && st.hdrsDone {
+		cn.cur = nil // trailers: decoded and dropped
+	}
+	if _, err := cn.hdec.Write(frag); err != nil {
+		return http2.ConnectionError(http2.ErrCodeCompression)
+	}
+	if !ended {
+		return nil
+	}
+	if err := cn.hdec.Close(); err != nil {
+		return http2.ConnectionError(http2.ErrCodeCompression)
+	}
+	cn.cur = nil
+	if st == nil {
+		return nil
+	}
+	if !st.hdrsDone {
+		if st.hdrErr != nil {
+			if cn.finish(st, nil, st.hdrErr) {
+				cn.control(ctrlFrame{kind: ctrlReset, id: id, code: http2.ErrCodeProtocol})
+			}
+			return nil
+		}
+		if st.status >= 100 && st.status < 200 {
+			st.status, st.header = 0, nil // informational: the real answer follows
+			return nil
+		}
+		st.hdrsDone = true
+	}
+	if streamEnded {
+		cn.complete(st)
+	}
+	return nil
+}
+
+// emit receives the decoder's fields for cn.cur.
+func (cn *conn) emit(f hpack.HeaderField) {
+	st := cn.cur
+	if st == nil || st.hdrErr != nil {
+		return
+	}
+	if f.IsPseudo() {
+		if f.Name == ":status" {
+			code, err := strconv.Atoi(f.Value)
+			if err != nil || code < 100 || code > 999 {
+				st.hdrErr = fmt.Errorf("h2client: malformed :status %q", f.Value)
+				return
+			}
+			st.status = code
+		}
+		return
+	}
+	if len(st.header) >= 128 {
+		st.hdrErr = errors.New("h2client: too many response header fields")
+		return
+	}
+	st.header = append(st.header, Field{Name: f.Name, Value: f.Value})
+}
+
+func (cn *conn) onData(f *http2.DataFrame) {
+	n := int(f.Header().Length)
+	// Connection-level flow control counts every DATA frame, even for
+	// streams that are gone.
+	cn.recvUnacked += n
+	if cn.recvUnacked >= ourConnWindow/2 {
+		cn.control(ctrlFrame{kind: ctrlWindow, id: 0, n: uint32(cn.recvUnacked)})
+		cn.recvUnacked = 0
+	}
+	st := cn.lookup(f.StreamID)
+	if st == nil {
+		return
+	}
+	if !st.hdrsDone {
+		if cn.finish(st, nil, errors.New("h2client: DATA before response headers")) {
+			cn.control(ctrlFrame{kind: ctrlReset, id: f.StreamID, code: http2.ErrCodeProtocol})
+		}
+		return
+	}
+	data := f.Data()
+	if len(st.body)+len(data) > cn.c.cfg.MaxResponseBody {
+		if cn.finish(st, nil, fmt.Errorf("h2client: response body over %d bytes", cn.c.cfg.MaxResponseBody)) {
+			cn.control(ctrlFrame{kind: ctrlReset, id: f.StreamID, code: http2.ErrCodeCancel})
+		}
+		return
+	}
+	st.body = append(st.body, data...)
+	if f.StreamEnded() {
+		cn.complete(st)
+		return
+	}
+	st.recvUnacked += n
+	if st.recvUnacked >= ourStreamWindow/2 {
+		cn.control(ctrlFrame{kind: ctrlWindow, id: f.StreamID, n: uint32(st.recvUnacked)})
+		st.recvUnacked = 0
+	}
+}
+
+// complete finishes st with its response.
+func (cn *conn) complete(st *stream) {
+	resp := &Response{Status: st.status, Header: st.header, Body: st.body}
+	if st.status == 0 {
+		cn.finish(st, nil, errors.New("h2client: response without :status"))
+		return
+	}
+	cn.finish(st, resp, nil)
+}
+
+// onGoAway retires the connection: streams above last were not processed
+// and are retried elsewhere; the rest finish here.
+func (cn *conn) onGoAway(last uint32) {
+	cn.goaway.Store(true)
+	cn.c.retire(cn)
+	cn.smu.Lock()
+	var unprocessed []*stream
+	for id, st := range cn.streams {
+		if id > last {
+			unprocessed = append(unprocessed, st)
+		}
+	}
+	cn.smu.Unlock()
+	for _, st := range unprocessed {
+		cn.finish(st, nil, ErrUnprocessed)
+	}
+}
+
+// ---- keep-alive ----
+
+// keepAlive pings a connection that has received nothing for
+// ReadIdleTimeout and closes it when the ping is not answered within
+// PingTimeout.
+func (cn *conn) keepAlive() {
+	idle, timeout := cn.c.cfg.ReadIdleTimeout, cn.c.cfg.PingTimeout
+	t := time.NewTimer(idle)
+	defer t.Stop()
+	last := cn.frames.Load()
+	for {
+		select {
+		case <-cn.dead:
+			return
+		case <-t.C:
+		}
+		now := cn.frames.Load()
+		if now != last {
+			last = now
+			t.Reset(idle)
+			continue
+		}
+		cn.control(ctrlFrame{kind: ctrlPing, data: [8]byte{'h', '2', 'c', 'l', 'i', 'e', 'n', 't'}})
+		t.Reset(timeout)
+		select {
+		case <-cn.dead:
+			return
+		case <-t.C:
+		}
+		if cn.frames.Load() == last {
+			cn.close(fmt.Errorf("h2client: no answer to a PING in %v", timeout))
+			return
+		}
+		last = cn.frames.Load()
+		t.Reset(idle)
+	}
+}
