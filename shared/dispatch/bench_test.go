@@ -83,7 +83,7 @@ var sbContenders = []sbContender{
 	{key: "apns2-100", platform: "APNs", label: "sideshow/apns2 PushWithContext, 100 goroutines"},
 	{key: "apns2-1000", platform: "APNs", label: "sideshow/apns2 PushWithContext, 1000 goroutines"},
 	{key: "dispatch-fcm", platform: "FCM", label: "dispatch.Sender.Send (10 msgs x 1000 tokens, concurrent)", ours: true},
-	{key: "sendeach-loop", platform: "FCM", label: "firebase messaging SendEach loop (500 per call)"},
+	{key: "sendeach-loop", platform: "FCM", label: "firebase messaging SendEach loop (500 per call, same messages)"},
 	{key: "local-apns", platform: "APNs", label: "local path: embedded queue -> worker -> dispatch (enqueue to delivered)", ours: true},
 }
 

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	firebase "firebase.google.com/go/v4"
-	"firebase.google.com/go/v4/messaging"
 	"github.com/sideshow/apns2"
 	"golang.org/x/net/http2"
 	"golang.org/x/oauth2"
@@ -501,7 +500,10 @@ func sbAPNs2(ctx context.Context, spec sbSpec, roots *x509.CertPool, workers int
 
 // sbSendEach is a bare firebase messaging client (its own OAuth token
 // source against the fake) sending chunks of 500 with SendEach, one call
-// after another.
+// after another. It sends exactly the messages our sender sends for the
+// same queue message: fcm.NewTemplate(sbMessage(...)).Messages of the
+// tokens (notification plus the android, apns and webpush blocks), so
+// the comparison with dispatch-fcm is like for like.
 func sbSendEach(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, error) {
 	sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
 	if err != nil {
@@ -523,20 +525,19 @@ func sbSendEach(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst
 	if err != nil {
 		return nil, err
 	}
-	msg := func(i int) *messaging.Message {
-		return &messaging.Message{Token: sbFCMToken(i), Notification: &messaging.Notification{Title: "Sale", Body: "50% off everything today"}}
-	}
-	// Warm-up: one message alone, so the burst shares the connection.
-	if _, err := mc.Send(ctx, msg(spec.Tokens)); err != nil {
+	// Warm-up: one message alone (the warm-up token, as sbSetup's), so
+	// the burst shares the connection.
+	warm := fcm.NewTemplate(sbMessage("warm", push.FCM, spec.Tokens, 1), time.Time{})
+	if _, err := mc.Send(ctx, warm.For(sbFCMToken(spec.Tokens))); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	return func(ctx context.Context) (int, error) {
+		// One queue message for all the tokens, mapped as sendFCM maps it.
+		m := sbMessage("bench", push.FCM, 0, spec.Tokens)
+		tmpl := fcm.NewTemplate(m, time.Time{})
 		delivered := 0
-		for from := 0; from < spec.Tokens; from += 500 {
-			batch := make([]*messaging.Message, 0, 500)
-			for i := from; i < min(from+500, spec.Tokens); i++ {
-				batch = append(batch, msg(i))
-			}
+		for from := 0; from < len(m.Tokens.FCM); from += fcm.MaxBatch {
+			batch := tmpl.Messages(m.Tokens.FCM[from:min(from+fcm.MaxBatch, len(m.Tokens.FCM))])
 			br, err := mc.SendEach(ctx, batch)
 			if err != nil {
 				return delivered, err

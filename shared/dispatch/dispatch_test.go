@@ -2,7 +2,9 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,5 +181,39 @@ func TestDisabledAppIsRejected(t *testing.T) {
 	}
 	if res.Counts[credential.Rejected] != 2 || len(res.Dead) != 1 || res.Dead[0].Reason != dispatch.ReasonAppDisabled || r.Apple.Total() != 0 {
 		t.Errorf("disabled app = %+v", res)
+	}
+}
+
+func TestFCMCallsBoundRequestsInFlight(t *testing.T) {
+	tests := []struct {
+		calls            int
+		minPeak, maxPeak int
+	}{
+		{calls: 1, minPeak: 1, maxPeak: 50},   // one SendEach call: its 50 workers
+		{calls: 8, minPeak: 51, maxPeak: 150}, // three messages' calls at once
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("FCMCalls=%d", tt.calls), func(t *testing.T) {
+			r := newRig(t)
+			r.Google.SetLatency(20 * time.Millisecond)
+			s := dispatch.New(dispatch.Config{Apps: credential.NewCache(r.Store, credential.CacheConfig{}), Ledger: r.Store, Suspender: r.Store, Clients: r.Gateways(), Owner: "w", FCMCalls: tt.calls})
+			var wg sync.WaitGroup
+			for i := range 3 {
+				toks := make([]string, 120)
+				for j := range toks {
+					toks[j] = fmt.Sprintf("fcm-%d-%d", i, j)
+				}
+				wg.Go(func() {
+					res, err := s.Send(context.Background(), dispatch.Delivery{Message: message(fmt.Sprintf("m%d", i), nil, toks)})
+					if err != nil || res.Counts[credential.Delivered] != len(toks) {
+						t.Errorf("message %d: %+v, %v", i, res.Counts, err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := r.Google.PeakInFlight(); got < tt.minPeak || got > tt.maxPeak {
+				t.Errorf("peak sends in flight = %d, want %d..%d", got, tt.minPeak, tt.maxPeak)
+			}
+		})
 	}
 }

@@ -117,8 +117,9 @@ func (b *apnsBatch) isConfirmed() bool {
 	return false
 }
 
-// sendFCM sends every pending FCM token through SendEach (run
-// concurrently by the client) and records each answer.
+// sendFCM sends every pending FCM token through SendEach, a chunk of
+// fcm.MaxBatch tokens per call, the chunks of all messages sharing the
+// Sender's FCMCalls slots, and records each answer.
 func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
 	app, mat, ok := s.platformReady(ctx, m, app, push.FCM, tokens, rec)
 	if !ok {
@@ -135,20 +136,34 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 		return
 	}
 	tmpl := fcm.NewTemplate(m, enqueued)
-	results := client.Send(ctx, tmpl.Messages(tokens))
-	outs := make([]fcm.Outcome, len(results))
-	for i, r := range results {
-		outs[i] = r.Verdict.Outcome
-		if outs[i] == fcm.RefreshThenCredentialFault { // Send already refreshed once
-			outs[i] = fcm.CredentialFault
+	var suspended atomic.Bool
+	var wg sync.WaitGroup
+	for start := 0; start < len(tokens); start += fcm.MaxBatch {
+		chunk := tokens[start:min(start+fcm.MaxBatch, len(tokens))]
+		if s.nearDeadline(ctx) {
+			rec.each(ctx, push.FCM, chunk, credential.Retry, ReasonDeadline)
+			continue
 		}
+		s.fcmCalls <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-s.fcmCalls }()
+			results := client.Send(ctx, tmpl.Messages(chunk))
+			outs := make([]fcm.Outcome, len(results))
+			for i, r := range results {
+				outs[i] = r.Verdict.Outcome
+				if outs[i] == fcm.RefreshThenCredentialFault { // Send already refreshed once
+					outs[i] = fcm.CredentialFault
+				}
+			}
+			if i := slices.Index(outs, fcm.CredentialFault); i >= 0 && suspended.CompareAndSwap(false, true) {
+				s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
+			}
+			for i, r := range results {
+				rec.record(ctx, push.FCM, chunk[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
+			}
+		})
 	}
-	if i := slices.Index(outs, fcm.CredentialFault); i >= 0 {
-		s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
-	}
-	for i, r := range results {
-		rec.record(ctx, push.FCM, tokens[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
-	}
+	wg.Wait()
 }
 
 // publishInvalid reports the platform's dead tokens of this attempt in

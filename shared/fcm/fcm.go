@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"firebase.google.com/go/v4/messaging"
 	"google.golang.org/api/option"
 
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 )
 
@@ -88,7 +90,8 @@ type Client struct {
 	projectID string
 	tokens    *tokenSource
 	msg       *messaging.Client
-	transport *http.Transport
+	transport *http.Transport   // to the token endpoint
+	h2        *h2client.Client // to the FCM endpoint
 
 	warmMu sync.Mutex
 	warmed bool
@@ -124,7 +127,15 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 		hc:       &http.Client{Transport: tr, Timeout: cfg.RequestTimeout},
 		now:      time.Now,
 	}
-	hc := &http.Client{Transport: &bearerTransport{ts: ts, base: tr}, Timeout: cfg.RequestTimeout}
+	// Sends go over the lean HTTP/2 client (requests multiplexed on as
+	// few connections as the server's stream limit allows, frames of
+	// concurrent requests sharing TLS records); it sends nowhere but the
+	// configured endpoint.
+	h2, err := endpointClient(cfg)
+	if err != nil {
+		return nil, push.E(op, push.Invalid, err)
+	}
+	hc := &http.Client{Transport: &bearerTransport{ts: ts, base: h2, timeout: cfg.RequestTimeout}}
 
 	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: sa.ProjectID},
 		option.WithHTTPClient(hc),
@@ -137,14 +148,35 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 	if err != nil {
 		return nil, push.E(op, push.Internal, fmt.Errorf("firebase messaging: %w", err))
 	}
-	return &Client{cfg: cfg, projectID: sa.ProjectID, tokens: ts, msg: mc, transport: tr}, nil
+	return &Client{cfg: cfg, projectID: sa.ProjectID, tokens: ts, msg: mc, transport: tr, h2: h2}, nil
+}
+
+// endpointClient is the HTTP/2 client for cfg.Endpoint.
+func endpointClient(cfg Config) (*h2client.Client, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("FCM endpoint %q is not an https URL", cfg.Endpoint)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	return h2client.New(h2client.Config{
+		Addr:        addr,
+		TLS:         &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		DialTimeout: cfg.DialTimeout,
+	})
 }
 
 // ProjectID returns the Firebase project the key belongs to.
 func (c *Client) ProjectID() string { return c.projectID }
 
-// Close releases idle connections. The Client must not be used after.
-func (c *Client) Close() { c.transport.CloseIdleConnections() }
+// Close releases the connections (once their requests finish). The
+// Client must not be used after.
+func (c *Client) Close() {
+	c.transport.CloseIdleConnections()
+	c.h2.Close()
+}
 
 // Token returns a valid OAuth access token, minting one if needed.
 // Errors: Unprocessable with code oauth_invalid_grant when Google refuses

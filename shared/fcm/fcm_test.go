@@ -414,8 +414,12 @@ func TestSendLargeBatchWarmsOneConnection(t *testing.T) {
 	if got := srv.TotalRequests(); got != n+1 { // +1: the warm-up
 		t.Errorf("fake received %d sends, want %d", got, n+1)
 	}
-	if got := srv.Connections(); got != 1 {
-		t.Errorf("client opened %d connections, want 1 (warmed before the burst)", got)
+	// One connection to the token endpoint, and for the sends as many as
+	// 8 SendEach calls of 50 requests in flight need under the fake's
+	// limit of 250 streams per connection: 2. A cold burst would dial one
+	// per concurrent request.
+	if got := srv.Connections(); got > 3 {
+		t.Errorf("client opened %d connections, want at most 3 (1 token + 2 send)", got)
 	}
 	m, ok := srv.MessageFor("tok-0007")
 	if !ok {

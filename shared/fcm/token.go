@@ -287,23 +287,30 @@ func (ts *tokenSource) assertion() (string, error) {
 	return signing + "." + enc.EncodeToString(sig), nil
 }
 
-// bearerTransport adds "Authorization: Bearer <token>" to every request.
-// Because option.WithHTTPClient switches the Google libraries' own
-// authentication off, this is the only authentication firebase sends.
+// bearerTransport adds "Authorization: Bearer <token>" to every request
+// and bounds it by timeout. Because option.WithHTTPClient switches the
+// Google libraries' own authentication off, this is the only
+// authentication firebase sends. base must return responses with their
+// bodies already read (h2client does): the request's context ends when
+// RoundTrip returns. (http.Client.Timeout would do the bounding with a
+// goroutine per request.)
 type bearerTransport struct {
-	ts   *tokenSource
-	base http.RoundTripper
+	ts      *tokenSource
+	base    http.RoundTripper
+	timeout time.Duration
 }
 
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := t.ts.Token(req.Context())
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	defer cancel()
+	tok, err := t.ts.Token(ctx)
 	if err != nil {
 		if req.Body != nil {
 			_ = req.Body.Close()
 		}
 		return nil, err
 	}
-	r := req.Clone(req.Context())
+	r := req.Clone(ctx)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return t.base.RoundTrip(r)
 }

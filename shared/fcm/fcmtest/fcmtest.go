@@ -86,6 +86,9 @@ type Fake struct {
 	projectScript map[string][]Reply
 	perToken      map[string]int
 	sends         int
+	inFlight      int // sends being answered
+	peakInFlight  int
+	latency       time.Duration
 	tokenPosts    int
 	last          Message
 	byToken       map[string]Message
@@ -263,6 +266,22 @@ func (f *Fake) TotalRequests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.sends
+}
+
+// SetLatency makes every later send wait d before it is handled, as a
+// distant server would.
+func (f *Fake) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	f.latency = d
+	f.mu.Unlock()
+}
+
+// PeakInFlight returns the most send requests the Fake was answering at
+// once.
+func (f *Fake) PeakInFlight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peakInFlight
 }
 
 // TokenRequests returns how many requests reached the token endpoint.
@@ -474,7 +493,18 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 	project := r.PathValue("project")
 	f.mu.Lock()
 	f.sends++
+	f.inFlight++
+	f.peakInFlight = max(f.peakInFlight, f.inFlight)
+	latency := f.latency
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
+	if latency > 0 {
+		time.Sleep(latency)
+	}
 
 	// 1. Authentication.
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
