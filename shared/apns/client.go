@@ -264,34 +264,65 @@ func (c *Client) currentBearer() (*bearer, error) {
 // Transient when the connection failed or the context ended (whether
 // Apple read the request is then unknown), Unprocessable when the gateway
 // refused the client certificate in the TLS handshake; ClassifyError
-// reads it for the sender. Apple's
-// rejections are Responses, not errors. A 403 ExpiredProviderToken is
-// answered by refreshing the provider token (once for all pushes that saw
-// the same token) and re-sending once with the same apns-id.
+// reads it for the sender. Apple's rejections are Responses, not errors.
+// A 403 ExpiredProviderToken is answered by refreshing the provider
+// token (once for all pushes that saw the same token) and re-sending
+// once with the same apns-id.
 func (c *Client) Push(ctx context.Context, n Notification) (Response, error) {
+	type result struct {
+		resp Response
+		err  error
+	}
+	ch := make(chan result, 1)
+	c.PushAsync(ctx, n, func(resp Response, err error) { ch <- result{resp, err} })
+	r := <-ch
+	return r.resp, r.err
+}
+
+// PushAsync sends n as Push does and calls done once with Push's
+// results, without a goroutine per push: done runs on a goroutine of the
+// Client's (or PushAsync's caller's, when n fails before it is sent) and
+// must not block, since it delays the answers of other pushes. PushAsync
+// blocks only while every connection has as many pushes in flight as
+// Apple allows and no other may be opened, or while one is dialed.
+func (c *Client) PushAsync(ctx context.Context, n Notification, done func(Response, error)) {
 	const op = "apns.Client.Push"
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		inner := done
+		done = func(r Response, err error) { cancel(); inner(r, err) }
+	}
 	var used *bearer
 	if c.tok != nil {
 		b, err := c.currentBearer()
 		if err != nil {
-			return Response{}, push.E(op, push.Internal, err)
+			done(Response{}, push.E(op, push.Internal, err))
+			return
 		}
 		used = b
 	}
-	resp, err := c.send(ctx, n, used)
-	if err != nil || c.tok == nil || resp.Status != http.StatusForbidden || resp.Reason != apns2.ReasonExpiredProviderToken {
-		return resp, err
-	}
-	b, err := c.refresh(used.jwt)
-	if err != nil {
-		return resp, nil
-	}
-	if n.ID == "" {
-		n.ID = resp.ID
-	}
-	resp, err = c.send(ctx, n, b)
-	resp.TokenRefreshed = true
-	return resp, err
+	c.send(ctx, n, used, func(resp Response, err error) {
+		if err != nil || c.tok == nil || resp.Status != http.StatusForbidden || resp.Reason != apns2.ReasonExpiredProviderToken {
+			done(resp, err)
+			return
+		}
+		// Signing a provider token is no work for the connection's reader.
+		go func() {
+			b, err := c.refresh(used.jwt)
+			if err != nil {
+				done(resp, nil)
+				return
+			}
+			if n.ID == "" {
+				n.ID = resp.ID
+			}
+			c.send(ctx, n, b, func(resp Response, err error) {
+				resp.TokenRefreshed = true
+				done(resp, err)
+			})
+		}()
+	})
 }
 
 // Header fields of a push. Those that every push of a template repeats
@@ -302,15 +333,11 @@ var (
 	alertType   = h2client.Field{Name: "apns-push-type", Value: "alert"}
 )
 
-func (c *Client) send(ctx context.Context, n Notification, b *bearer) (Response, error) {
-	const op = "apns.Client.Push"
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	var fields [8]h2client.Field
-	h := append(fields[:0], contentType)
+// send pushes n once with bearer b (nil for certificate auth) and calls
+// done with the answer.
+func (c *Client) send(ctx context.Context, n Notification, b *bearer, done func(Response, error)) {
+	h := make([]h2client.Field, 0, 8)
+	h = append(h, contentType)
 	if b != nil {
 		h = append(h, h2client.Field{Name: "authorization", Value: b.header})
 	}
@@ -334,19 +361,27 @@ func (c *Client) send(ctx context.Context, n Notification, b *bearer) (Response,
 	} else {
 		h = append(h, alertType)
 	}
-	res, err := c.h2.Do(ctx, &h2client.Request{
+	req := &h2client.Request{
 		Method:   http.MethodPost,
 		Path:     "/3/device/" + n.DeviceToken,
 		PathOnce: true,
 		Header:   h,
 		Body:     n.Payload,
+	}
+	c.h2.Start(ctx, req, func(res *h2client.Response, err error) {
+		done(answer(n.DeviceToken, res, err))
 	})
+}
+
+// answer reads the gateway's response to a push.
+func answer(deviceToken string, res *h2client.Response, err error) (Response, error) {
+	const op = "apns.Client.Push"
 	if err != nil {
 		kind := push.Transient
 		if _, ok := TLSAlert(err); ok {
 			kind = push.Unprocessable // the gateway refused the certificate
 		}
-		return Response{}, push.E(op, kind, fmt.Errorf("push to device %s: %w", Redact(n.DeviceToken), err))
+		return Response{}, push.E(op, kind, fmt.Errorf("push to device %s: %w", Redact(deviceToken), err))
 	}
 	out := Response{
 		Status:   res.Status,

@@ -73,6 +73,7 @@ func sbRunChild(spec sbSpec) sbResult {
 		return sbResult{Err: "no server certificate"}
 	}
 	var burst sbBurst
+	var check func(ctx context.Context, delivered int) error // after the clock stops
 	var err error
 	switch spec.Contender {
 	case "dispatch-apns":
@@ -86,7 +87,7 @@ func sbRunChild(spec sbSpec) sbResult {
 	case "sendeach-loop":
 		burst, err = sbSendEach(ctx, spec, roots)
 	case "local-apns":
-		burst, err = sbLocal(ctx, spec, roots)
+		burst, check, err = sbLocal(ctx, spec, roots)
 	case "idle":
 		burst = func(context.Context) (int, error) { return spec.Tokens, nil }
 	default:
@@ -128,6 +129,9 @@ func sbRunChild(spec sbSpec) sbResult {
 	n, err := burst(ctx)
 	wall, cpu := time.Since(start), sbCPU()-cpu0
 	r := sbResult{Delivered: n, Wall: wall.Seconds(), CPU: cpu.Seconds(), PeakRSS: sbPeakRSS()}
+	if err == nil && check != nil {
+		err = check(ctx, n)
+	}
 	if err != nil {
 		r.Err = err.Error()
 	}
@@ -321,19 +325,20 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 // sbLocal is the local server's path, end to end: the messages are put on
 // the embedded durable queue (as POST /v1/messages does) and the worker
 // receives, sends, settles and completes them; the burst ends when every
-// message left the queue. Delivered is read back from the ledger.
-func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, error) {
+// message left the queue. Delivered is what the Sender reported; check,
+// run after the clock stops, reads the ledger back and wants the same.
+func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, func(context.Context, int) error, error) {
 	st, store, s, err := sbSetup(ctx, spec, roots, push.APNs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	q, err := st.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: time.Minute})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	const perMessage = 1000
-	return func(ctx context.Context) (int, error) {
-		var ids []string
+	var ids []string
+	burst := func(ctx context.Context) (int, error) {
 		for from := 0; from < spec.Tokens; from += perMessage {
 			m := sbMessage(fmt.Sprintf("local-%d", from), push.APNs, from, min(perMessage, spec.Tokens-from))
 			body, err := json.Marshal(m)
@@ -347,7 +352,8 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, e
 			ids = append(ids, m.MessageID)
 		}
 		wctx, stop := context.WithCancel(ctx)
-		w := localsend.NewWorker(localsend.WorkerConfig{Queue: q, Sender: s, Workers: len(ids), Visibility: time.Minute})
+		counted := &sbCountingSender{Sender: s}
+		w := localsend.NewWorker(localsend.WorkerConfig{Queue: q, Sender: counted, Workers: len(ids), Visibility: time.Minute})
 		done := make(chan struct{})
 		go func() { w.Run(wctx); close(done) }()
 		defer func() { stop(); <-done }()
@@ -366,20 +372,39 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, e
 				time.Sleep(time.Millisecond)
 			}
 		}
-		delivered := 0
+		return int(counted.delivered.Load()), nil
+	}
+	check := func(ctx context.Context, delivered int) error {
+		inLedger := 0
 		for _, id := range ids {
 			outs, err := store.Outcomes(ctx, credential.MessageKey{Tenant: "acme", MessageID: id})
 			if err != nil {
-				return 0, err
+				return err
 			}
 			for _, o := range outs {
 				if o.Result == credential.Delivered {
-					delivered++
+					inLedger++
 				}
 			}
 		}
-		return delivered, nil
-	}, nil
+		if inLedger != delivered {
+			return fmt.Errorf("the ledger records %d delivered, the sender reported %d", inLedger, delivered)
+		}
+		return nil
+	}
+	return burst, check, nil
+}
+
+// sbCountingSender counts the deliveries the Sender reports.
+type sbCountingSender struct {
+	*dispatch.Sender
+	delivered atomic.Int64
+}
+
+func (c *sbCountingSender) Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error) {
+	res, err := c.Sender.Send(ctx, d)
+	c.delivered.Add(int64(res.Counts[credential.Delivered]))
+	return res, err
 }
 
 // sbSetup wires a Sender as the local server does (bbolt store for app

@@ -48,9 +48,10 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 			rec.record(ctx, push.APNs, tok, credential.Retry, ReasonDeadline, 0)
 			continue
 		}
-		b.sem <- struct{}{}
+		b.sem <- struct{}{}      // this message's pushes in flight
+		s.inFlight <- struct{}{} // the Sender's
 		b.wg.Add(1)
-		s.pushers.run(func() { b.push(tok) }) // waits for one of the Sender's MaxInFlight pushers
+		b.push(tok)
 	}
 	b.wg.Wait()
 }
@@ -70,17 +71,30 @@ type apnsBatch struct {
 	wg        sync.WaitGroup
 }
 
-// push sends to tok and records the answer (the recorder's writers write
-// it; record only queues it).
+// push sends to tok; answered records the answer when it comes.
 func (b *apnsBatch) push(tok string) {
-	defer b.wg.Done()
-	defer func() { <-b.sem }()
-	s, ctx := b.s, b.ctx
 	if f := b.fault.Load(); f != nil {
-		b.rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+		b.rec.record(b.ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+		b.release()
 		return
 	}
-	resp, err := b.client.Push(ctx, b.tmpl.For(tok))
+	b.client.PushAsync(b.ctx, b.tmpl.For(tok), func(resp apns.Response, err error) { b.answered(tok, resp, err) })
+}
+
+// release frees a push's slots.
+func (b *apnsBatch) release() {
+	<-b.s.inFlight
+	<-b.sem
+	b.wg.Done()
+}
+
+// answered classifies and records the answer to tok's push (the
+// recorder's writers write it; record only queues it). It runs on the
+// APNs client's goroutine, so what takes time (suspending the platform
+// in the store) runs on another.
+func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
+	defer b.release()
+	s, ctx := b.s, b.ctx
 	var out apns.Outcome
 	reason := resp.Reason
 	if err != nil {
@@ -99,7 +113,7 @@ func (b *apnsBatch) push(tok string) {
 		reason = apns.TokenEnvironmentUnconfirmed
 	}
 	if out == apns.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
-		s.suspend(ctx, b.app, push.APNs, reason)
+		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, reason) })
 	}
 	b.rec.record(ctx, push.APNs, tok, credential.Result(out), reason, 0)
 }

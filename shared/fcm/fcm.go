@@ -90,7 +90,7 @@ type Client struct {
 	projectID string
 	tokens    *tokenSource
 	msg       *messaging.Client
-	transport *http.Transport   // to the token endpoint
+	transport *http.Transport  // to the token endpoint
 	h2        *h2client.Client // to the FCM endpoint
 
 	warmMu sync.Mutex

@@ -195,18 +195,42 @@ func (c *Client) Authority() string { return c.authority }
 // *net.OpError; a TLS alert from the server when it refused the client
 // certificate), ctx's error or ErrClosed.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
-	const tries = 3
-	for try := 1; ; try++ {
-		cn, err := c.reserve(ctx)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := cn.roundTrip(ctx, req)
-		if err != nil && errors.Is(err, ErrUnprocessed) && try < tries && ctx.Err() == nil {
-			continue
-		}
-		return resp, err
+	type result struct {
+		resp *Response
+		err  error
 	}
+	ch := make(chan result, 1)
+	c.Start(ctx, req, func(resp *Response, err error) { ch <- result{resp, err} })
+	r := <-ch
+	return r.resp, r.err
+}
+
+// Start sends req and calls done exactly once with what Do would return.
+// It blocks only while it waits for a stream (every connection at the
+// server's limit) or a dial; done is called on one of the Client's
+// goroutines (or Start's caller's, when req fails before it is queued)
+// and must not block: it delays the answers of other requests. req must
+// stay unchanged until done is called.
+func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, error)) {
+	c.start(ctx, req, done, 1)
+}
+
+func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), try int) {
+	const tries = 3
+	cn, err := c.reserve(ctx)
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	cn.start(ctx, req, func(resp *Response, err error) {
+		if err != nil && errors.Is(err, ErrUnprocessed) && try < tries && ctx.Err() == nil {
+			// Not acted on: again on another connection; reserving may
+			// wait, which a Client goroutine must not.
+			go c.start(ctx, req, done, try+1)
+			return
+		}
+		done(resp, err)
+	})
 }
 
 // Close closes every connection once its requests in flight are done.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,11 +41,8 @@ type stream struct {
 	cn    *conn
 	id    uint32 // set by the writer
 	state atomic.Int32
-	done  chan struct{}
-
-	// Set by whoever finishes the stream, read after done is closed.
-	resp *Response
-	err  error
+	done  func(*Response, error)      // called once, by whoever finishes the stream
+	stop  atomic.Pointer[func() bool] // unregisters the context's AfterFunc
 
 	// Reader-only.
 	hdrsDone    bool
@@ -72,12 +70,14 @@ type conn struct {
 	hdec *hpack.Decoder
 	cur  *stream // reader: the stream whose header block is being decoded
 
-	reqs   chan *stream
-	ctrlMu sync.Mutex
-	ctrl   []ctrlFrame
-	kick   chan struct{} // cap 1: ctrl has frames
-	dead   chan struct{} // closed when the connection is gone
-	err    error         // why; set before dead is closed
+	qmu   sync.Mutex
+	queue []*stream // requests for the writer
+	spare []*stream // the writer's previous queue, reused
+	qdead bool      // the connection is gone: no more requests queue
+	ctrl  []ctrlFrame
+	kick  chan struct{} // cap 1: queue or ctrl has something
+	dead  chan struct{} // closed when the connection is gone
+	err   error         // why; set before dead is closed
 
 	// Guarded by Client.mu.
 	active     int
@@ -140,7 +140,6 @@ func (c *Client) dial() (*conn, error) {
 		c:          c,
 		nc:         nc,
 		bw:         bufio.NewWriterSize(nc, writeBufSize),
-		reqs:       make(chan *stream, 256),
 		kick:       make(chan struct{}, 1),
 		dead:       make(chan struct{}),
 		maxStreams: 100, // until the server's SETTINGS say otherwise
@@ -199,75 +198,80 @@ func (c *Client) dial() (*conn, error) {
 	return cn, nil
 }
 
-// roundTrip sends req on cn, on which the caller reserved a stream.
-func (cn *conn) roundTrip(ctx context.Context, req *Request) (*Response, error) {
-	st := &stream{req: req, cn: cn, done: make(chan struct{})}
-	select {
-	case cn.reqs <- st:
-	case <-cn.dead:
-		cn.c.release(cn)
-		return nil, ErrUnprocessed
-	case <-ctx.Done():
-		cn.c.release(cn)
-		return nil, ctx.Err()
+// start queues req on cn, on which the caller reserved a stream; done
+// is called once with the outcome. A ctx that can end cancels the
+// request through context.AfterFunc (no goroutine per request).
+func (cn *conn) start(ctx context.Context, req *Request, done func(*Response, error)) {
+	st := &stream{req: req, cn: cn, done: done}
+	if ctx.Done() != nil {
+		// (It may run before stop is stored: then there is nothing to stop.)
+		stop := context.AfterFunc(ctx, func() { cn.cancel(st, ctx.Err()) })
+		st.stop.Store(&stop)
 	}
+	cn.qmu.Lock()
+	if cn.qdead {
+		cn.qmu.Unlock()
+		cn.finish(st, nil, ErrUnprocessed)
+		return
+	}
+	cn.queue = append(cn.queue, st)
+	cn.qmu.Unlock()
+	cn.wakeWriter()
+}
+
+func (cn *conn) wakeWriter() {
 	select {
-	case <-st.done:
-		return st.resp, st.err
-	case <-ctx.Done():
-		if st.state.CompareAndSwap(queued, done) {
-			st.err = ctx.Err()
-			close(st.done)
-			cn.c.release(cn)
-			return nil, ctx.Err()
-		}
-		if st.state.Load() == written && cn.finish(st, nil, ctx.Err()) {
-			cn.control(ctrlFrame{kind: ctrlReset, id: st.id, code: http2.ErrCodeCancel})
-		}
-		<-st.done
-		return st.resp, st.err
-	case <-cn.dead:
-		if st.state.CompareAndSwap(queued, done) {
-			st.err = ErrUnprocessed
-			close(st.done)
-			cn.c.release(cn)
-			return nil, ErrUnprocessed
-		}
-		<-st.done // the reader's fail finishes every written stream
-		return st.resp, st.err
+	case cn.kick <- struct{}{}:
+	default:
 	}
 }
 
-// finish ends a written stream once (reporting whether this call did):
-// it leaves the stream table, frees the reserved stream and wakes the
-// caller.
-func (cn *conn) finish(st *stream, resp *Response, err error) bool {
-	if !st.state.CompareAndSwap(written, done) {
-		return false
+// cancel ends st with err (its context ended); a stream already written
+// is reset.
+func (cn *conn) cancel(st *stream, err error) {
+	if prev, ok := cn.finish(st, nil, err); ok && prev == written {
+		cn.control(ctrlFrame{kind: ctrlReset, id: st.id, code: http2.ErrCodeCancel})
 	}
-	cn.smu.Lock()
-	delete(cn.streams, st.id)
-	cn.smu.Unlock()
-	st.resp, st.err = resp, err
-	close(st.done)
+}
+
+// finish ends st once, whatever its state, reporting whether this call
+// did and the state it ended from: a written stream leaves the stream
+// table; the reserved stream is freed and done is called.
+func (cn *conn) finish(st *stream, resp *Response, err error) (int32, bool) {
+	var prev int32
+	for {
+		prev = st.state.Load()
+		if prev == done {
+			return prev, false
+		}
+		if st.state.CompareAndSwap(prev, done) {
+			break
+		}
+	}
+	if prev == written {
+		cn.smu.Lock()
+		delete(cn.streams, st.id)
+		cn.smu.Unlock()
+	}
+	if stop := st.stop.Load(); stop != nil {
+		(*stop)()
+	}
 	cn.c.release(cn)
 	if cn.writerWaiting.Load() { // it may wait for this stream's window
 		cn.fmu.Lock()
 		cn.fcond.Broadcast()
 		cn.fmu.Unlock()
 	}
-	return true
+	st.done(resp, err)
+	return prev, true
 }
 
 // control queues a frame for the writer.
 func (cn *conn) control(f ctrlFrame) {
-	cn.ctrlMu.Lock()
+	cn.qmu.Lock()
 	cn.ctrl = append(cn.ctrl, f)
-	cn.ctrlMu.Unlock()
-	select {
-	case cn.kick <- struct{}{}:
-	default:
-	}
+	cn.qmu.Unlock()
+	cn.wakeWriter()
 }
 
 // close ends the connection; the reader sees the error and fails every
@@ -288,28 +292,28 @@ func (cn *conn) close(err error) {
 func (cn *conn) writeLoop() {
 	for {
 		select {
-		case st := <-cn.reqs:
-			if !cn.writeStream(st) {
-				return
-			}
 		case <-cn.kick:
 		case <-cn.dead:
 			return
 		}
-		// Drain whatever else is waiting, then flush once.
-	drain:
+		// Write whatever is queued, again until nothing is, then flush
+		// once. Before the flush, yield once: the callers a batch of
+		// responses just woke often have their next requests ready to
+		// join this write.
+		yielded := false
 		for {
-			if !cn.writeControl() {
+			n, ok := cn.writeQueued()
+			if !ok {
 				return
 			}
-			select {
-			case st := <-cn.reqs:
-				if !cn.writeStream(st) {
-					return
-				}
-			default:
-				break drain
+			if n > 0 {
+				continue
 			}
+			if yielded {
+				break
+			}
+			yielded = true
+			runtime.Gosched()
 		}
 		if err := cn.bw.Flush(); err != nil {
 			cn.close(err)
@@ -318,13 +322,29 @@ func (cn *conn) writeLoop() {
 	}
 }
 
-// writeControl writes the queued control frames; false when the
-// connection failed.
-func (cn *conn) writeControl() bool {
-	cn.ctrlMu.Lock()
-	fs := cn.ctrl
-	cn.ctrl = nil
-	cn.ctrlMu.Unlock()
+// writeQueued writes the queued control frames and requests into the
+// buffer and reports how many there were; false when the connection
+// failed.
+func (cn *conn) writeQueued() (int, bool) {
+	cn.qmu.Lock()
+	ctrl, queue := cn.ctrl, cn.queue
+	cn.ctrl, cn.queue = nil, cn.spare[:0]
+	cn.qmu.Unlock()
+	if !cn.writeControl(ctrl) {
+		return 0, false
+	}
+	for i, st := range queue {
+		queue[i] = nil
+		if !cn.writeStream(st) {
+			return 0, false
+		}
+	}
+	cn.spare = queue[:0]
+	return len(ctrl) + len(queue), true
+}
+
+// writeControl writes control frames; false when the connection failed.
+func (cn *conn) writeControl(fs []ctrlFrame) bool {
 	for _, f := range fs {
 		var err error
 		switch f.kind {
@@ -356,11 +376,7 @@ func (cn *conn) writeStream(st *stream) bool {
 		return true // cancelled while queued
 	}
 	if cn.goaway.Load() || cn.nextID > maxStreamID {
-		if st.state.CompareAndSwap(queued, done) {
-			st.err = ErrUnprocessed
-			close(st.done)
-			cn.c.release(cn)
-		}
+		cn.finish(st, nil, ErrUnprocessed)
 		if cn.nextID > maxStreamID {
 			cn.c.retire(cn)
 		}
@@ -392,10 +408,8 @@ func (cn *conn) writeStream(st *stream) bool {
 	if cn.gone || !st.state.CompareAndSwap(queued, written) {
 		gone := cn.gone
 		cn.smu.Unlock()
-		if gone && st.state.CompareAndSwap(queued, done) {
-			st.err = ErrUnprocessed
-			close(st.done)
-			cn.c.release(cn)
+		if gone {
+			cn.finish(st, nil, ErrUnprocessed)
 		}
 		return !gone
 	}
@@ -475,7 +489,11 @@ func (cn *conn) sendQuota(st *stream, want int) (int, bool) {
 			return 0, false
 		}
 		cn.fmu.Unlock()
-		if !cn.writeControl() {
+		cn.qmu.Lock()
+		ctrl := cn.ctrl
+		cn.ctrl = nil
+		cn.qmu.Unlock()
+		if !cn.writeControl(ctrl) {
 			return 0, false
 		}
 		if err := cn.bw.Flush(); err != nil {
@@ -516,6 +534,11 @@ func (cn *conn) fail(err error) {
 		streams = append(streams, st)
 	}
 	cn.smu.Unlock()
+	cn.qmu.Lock()
+	cn.qdead = true
+	queue := cn.queue
+	cn.queue = nil
+	cn.qmu.Unlock()
 	close(cn.dead)
 	cn.fmu.Lock()
 	cn.fcond.Broadcast()
@@ -525,6 +548,11 @@ func (cn *conn) fail(err error) {
 	for _, st := range streams {
 		cn.finish(st, nil, lost)
 	}
+	// Queued and never written (the writer may have dropped some with
+	// the buffer it could not flush: those are in streams, as written).
+	for _, st := range queue {
+		cn.finish(st, nil, ErrUnprocessed)
+	}
 }
 
 func (cn *conn) read() error {
@@ -533,7 +561,7 @@ func (cn *conn) read() error {
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
-				if st := cn.lookup(se.StreamID); st != nil && cn.finish(st, nil, &ResetError{Code: se.Code.String()}) {
+				if st := cn.lookup(se.StreamID); st != nil && cn.ended(st, &ResetError{Code: se.Code.String()}) {
 					cn.control(ctrlFrame{kind: ctrlReset, id: se.StreamID, code: se.Code})
 				}
 				continue
@@ -637,9 +665,7 @@ func (cn *conn) applySettings(f *http2.SettingsFrame, first bool) error {
 	if first {
 		// The writer has not started: write the ack with the first flush.
 		cn.ctrl = append(cn.ctrl, ctrlFrame{kind: ctrlSettingsAck})
-		if len(cn.kick) == 0 {
-			cn.kick <- struct{}{}
-		}
+		cn.wakeWriter()
 		return nil
 	}
 	cn.control(ctrlFrame{kind: ctrlSettingsAck})
@@ -669,7 +695,7 @@ func (cn *conn) onHeaders(id uint32, frag []byte, ended, streamEnded bool) error
 	}
 	if !st.hdrsDone {
 		if st.hdrErr != nil {
-			if cn.finish(st, nil, st.hdrErr) {
+			if cn.ended(st, st.hdrErr) {
 				cn.control(ctrlFrame{kind: ctrlReset, id: id, code: http2.ErrCodeProtocol})
 			}
 			return nil
@@ -684,6 +710,13 @@ func (cn *conn) onHeaders(id uint32, frag []byte, ended, streamEnded bool) error
 		cn.complete(st)
 	}
 	return nil
+}
+
+// ended finishes st with err and reports whether this call did (then
+// the caller resets the stream).
+func (cn *conn) ended(st *stream, err error) bool {
+	_, ok := cn.finish(st, nil, err)
+	return ok
 }
 
 // emit receives the decoder's fields for cn.cur.
@@ -724,14 +757,14 @@ func (cn *conn) onData(f *http2.DataFrame) {
 		return
 	}
 	if !st.hdrsDone {
-		if cn.finish(st, nil, errors.New("h2client: DATA before response headers")) {
+		if cn.ended(st, errors.New("h2client: DATA before response headers")) {
 			cn.control(ctrlFrame{kind: ctrlReset, id: f.StreamID, code: http2.ErrCodeProtocol})
 		}
 		return
 	}
 	data := f.Data()
 	if len(st.body)+len(data) > cn.c.cfg.MaxResponseBody {
-		if cn.finish(st, nil, fmt.Errorf("h2client: response body over %d bytes", cn.c.cfg.MaxResponseBody)) {
+		if cn.ended(st, fmt.Errorf("h2client: response body over %d bytes", cn.c.cfg.MaxResponseBody)) {
 			cn.control(ctrlFrame{kind: ctrlReset, id: f.StreamID, code: http2.ErrCodeCancel})
 		}
 		return

@@ -116,9 +116,13 @@ func NewWorker(c WorkerConfig) *Worker {
 	return &Worker{cfg: c, log: log}
 }
 
-// Run receives and sends messages with Workers goroutines until ctx
+// maxReceive is the most messages one receive takes (SQS's limit too).
+const maxReceive = 10
+
+// Run receives and sends messages, at most Workers at once, until ctx
 // ends, then lets the messages being sent finish for at most Grace and
-// returns.
+// returns. One receive takes as many messages as there are free workers
+// (up to 10), in one queue transaction.
 func (w *Worker) Run(ctx context.Context) {
 	// Sends run under their own context: ctx ending stops receiving,
 	// and Grace later stops the sends.
@@ -135,17 +139,30 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 	}()
 	var wg sync.WaitGroup
-	for range w.cfg.Workers {
-		wg.Go(func() { w.loop(ctx, sendCtx) })
-	}
 	wg.Go(func() { w.expireGroups(ctx) })
-	wg.Wait()
-}
-
-func (w *Worker) loop(ctx, sendCtx context.Context) {
+	free := make(chan struct{}, w.cfg.Workers) // a token per busy worker
 	failures := 0
 	for ctx.Err() == nil {
-		msgs, err := w.cfg.Queue.Receive(ctx, 1, w.cfg.Visibility, 5*time.Second)
+		// Wait for a free worker, then take every other free one.
+		select {
+		case free <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		n := 1
+	take:
+		for n < maxReceive {
+			select {
+			case free <- struct{}{}:
+				n++
+			default:
+				break take
+			}
+		}
+		msgs, err := w.cfg.Queue.Receive(ctx, n, w.cfg.Visibility, 5*time.Second)
+		for range n - len(msgs) {
+			<-free
+		}
 		if err != nil {
 			failures++
 			w.log.Error("receive_failed", "err", err)
@@ -154,9 +171,13 @@ func (w *Worker) loop(ctx, sendCtx context.Context) {
 		}
 		failures = 0
 		for _, m := range msgs {
-			w.handle(sendCtx, m)
+			wg.Go(func() {
+				defer func() { <-free }()
+				w.handle(sendCtx, m)
+			})
 		}
 	}
+	wg.Wait()
 }
 
 // expireGroups drops the stats of long-finished messages once an hour.
