@@ -477,3 +477,72 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("header with CRLF: err = %v", err)
 	}
 }
+
+func TestStartCallsDoneOnceEach(t *testing.T) {
+	srv := newServer(t, 50, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(2 * time.Second):
+			}
+			return
+		}
+		echo(w, r)
+	}))
+	c := newClient(t, srv, h2client.Config{MaxConns: 2})
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+
+	const n = 600
+	calls := make([]atomic.Int32, n)
+	var wg sync.WaitGroup
+	var ok, ctxErr, other atomic.Int32
+	for i := range n {
+		ctx, path := context.Background(), "/fast"
+		switch i % 3 {
+		case 1:
+			ctx = cancelled
+		case 2:
+			ctx, path = short, "/slow"
+		}
+		wg.Add(1)
+		c.Start(ctx, &h2client.Request{Method: "POST", Path: path, Body: []byte("x")}, func(resp *h2client.Response, err error) {
+			defer wg.Done()
+			calls[i].Add(1)
+			switch {
+			case err == nil && resp.Status == http.StatusCreated && i%3 == 0:
+				ok.Add(1)
+			case errors.Is(err, context.Canceled) && i%3 == 1, errors.Is(err, context.DeadlineExceeded) && i%3 == 2:
+				ctxErr.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("request %d: %v %v", i, resp, err)
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(50 * time.Millisecond) // a second call would come now
+	for i := range calls {
+		if got := calls[i].Load(); got != 1 {
+			t.Errorf("request %d: done called %d times", i, got)
+		}
+	}
+	if ok.Load() != n/3 || ctxErr.Load() != 2*n/3 {
+		t.Errorf("answered %d, context errors %d, other %d; want %d, %d, 0", ok.Load(), ctxErr.Load(), other.Load(), n/3, 2*n/3)
+	}
+	// Every stream was given back: as many requests as both connections
+	// allow still go at once (a leaked stream would make one wait out
+	// its deadline).
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	for range 100 {
+		wg.Go(func() {
+			if _, err := c.Do(ctx, &h2client.Request{Path: "/fast"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}

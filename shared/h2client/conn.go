@@ -443,7 +443,14 @@ func (cn *conn) writeStream(st *stream) bool {
 			return cn.alive()
 		}
 		if n == 0 {
-			return true // the stream ended (reset or cancelled) while waiting
+			// The stream ended (answered, reset or cancelled) while its
+			// body waited for window: end our half too, or the server
+			// counts it open.
+			if err := cn.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel); err != nil {
+				cn.close(err)
+				return false
+			}
+			return true
 		}
 		if err := cn.wfr.WriteData(st.id, n == len(body), body[:n]); err != nil {
 			cn.close(err)
