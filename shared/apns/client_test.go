@@ -178,10 +178,9 @@ func TestConcurrentPushesFewConnections(t *testing.T) {
 				auth = tokenAuth(t, k, keyID, teamID)
 			}
 			c := newClient(t, config(s), auth, push.Production)
-			// Warm up: until a connection has the server's SETTINGS the
-			// HTTP/2 transport assumes 100 streams, so a cold burst may open
-			// up to burst/100 connections; a warm one uses what the server
-			// advertises.
+			// Warm up, so the connection count below is the burst's alone
+			// (the client reads the server's SETTINGS before its first
+			// request, so even a cold burst knows the stream limit).
 			if _, err := c.Push(context.Background(), apns.Notification{DeviceToken: devTok, Topic: bundle, Payload: payload}); err != nil {
 				t.Fatal(err)
 			}
