@@ -217,6 +217,10 @@ func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, e
 
 func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), try int) {
 	const tries = 3
+	if err := ctx.Err(); err != nil {
+		done(nil, err) // not sent: AfterFunc would cancel it only after it may be written
+		return
+	}
 	cn, err := c.reserve(ctx)
 	if err != nil {
 		done(nil, err)
