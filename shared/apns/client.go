@@ -52,7 +52,8 @@ type Config struct {
 	// DialTimeout bounds a TCP connect plus TLS handshake; default 10 s.
 	DialTimeout time.Duration
 	// RequestTimeout bounds one push when the caller's context has no
-	// deadline; default 30 s.
+	// deadline (with its re-send after a provider-token refresh, if any);
+	// default 30 s.
 	RequestTimeout time.Duration
 	// ReadIdleTimeout is how long a quiet connection waits before a
 	// health-check PING; default 15 s (apns2's value).

@@ -39,21 +39,50 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 		ck:  confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment},
 		sem: make(chan struct{}, s.cfg.Concurrency),
 	}
+	starts, stop := s.startWindow(ctx)
+	defer stop()
 	for _, tok := range tokens {
 		if f := b.fault.Load(); f != nil {
 			rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
 			continue
 		}
-		if s.nearDeadline(ctx) {
+		// Slots: this message's pushes in flight, then the Sender's.
+		if !s.acquire(starts, b.sem, s.inFlight) {
 			rec.record(ctx, push.APNs, tok, credential.Retry, ReasonDeadline, 0)
 			continue
 		}
-		b.sem <- struct{}{}      // this message's pushes in flight
-		s.inFlight <- struct{}{} // the Sender's
 		b.wg.Add(1)
 		b.push(tok)
 	}
 	b.wg.Wait()
+}
+
+// startWindow returns a context that ends when no new push may start:
+// Reserve before ctx's deadline, or with ctx.
+func (s *Sender) startWindow(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, d.Add(-s.cfg.Reserve))
+	}
+	return context.WithCancel(ctx)
+}
+
+// acquire takes a slot of each semaphore in turn, waiting at most until
+// starts ends; on false it holds none.
+func (s *Sender) acquire(starts context.Context, sems ...chan struct{}) bool {
+	for i, sem := range sems {
+		if starts.Err() == nil {
+			select {
+			case sem <- struct{}{}:
+				continue
+			case <-starts.Done():
+			}
+		}
+		for _, held := range sems[:i] {
+			<-held
+		}
+		return false
+	}
+	return true
 }
 
 // apnsBatch is the APNs tokens of one message being pushed.
@@ -150,15 +179,21 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 		return
 	}
 	tmpl := fcm.NewTemplate(m, enqueued)
-	var suspended atomic.Bool
+	var fault atomic.Pointer[string]
 	var wg sync.WaitGroup
+	starts, stop := s.startWindow(ctx)
+	defer stop()
 	for start := 0; start < len(tokens); start += fcm.MaxBatch {
 		chunk := tokens[start:min(start+fcm.MaxBatch, len(tokens))]
-		if s.nearDeadline(ctx) {
+		if !s.acquire(starts, s.fcmCalls) {
 			rec.each(ctx, push.FCM, chunk, credential.Retry, ReasonDeadline)
 			continue
 		}
-		s.fcmCalls <- struct{}{}
+		if f := fault.Load(); f != nil { // an earlier chunk found the key refused
+			<-s.fcmCalls
+			rec.each(ctx, push.FCM, chunk, credential.CredentialFault, *f)
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-s.fcmCalls }()
 			results := client.Send(ctx, tmpl.Messages(chunk))
@@ -169,7 +204,7 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 					outs[i] = fcm.CredentialFault
 				}
 			}
-			if i := slices.Index(outs, fcm.CredentialFault); i >= 0 && suspended.CompareAndSwap(false, true) {
+			if i := slices.Index(outs, fcm.CredentialFault); i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
 				s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
 			}
 			for i, r := range results {

@@ -131,8 +131,6 @@ var (
 	// ErrConnLost: the connection ended after the request was written and
 	// before its response was complete; the server may have acted on it.
 	ErrConnLost = errors.New("h2client: connection lost before the response")
-	// ErrClosed: the Client was closed.
-	ErrClosed = errors.New("h2client: client closed")
 )
 
 // ResetError is a request the server reset (RST_STREAM) after it may have
@@ -152,13 +150,28 @@ type Client struct {
 	conns   []*conn
 	dialing *dialCall
 	wake    chan struct{} // closed when a stream frees or the connections change; nil when no one waits
-	closed  bool
+
+	// After a failed dial, requests fail with its error until the
+	// back-off has passed instead of dialing again: Apple treats rapid
+	// reconnects as an attack.
+	dialErr      error
+	dialFailures int
+	dialRetryAt  time.Time
 }
 
 type dialCall struct {
 	done chan struct{}
 	err  error
+	// abandoned: the dialing caller's context ended; the dial says
+	// nothing about the origin and waiters dial again.
+	abandoned bool
 }
+
+// Back-off after failed dials: doubling from dialBackoffMin.
+const (
+	dialBackoffMin = 100 * time.Millisecond
+	dialBackoffMax = 10 * time.Second
+)
 
 // New returns a Client for cfg. It makes no connection yet.
 func New(cfg Config) (*Client, error) {
@@ -193,7 +206,8 @@ func (c *Client) Authority() string { return c.authority }
 // Response; an error means there is none: ErrUnprocessed (the server
 // did not act on it), ErrConnLost, a *ResetError, a dial error (a
 // *net.OpError; a TLS alert from the server when it refused the client
-// certificate), ctx's error or ErrClosed.
+// certificate; within the back-off after a failed dial, that dial's
+// error) or ctx's error.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	type result struct {
 		resp *Response
@@ -253,7 +267,7 @@ func (c *Client) Close() {
 	c.wakeLocked()
 	c.mu.Unlock()
 	for _, cn := range idle {
-		cn.close(ErrClosed)
+		cn.close(errClientClose)
 	}
 }
 
@@ -269,10 +283,6 @@ func (c *Client) Conns() int {
 func (c *Client) reserve(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
 	for {
-		if c.closed {
-			c.mu.Unlock()
-			return nil, ErrClosed
-		}
 		for _, cn := range c.conns {
 			if !cn.closing && cn.active < cn.maxStreams {
 				cn.active++
@@ -281,21 +291,34 @@ func (c *Client) reserve(ctx context.Context) (*conn, error) {
 			}
 		}
 		if c.dialing == nil && len(c.conns) < c.cfg.MaxConns {
-			call := &dialCall{done: make(chan struct{})}
-			c.dialing = call
-			c.mu.Unlock()
-			cn, err := c.dial()
-			c.mu.Lock()
-			c.dialing = nil
-			call.err = err
-			close(call.done)
-			if err != nil {
-				c.wakeLocked()
+			if c.dialErr != nil && time.Now().Before(c.dialRetryAt) {
+				err := c.dialErr
 				c.mu.Unlock()
 				return nil, err
 			}
-			c.conns = append(c.conns, cn)
+			call := &dialCall{done: make(chan struct{})}
+			c.dialing = call
+			c.mu.Unlock()
+			cn, err := c.dial(ctx)
+			c.mu.Lock()
+			c.dialing = nil
+			call.err = err
+			call.abandoned = err != nil && ctx.Err() != nil
+			close(call.done)
+			switch {
+			case err == nil:
+				c.dialErr, c.dialFailures = nil, 0
+				c.conns = append(c.conns, cn)
+			case !call.abandoned:
+				c.dialFailures++
+				c.dialErr = err
+				c.dialRetryAt = time.Now().Add(min(dialBackoffMin<<min(c.dialFailures-1, 10), dialBackoffMax))
+			}
 			c.wakeLocked()
+			if err != nil {
+				c.mu.Unlock()
+				return nil, err
+			}
 			continue
 		}
 		// Wait for a free stream, a connection or the dial in progress.
@@ -312,7 +335,7 @@ func (c *Client) reserve(ctx context.Context) (*conn, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-dialed:
-			if call.err != nil {
+			if call.err != nil && !call.abandoned {
 				return nil, call.err
 			}
 		case <-wake:
@@ -368,4 +391,7 @@ func (c *Client) setMaxStreams(cn *conn, n int) {
 	c.mu.Unlock()
 }
 
-var errGoingAway = errors.New("h2client: connection retired")
+var (
+	errGoingAway   = errors.New("h2client: connection retired")
+	errClientClose = errors.New("h2client: connection closed by Client.Close")
+)

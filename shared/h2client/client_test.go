@@ -171,6 +171,10 @@ func TestLargeBodies(t *testing.T) {
 	srv := newServer(t, 100, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("x-got", strconv.Itoa(len(body)))
+		if r.URL.Path == "/small" {
+			_, _ = w.Write([]byte("small"))
+			return
+		}
 		_, _ = w.Write(big)
 	}))
 	c := newClient(t, srv, h2client.Config{})
@@ -193,8 +197,12 @@ func TestLargeBodies(t *testing.T) {
 	if _, err := small.Do(context.Background(), &h2client.Request{Path: "/big"}); err == nil || !strings.Contains(err.Error(), "over 1000 bytes") {
 		t.Errorf("over MaxResponseBody: err = %v", err)
 	}
-	if resp, err := small.Do(context.Background(), &h2client.Request{Method: "POST", Path: "/after", Body: []byte("x")}); err == nil {
-		t.Errorf("the connection still works but the body is still too big: %d bytes", len(resp.Body))
+	// Only that stream was given up: the connection still serves others.
+	if resp, err := small.Do(context.Background(), &h2client.Request{Method: "POST", Path: "/small", Body: []byte("x")}); err != nil || string(resp.Body) != "small" {
+		t.Errorf("after a body over the limit: %v, %v", resp, err)
+	}
+	if got := small.Conns(); got != 1 {
+		t.Errorf("connections = %d, want 1", got)
 	}
 }
 
@@ -247,17 +255,36 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestTLSAlert(t *testing.T) {
+func TestTLSAlertAndDialBackoff(t *testing.T) {
+	var accepted atomic.Int64
 	srv := httptest.NewUnstartedServer(echo)
 	srv.EnableHTTP2 = true
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert, MaxVersion: tls.VersionTLS12}
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			accepted.Add(1)
+		}
+	}
 	srv.StartTLS()
 	defer srv.Close()
 	c := newClient(t, srv, h2client.Config{})
-	_, err := c.Do(context.Background(), &h2client.Request{Path: "/"})
-	var oe *net.OpError
-	if !errors.As(err, &oe) || oe.Op != "remote error" {
-		t.Errorf("no client certificate: err = %v, want the server's TLS alert", err)
+	for i := range 3 {
+		_, err := c.Do(context.Background(), &h2client.Request{Path: "/"})
+		var oe *net.OpError
+		if !errors.As(err, &oe) || oe.Op != "remote error" {
+			t.Errorf("request %d without a client certificate: err = %v, want the server's TLS alert", i, err)
+		}
+	}
+	// Within the back-off the dial's error is returned without dialing.
+	if got := accepted.Load(); got != 1 {
+		t.Errorf("connections accepted = %d, want 1", got)
+	}
+	time.Sleep(150 * time.Millisecond) // past the first back-off (100 ms)
+	if _, err := c.Do(context.Background(), &h2client.Request{Path: "/"}); err == nil {
+		t.Error("a request succeeded without a certificate")
+	}
+	if got := accepted.Load(); got != 2 {
+		t.Errorf("connections accepted after the back-off = %d, want 2", got)
 	}
 }
 
@@ -479,7 +506,20 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestStartCallsDoneOnceEach(t *testing.T) {
+	var arrived atomic.Int64
+	full := make(chan struct{})
 	srv := newServer(t, 50, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/barrier" {
+			if arrived.Add(1) == 100 {
+				close(full)
+			}
+			select {
+			case <-full:
+			case <-r.Context().Done():
+			}
+			echo(w, r)
+			return
+		}
 		if r.URL.Path == "/slow" {
 			select {
 			case <-r.Context().Done():
@@ -533,13 +573,14 @@ func TestStartCallsDoneOnceEach(t *testing.T) {
 		t.Errorf("answered %d, context errors %d, other %d; want %d, %d, 0", ok.Load(), ctxErr.Load(), other.Load(), n/3, 2*n/3)
 	}
 	// Every stream was given back: as many requests as both connections
-	// allow still go at once (a leaked stream would make one wait out
-	// its deadline).
+	// allow are at the server at once (with one stream leaked, one of
+	// them would wait for a free stream and the barrier never fill).
+	arrived.Store(0)
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	for range 100 {
 		wg.Go(func() {
-			if _, err := c.Do(ctx, &h2client.Request{Path: "/fast"}); err != nil {
+			if _, err := c.Do(ctx, &h2client.Request{Path: "/barrier"}); err != nil {
 				t.Error(err)
 			}
 		})

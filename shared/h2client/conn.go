@@ -43,6 +43,7 @@ type stream struct {
 	state atomic.Int32
 	done  func(*Response, error)      // called once, by whoever finishes the stream
 	stop  atomic.Pointer[func() bool] // unregisters the context's AfterFunc
+	reset atomic.Bool                 // written and closed by an RST_STREAM (ours queued, or the server's)
 
 	// Reader-only.
 	hdrsDone    bool
@@ -66,9 +67,10 @@ type conn struct {
 	henc *hpack.Encoder
 	hbuf bytes.Buffer
 
-	rfr  *http2.Framer
-	hdec *hpack.Decoder
-	cur  *stream // reader: the stream whose header block is being decoded
+	rfr     *http2.Framer
+	hdec    *hpack.Decoder
+	cur     *stream // reader: the stream whose header block is being decoded
+	curEnds bool    // reader: that block's HEADERS frame ended the stream
 
 	qmu   sync.Mutex
 	queue []*stream // requests for the writer
@@ -86,9 +88,9 @@ type conn struct {
 
 	smu     sync.Mutex
 	streams map[uint32]*stream
-	gone    bool // no more streams may register (guarded by smu)
-	nextID  uint32
-	goaway  atomic.Bool
+	gone    bool   // the connection died: no more streams may register (guarded by smu)
+	goaway  bool   // the server sent GOAWAY: likewise (guarded by smu)
+	nextID  uint32 // writer-only
 
 	fmu      sync.Mutex
 	fcond    *sync.Cond
@@ -121,11 +123,12 @@ type ctrlFrame struct {
 	code http2.ErrCode
 }
 
-// dial opens a connection: TLS handshake with h2 negotiated, our preface
-// and settings, and the server's first SETTINGS read before any request
-// goes out (so its stream limit is known from the start).
-func (c *Client) dial() (*conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DialTimeout)
+// dial opens a connection within ctx and DialTimeout: TLS handshake with
+// h2 negotiated, our preface and settings, and the server's first
+// SETTINGS read before any request goes out (so its stream limit is known
+// from the start).
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
 	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: c.cfg.KeepAlive}, Config: c.cfg.TLS}
 	nc, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
@@ -211,7 +214,7 @@ func (cn *conn) start(ctx context.Context, req *Request, done func(*Response, er
 	cn.qmu.Lock()
 	if cn.qdead {
 		cn.qmu.Unlock()
-		cn.finish(st, nil, ErrUnprocessed)
+		cn.finish(st, nil, ErrUnprocessed, noReset)
 		return
 	}
 	cn.queue = append(cn.queue, st)
@@ -229,20 +232,23 @@ func (cn *conn) wakeWriter() {
 // cancel ends st with err (its context ended); a stream already written
 // is reset.
 func (cn *conn) cancel(st *stream, err error) {
-	if prev, ok := cn.finish(st, nil, err); ok && prev == written {
-		cn.control(ctrlFrame{kind: ctrlReset, id: st.id, code: http2.ErrCodeCancel})
-	}
+	cn.finish(st, nil, err, http2.ErrCodeCancel)
 }
 
+// noReset is finish's rst for streams that need no RST_STREAM from us.
+const noReset = ^http2.ErrCode(0)
+
 // finish ends st once, whatever its state, reporting whether this call
-// did and the state it ended from: a written stream leaves the stream
-// table; the reserved stream is freed and done is called.
-func (cn *conn) finish(st *stream, resp *Response, err error) (int32, bool) {
+// did: a written stream leaves the stream table and, unless rst is
+// noReset, is reset with rst (queued before the stream is freed, so the
+// reset reaches the server before a stream that takes its place); the
+// reserved stream is freed and done is called.
+func (cn *conn) finish(st *stream, resp *Response, err error, rst http2.ErrCode) bool {
 	var prev int32
 	for {
 		prev = st.state.Load()
 		if prev == done {
-			return prev, false
+			return false
 		}
 		if st.state.CompareAndSwap(prev, done) {
 			break
@@ -252,6 +258,10 @@ func (cn *conn) finish(st *stream, resp *Response, err error) (int32, bool) {
 		cn.smu.Lock()
 		delete(cn.streams, st.id)
 		cn.smu.Unlock()
+		if rst != noReset {
+			st.reset.Store(true)
+			cn.control(ctrlFrame{kind: ctrlReset, id: st.id, code: rst})
+		}
 	}
 	if stop := st.stop.Load(); stop != nil {
 		(*stop)()
@@ -263,7 +273,7 @@ func (cn *conn) finish(st *stream, resp *Response, err error) (int32, bool) {
 		cn.fmu.Unlock()
 	}
 	st.done(resp, err)
-	return prev, true
+	return true
 }
 
 // control queues a frame for the writer.
@@ -336,6 +346,11 @@ func (cn *conn) writeQueued() (int, bool) {
 	for i, st := range queue {
 		queue[i] = nil
 		if !cn.writeStream(st) {
+			// The connection failed: the rest were never written.
+			cn.c.retire(cn)
+			for _, rest := range queue[i+1:] {
+				cn.finish(rest, nil, ErrUnprocessed, noReset)
+			}
 			return 0, false
 		}
 	}
@@ -370,18 +385,36 @@ func (cn *conn) writeControl(fs []ctrlFrame) bool {
 }
 
 // writeStream writes one request's frames into the buffer; false when
-// the connection failed.
+// the connection failed. A stream is claimed (given its id, registered)
+// before its header block is encoded, and a block once encoded is always
+// written: the server's HPACK decoder must see every block the encoder
+// made, or every later block on the connection is misread.
 func (cn *conn) writeStream(st *stream) bool {
-	if st.state.Load() != queued {
-		return true // cancelled while queued
-	}
-	if cn.goaway.Load() || cn.nextID > maxStreamID {
-		cn.finish(st, nil, ErrUnprocessed)
-		if cn.nextID > maxStreamID {
-			cn.c.retire(cn)
-		}
+	if cn.nextID > maxStreamID {
+		cn.finish(st, nil, ErrUnprocessed, noReset)
+		cn.c.retire(cn)
 		return true
 	}
+	cn.smu.Lock()
+	if cn.gone || cn.goaway {
+		gone := cn.gone
+		cn.smu.Unlock()
+		cn.finish(st, nil, ErrUnprocessed, noReset)
+		return !gone
+	}
+	if !st.state.CompareAndSwap(queued, written) {
+		cn.smu.Unlock()
+		return true // cancelled while queued
+	}
+	st.id = cn.nextID
+	cn.nextID += 2
+	cn.fmu.Lock()
+	st.sendWin = cn.initWin
+	maxFrame := int(cn.maxFrame)
+	cn.fmu.Unlock()
+	cn.streams[st.id] = st
+	cn.smu.Unlock()
+
 	req := st.req
 	cn.hbuf.Reset()
 	method := req.Method
@@ -398,27 +431,8 @@ func (cn *conn) writeStream(st *stream) bool {
 	if len(req.Body) > 0 {
 		cn.writeField("content-length", strconv.Itoa(len(req.Body)), true)
 	}
-
-	st.id = cn.nextID
-	cn.nextID += 2
-	cn.fmu.Lock()
-	st.sendWin = cn.initWin
-	cn.fmu.Unlock()
-	cn.smu.Lock()
-	if cn.gone || !st.state.CompareAndSwap(queued, written) {
-		gone := cn.gone
-		cn.smu.Unlock()
-		if gone {
-			cn.finish(st, nil, ErrUnprocessed)
-		}
-		return !gone
-	}
-	cn.streams[st.id] = st
-	cn.smu.Unlock()
-
 	block := cn.hbuf.Bytes()
 	endStream := len(req.Body) == 0
-	maxFrame := int(cn.peerMaxFrame())
 	first := true
 	for first || len(block) > 0 {
 		n := min(len(block), maxFrame)
@@ -440,15 +454,17 @@ func (cn *conn) writeStream(st *stream) bool {
 	for len(body) > 0 {
 		n, ok := cn.sendQuota(st, len(body))
 		if !ok {
-			return cn.alive()
+			return false
 		}
 		if n == 0 {
-			// The stream ended (answered, reset or cancelled) while its
-			// body waited for window: end our half too, or the server
-			// counts it open.
-			if err := cn.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel); err != nil {
-				cn.close(err)
-				return false
+			// The stream ended while its body was unsent. Reset or
+			// cancelled, an RST_STREAM closed it; answered early, the
+			// server still counts it open until we end our half.
+			if !st.reset.Load() {
+				if err := cn.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel); err != nil {
+					cn.close(err)
+					return false
+				}
 			}
 			return true
 		}
@@ -465,12 +481,6 @@ func (cn *conn) writeField(name, value string, once bool) {
 	_ = cn.henc.WriteField(hpack.HeaderField{Name: name, Value: value, Sensitive: once})
 }
 
-func (cn *conn) peerMaxFrame() uint32 {
-	cn.fmu.Lock()
-	defer cn.fmu.Unlock()
-	return cn.maxFrame
-}
-
 func (cn *conn) alive() bool {
 	select {
 	case <-cn.dead:
@@ -482,11 +492,13 @@ func (cn *conn) alive() bool {
 
 // sendQuota takes up to want bytes of flow-control window for st,
 // waiting (after flushing what is buffered, so the server can answer)
-// until there is some. It returns 0 when st ended meanwhile, false when
+// until there is some. It returns 0 when st ended meanwhile (checked
+// before every DATA frame, so no DATA follows our RST_STREAM), false when
 // the connection died.
 func (cn *conn) sendQuota(st *stream, want int) (int, bool) {
+	flushed := false
 	cn.fmu.Lock()
-	for cn.sendWin <= 0 || st.sendWin <= 0 {
+	for {
 		if st.state.Load() == done {
 			cn.fmu.Unlock()
 			return 0, true
@@ -495,24 +507,35 @@ func (cn *conn) sendQuota(st *stream, want int) (int, bool) {
 			cn.fmu.Unlock()
 			return 0, false
 		}
-		cn.fmu.Unlock()
-		cn.qmu.Lock()
-		ctrl := cn.ctrl
-		cn.ctrl = nil
-		cn.qmu.Unlock()
-		if !cn.writeControl(ctrl) {
-			return 0, false
+		if cn.sendWin > 0 && st.sendWin > 0 {
+			break
 		}
-		if err := cn.bw.Flush(); err != nil {
-			cn.close(err)
-			return 0, false
+		if !flushed {
+			cn.fmu.Unlock()
+			cn.qmu.Lock()
+			ctrl := cn.ctrl
+			cn.ctrl = nil
+			cn.qmu.Unlock()
+			if !cn.writeControl(ctrl) {
+				return 0, false
+			}
+			if err := cn.bw.Flush(); err != nil {
+				cn.close(err)
+				return 0, false
+			}
+			flushed = true
+			cn.fmu.Lock()
+			continue
 		}
-		cn.fmu.Lock()
-		if cn.sendWin <= 0 || st.sendWin <= 0 {
-			cn.writerWaiting.Store(true)
+		// Publish that we wait, then look again: finish sets the state
+		// before it reads writerWaiting, and fail closes dead before it
+		// broadcasts under fmu, so neither wake-up is lost.
+		cn.writerWaiting.Store(true)
+		if st.state.Load() != done && cn.alive() {
 			cn.fcond.Wait()
-			cn.writerWaiting.Store(false)
 		}
+		cn.writerWaiting.Store(false)
+		flushed = false
 	}
 	n := min(want, int(cn.sendWin), int(st.sendWin), int(cn.maxFrame))
 	cn.sendWin -= int32(n)
@@ -541,6 +564,7 @@ func (cn *conn) fail(err error) {
 		streams = append(streams, st)
 	}
 	cn.smu.Unlock()
+	cn.c.retire(cn) // first, so retries of what fails here go elsewhere
 	cn.qmu.Lock()
 	cn.qdead = true
 	queue := cn.queue
@@ -550,39 +574,35 @@ func (cn *conn) fail(err error) {
 	cn.fmu.Lock()
 	cn.fcond.Broadcast()
 	cn.fmu.Unlock()
-	cn.c.retire(cn)
 	lost := fmt.Errorf("%w: %w", ErrConnLost, cn.err)
 	for _, st := range streams {
-		cn.finish(st, nil, lost)
+		cn.finish(st, nil, lost, noReset)
 	}
 	// Queued and never written (the writer may have dropped some with
 	// the buffer it could not flush: those are in streams, as written).
 	for _, st := range queue {
-		cn.finish(st, nil, ErrUnprocessed)
+		cn.finish(st, nil, ErrUnprocessed, noReset)
 	}
 }
 
 func (cn *conn) read() error {
 	for {
+		// A frame the framer refuses, even one it calls a stream error,
+		// ends the connection: a refused HEADERS frame would leave its
+		// header block undecoded and the HPACK state behind.
 		f, err := cn.rfr.ReadFrame()
 		if err != nil {
-			var se http2.StreamError
-			if errors.As(err, &se) {
-				if st := cn.lookup(se.StreamID); st != nil && cn.ended(st, &ResetError{Code: se.Code.String()}) {
-					cn.control(ctrlFrame{kind: ctrlReset, id: se.StreamID, code: se.Code})
-				}
-				continue
-			}
 			return err
 		}
 		cn.frames.Add(1)
 		switch f := f.(type) {
 		case *http2.HeadersFrame:
-			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), f.StreamEnded()); err != nil {
+			cn.curEnds = f.StreamEnded()
+			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded()); err != nil {
 				return err
 			}
 		case *http2.ContinuationFrame:
-			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), false); err != nil {
+			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded()); err != nil {
 				return err
 			}
 		case *http2.DataFrame:
@@ -593,7 +613,8 @@ func (cn *conn) read() error {
 				if f.ErrCode == http2.ErrCodeRefusedStream {
 					err = ErrUnprocessed
 				}
-				cn.finish(st, nil, err)
+				st.reset.Store(true)
+				cn.finish(st, nil, err, noReset)
 			}
 		case *http2.SettingsFrame:
 			if !f.IsAck() {
@@ -602,28 +623,50 @@ func (cn *conn) read() error {
 				}
 			}
 		case *http2.WindowUpdateFrame:
-			var st *stream
-			if f.StreamID != 0 {
-				if st = cn.lookup(f.StreamID); st == nil {
-					continue
-				}
+			if err := cn.onWindowUpdate(f); err != nil {
+				return err
 			}
-			cn.fmu.Lock()
-			if st == nil {
-				cn.sendWin += int32(f.Increment)
-			} else {
-				st.sendWin += int32(f.Increment)
-			}
-			cn.fcond.Broadcast()
-			cn.fmu.Unlock()
 		case *http2.PingFrame:
 			if !f.IsAck() {
 				cn.control(ctrlFrame{kind: ctrlPingAck, data: f.Data})
 			}
 		case *http2.GoAwayFrame:
 			cn.onGoAway(f.LastStreamID)
+		case *http2.PushPromiseFrame:
+			// We said SETTINGS_ENABLE_PUSH 0 (RFC 9113 §8.4).
+			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
 	}
+}
+
+// onWindowUpdate grows a send window; past 2^31-1 is a flow-control
+// error of the connection or the stream (RFC 9113 §6.9.1).
+func (cn *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
+	const maxWindow = 1<<31 - 1
+	var st *stream
+	if f.StreamID != 0 {
+		if st = cn.lookup(f.StreamID); st == nil {
+			return nil
+		}
+	}
+	cn.fmu.Lock()
+	if st == nil {
+		if int64(cn.sendWin)+int64(f.Increment) > maxWindow {
+			cn.fmu.Unlock()
+			return http2.ConnectionError(http2.ErrCodeFlowControl)
+		}
+		cn.sendWin += int32(f.Increment)
+	} else {
+		if int64(st.sendWin)+int64(f.Increment) > maxWindow {
+			cn.fmu.Unlock()
+			cn.finish(st, nil, &ResetError{Code: http2.ErrCodeFlowControl.String()}, http2.ErrCodeFlowControl)
+			return nil
+		}
+		st.sendWin += int32(f.Increment)
+	}
+	cn.fcond.Broadcast()
+	cn.fmu.Unlock()
+	return nil
 }
 
 func (cn *conn) lookup(id uint32) *stream {
@@ -658,6 +701,9 @@ func (cn *conn) applySettings(f *http2.SettingsFrame, first bool) error {
 			cn.fmu.Unlock()
 			cn.smu.Unlock()
 		case http2.SettingMaxFrameSize:
+			if s.Val < 1<<14 || s.Val > 1<<24-1 {
+				return http2.ConnectionError(http2.ErrCodeProtocol)
+			}
 			cn.fmu.Lock()
 			cn.maxFrame = s.Val
 			cn.fmu.Unlock()
@@ -681,7 +727,7 @@ func (cn *conn) applySettings(f *http2.SettingsFrame, first bool) error {
 
 // onHeaders decodes a header block fragment for stream id (decoding it
 // even when the stream is gone, to keep the HPACK state in step).
-func (cn *conn) onHeaders(id uint32, frag []byte, ended, streamEnded bool) error {
+func (cn *conn) onHeaders(id uint32, frag []byte, ended bool) error {
 	st := cn.lookup(id)
 	cn.cur = st
 	if st != nil && st.hdrsDone {
@@ -702,9 +748,7 @@ func (cn *conn) onHeaders(id uint32, frag []byte, ended, streamEnded bool) error
 	}
 	if !st.hdrsDone {
 		if st.hdrErr != nil {
-			if cn.ended(st, st.hdrErr) {
-				cn.control(ctrlFrame{kind: ctrlReset, id: id, code: http2.ErrCodeProtocol})
-			}
+			cn.finish(st, nil, st.hdrErr, http2.ErrCodeProtocol)
 			return nil
 		}
 		if st.status >= 100 && st.status < 200 {
@@ -713,17 +757,10 @@ func (cn *conn) onHeaders(id uint32, frag []byte, ended, streamEnded bool) error
 		}
 		st.hdrsDone = true
 	}
-	if streamEnded {
+	if cn.curEnds {
 		cn.complete(st)
 	}
 	return nil
-}
-
-// ended finishes st with err and reports whether this call did (then
-// the caller resets the stream).
-func (cn *conn) ended(st *stream, err error) bool {
-	_, ok := cn.finish(st, nil, err)
-	return ok
 }
 
 // emit receives the decoder's fields for cn.cur.
@@ -764,16 +801,12 @@ func (cn *conn) onData(f *http2.DataFrame) {
 		return
 	}
 	if !st.hdrsDone {
-		if cn.ended(st, errors.New("h2client: DATA before response headers")) {
-			cn.control(ctrlFrame{kind: ctrlReset, id: f.StreamID, code: http2.ErrCodeProtocol})
-		}
+		cn.finish(st, nil, errors.New("h2client: DATA before response headers"), http2.ErrCodeProtocol)
 		return
 	}
 	data := f.Data()
 	if len(st.body)+len(data) > cn.c.cfg.MaxResponseBody {
-		if cn.ended(st, fmt.Errorf("h2client: response body over %d bytes", cn.c.cfg.MaxResponseBody)) {
-			cn.control(ctrlFrame{kind: ctrlReset, id: f.StreamID, code: http2.ErrCodeCancel})
-		}
+		cn.finish(st, nil, fmt.Errorf("h2client: response body over %d bytes", cn.c.cfg.MaxResponseBody), http2.ErrCodeCancel)
 		return
 	}
 	st.body = append(st.body, data...)
@@ -792,18 +825,18 @@ func (cn *conn) onData(f *http2.DataFrame) {
 func (cn *conn) complete(st *stream) {
 	resp := &Response{Status: st.status, Header: st.header, Body: st.body}
 	if st.status == 0 {
-		cn.finish(st, nil, errors.New("h2client: response without :status"))
+		cn.finish(st, nil, errors.New("h2client: response without :status"), http2.ErrCodeProtocol)
 		return
 	}
-	cn.finish(st, resp, nil)
+	cn.finish(st, resp, nil, noReset)
 }
 
 // onGoAway retires the connection: streams above last were not processed
 // and are retried elsewhere; the rest finish here.
 func (cn *conn) onGoAway(last uint32) {
-	cn.goaway.Store(true)
 	cn.c.retire(cn)
 	cn.smu.Lock()
+	cn.goaway = true
 	var unprocessed []*stream
 	for id, st := range cn.streams {
 		if id > last {
@@ -812,7 +845,7 @@ func (cn *conn) onGoAway(last uint32) {
 	}
 	cn.smu.Unlock()
 	for _, st := range unprocessed {
-		cn.finish(st, nil, ErrUnprocessed)
+		cn.finish(st, nil, ErrUnprocessed, noReset)
 	}
 }
 
