@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -586,4 +587,29 @@ func TestStartCallsDoneOnceEach(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestCloseEndsTheConnectionsGoroutines(t *testing.T) {
+	srv := newServer(t, 10, echo)
+	c := newClient(t, srv, h2client.Config{})
+	srv.Client() // (the server's own goroutines are running already)
+	before := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for range 50 { // 10 streams per connection: several connections
+		wg.Go(func() {
+			if _, err := c.Do(context.Background(), &h2client.Request{Path: "/"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if c.Conns() < 2 {
+		t.Fatalf("connections = %d, want several", c.Conns())
+	}
+	c.Close()
+	srv.CloseClientConnections() // the server's side of them
+	waitFor(t, "the connections' goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	if got := c.Conns(); got != 0 {
+		t.Errorf("connections after Close = %d", got)
+	}
 }
