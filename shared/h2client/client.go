@@ -13,13 +13,16 @@
 // that the repeated headers are indexed in.
 //
 // A Client multiplexes requests over connections to its origin, opening
-// another connection (one dial at a time, at most Config.MaxConns) when
-// every open one has as many streams as the server allows. Requests the
-// server provably did not process (refused streams, streams above a
-// GOAWAY's last stream id, requests never written before the connection
-// died) are retried on another connection by Do; a request whose
-// connection died after it was written fails with ErrConnLost, since the
-// server may or may not have acted on it.
+// another connection (one dial at a time, at most Config.MaxConns, with
+// a back-off after a failed dial) when every open one has as many
+// streams as the server allows. Do waits for the answer; Start calls
+// back with it, so a caller can keep thousands of requests in flight
+// without a goroutine each. Requests the server provably did not process
+// (refused streams, streams above a GOAWAY's last stream id, requests
+// never written before the connection died) are retried on another
+// connection; a request whose connection died after it was written fails
+// with ErrConnLost, since the server may or may not have acted on it.
+// Connections that receive nothing for a while are checked with a PING.
 package h2client
 
 import (
