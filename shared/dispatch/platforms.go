@@ -57,11 +57,12 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 	b.wg.Wait()
 }
 
-// startWindow returns a context that ends when no new push may start:
-// Reserve before ctx's deadline, or with ctx.
+// startWindow returns a context that ends when no new push may start,
+// as nearDeadline tells it on the Sender's clock: Reserve before ctx's
+// deadline, or with ctx.
 func (s *Sender) startWindow(ctx context.Context) (context.Context, context.CancelFunc) {
 	if d, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(ctx, d.Add(-s.cfg.Reserve))
+		return context.WithTimeout(ctx, d.Sub(s.cfg.Now())-s.cfg.Reserve)
 	}
 	return context.WithCancel(ctx)
 }
