@@ -17,8 +17,8 @@ import (
 
 func TestPushSendsEveryField(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t), Environment: push.Sandbox}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Environment: push.Sandbox}})
 	c := newClient(t, config(s), certAuth(t, id), push.Sandbox)
 	exp := time.Unix(1900000000, 0)
 	n := apns.Notification{
@@ -60,8 +60,8 @@ func TestPushSendsEveryField(t *testing.T) {
 
 func TestPushAnswers(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	c := newClient(t, config(s), certAuth(t, id), push.Production)
 	gone := time.UnixMilli(1700000000123)
 	s.Script(devTok, apnstest.Response{Status: 410, Reason: "Unregistered", Timestamp: gone})
@@ -83,8 +83,8 @@ func TestPushAnswers(t *testing.T) {
 
 func TestPushTransportErrorRedactsToken(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	cfg := config(s)
 	_ = s.Close()
 	c := newClient(t, cfg, certAuth(t, id), push.Production)
@@ -102,9 +102,9 @@ func TestPushTransportErrorRedactsToken(t *testing.T) {
 
 func TestNewClientRejectsBadMaterial(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
 	good := certAuth(t, id)
-	other := issue(t, testcred.PushCert{Key: mustRSA(t)})
+	other := apnstest.IssuePush(t, testcred.PushCert{Key: mustRSA(t)})
 	mismatched := apns.CertificateAuth(push.NewRedacted(chainOf(t, other)), push.NewRedacted(keyOf(t, id)))
 	secret := []byte("-----BEGIN PRIVATE KEY-----\nTOPSECRETMATERIAL\n-----END PRIVATE KEY-----\n")
 	tests := []struct {
@@ -153,7 +153,7 @@ func TestConfigURLDefaults(t *testing.T) {
 // connection whose streams are exhausted makes the pool open another.
 func TestConcurrentPushesFewConnections(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
 	tests := []struct {
 		name      string
 		streams   int
@@ -168,8 +168,8 @@ func TestConcurrentPushesFewConnections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, apnstest.ServerConfig{MaxConcurrentStreams: tt.streams,
-				Config: apnstest.Config{ClientCAs: wwdrPool(t), Latency: tt.latency}})
+			s := apnstest.Start(t, apnstest.ServerConfig{MaxConcurrentStreams: tt.streams,
+				Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Latency: tt.latency}})
 			auth := certAuth(t, id)
 			if tt.tokenAuth {
 				k := ecKey(t)
@@ -234,7 +234,7 @@ func hex4(i int) string {
 func TestTokenRefreshOnExpiredProviderToken(t *testing.T) {
 	t.Parallel()
 	k := ecKey(t)
-	s := startServer(t, apnstest.ServerConfig{})
+	s := apnstest.Start(t, apnstest.ServerConfig{})
 	s.RegisterKey(teamID, keyID, &k.PublicKey)
 	s.AllowTopics(teamID, bundle)
 	c := newClient(t, config(s), tokenAuth(t, k, keyID, teamID), push.Production)
@@ -285,8 +285,8 @@ func TestTokenRefreshOnExpiredProviderToken(t *testing.T) {
 
 func TestPushHonoursContext(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t), Latency: 2 * time.Second}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Latency: 2 * time.Second}})
 	c := newClient(t, config(s), certAuth(t, id), push.Production)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

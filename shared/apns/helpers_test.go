@@ -2,7 +2,6 @@ package apns_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/x509"
 	"testing"
 
 	"mobilepush/shared/apns"
@@ -19,47 +18,6 @@ const (
 )
 
 var payload = []byte(`{"aps":{"alert":{"title":"Hi","body":"there"}},"link":"app://x"}`)
-
-func startServer(t *testing.T, cfg apnstest.ServerConfig) *apnstest.Server {
-	t.Helper()
-	s, err := apnstest.NewServer(cfg)
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func wwdrPool(t *testing.T) *x509.CertPool {
-	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	p.AddCert(ca.Root())
-	return p
-}
-
-func issue(t *testing.T, p testcred.PushCert) *testcred.Identity {
-	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Key == nil {
-		keys, err := testcred.RSAKeys(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Key = keys[0]
-	}
-	id, err := ca.IssuePush(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 // certAuth is the stored form of id, as certinfo normalizes it: the chain
 // PEM leaf first and a PKCS#8 private key PEM.

@@ -46,8 +46,8 @@ func keyOf(t *testing.T, id *testcred.Identity) []byte {
 // TestLiveCheck proves every live code of DESIGN §4.2 against the fake.
 func TestLiveCheck(t *testing.T) {
 	t.Parallel()
-	universal := issue(t, testcred.PushCert{})
-	sandboxOnly := issue(t, testcred.PushCert{Environment: testcred.SandboxOnly})
+	universal := apnstest.IssuePush(t, testcred.PushCert{})
+	sandboxOnly := apnstest.IssuePush(t, testcred.PushCert{Environment: testcred.SandboxOnly})
 	stranger, err := testcred.NewRoot(pkix.Name{CommonName: "Not Apple"})
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +58,9 @@ func TestLiveCheck(t *testing.T) {
 	}
 	key, unknownKey := ecKey(t), ecKey(t)
 
-	trusted := apnstest.Config{ClientCAs: wwdrPool(t)}
-	strict := apnstest.Config{ClientCAs: wwdrPool(t), RejectUnknownDevices: true}
-	sandbox := apnstest.Config{ClientCAs: wwdrPool(t), Environment: push.Sandbox}
+	trusted := apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}
+	strict := apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), RejectUnknownDevices: true}
+	sandbox := apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Environment: push.Sandbox}
 	stale := apnstest.Config{Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 
 	tests := []struct {
@@ -93,7 +93,7 @@ func TestLiveCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, apnstest.ServerConfig{Config: tt.srv})
+			s := apnstest.Start(t, apnstest.ServerConfig{Config: tt.srv})
 			s.RegisterKey(teamID, keyID, &key.PublicKey)
 			s.AllowTopics(teamID, bundle)
 			if tt.script != nil {
@@ -130,10 +130,10 @@ func TestLiveCheck(t *testing.T) {
 
 func TestLiveCheckUntrustedGateway(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{AcceptAnyIssuer: true}})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{AcceptAnyIssuer: true}})
 	cfg := config(s)
 	cfg.RootCAs = x509.NewCertPool() // trusts nothing: not Apple, not the fake
-	got, err := apns.LiveCheck(context.Background(), cfg, certAuth(t, issue(t, testcred.PushCert{})), push.Production, bundle)
+	got, err := apns.LiveCheck(context.Background(), cfg, certAuth(t, apnstest.IssuePush(t, testcred.PushCert{})), push.Production, bundle)
 	if err != nil {
 		t.Fatal(err)
 	}

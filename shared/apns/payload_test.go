@@ -51,8 +51,8 @@ func jsonValue(t *testing.T, s string) any {
 
 func TestTemplateOnTheWire(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{BundleID: bundle}) // topics: bundle, .voip, .complication
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
+	id := apnstest.IssuePush(t, testcred.PushCert{BundleID: bundle}) // topics: bundle, .voip, .complication
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	c := newClient(t, config(s), certAuth(t, id), push.Production)
 	wantID := apns.NotificationID("msg-1", devTok)
 

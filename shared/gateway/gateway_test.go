@@ -33,11 +33,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trust := x509.NewCertPool()
-	trust.AddCert(ca.Root())
-	for _, c := range ca.Chain() {
-		trust.AddCert(c)
-	}
+	trust := apnstest.TrustAppleWWDR(t)
 	w := &world{ca: ca}
 	for _, env := range []push.Environment{push.Production, push.Sandbox} {
 		s, err := apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: env, ClientCAs: trust}})

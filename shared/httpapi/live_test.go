@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"crypto/x509"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -28,18 +27,7 @@ type providers struct {
 
 func newProviders(t *testing.T) *providers {
 	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust := x509.NewCertPool()
-	trust.AddCert(ca.Root())
-	trust.AddCert(ca.Cert)
-	apple, err := apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: trust}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { apple.Close() })
+	apple := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	google := fcmtest.NewServer(t, fcmtest.Options{})
 	gw := gateway.New(gateway.Config{
 		APNs: apns.Config{ProductionURL: apple.URL, SandboxURL: "https://127.0.0.1:1", RootCAs: apple.RootCAs},

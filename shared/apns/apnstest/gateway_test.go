@@ -20,14 +20,14 @@ import (
 
 func TestCertificateClientApns2(t *testing.T) {
 	t.Parallel()
-	universal := issue(t, testcred.PushCert{})
-	sandboxOnly := issue(t, testcred.PushCert{Environment: testcred.SandboxOnly})
-	productionOnly := issue(t, testcred.PushCert{Environment: testcred.ProductionOnly})
-	single := issue(t, testcred.PushCert{BundleID: "com.single.app", Topics: []string{"com.single.app"}})
-	noPush := issue(t, testcred.PushCert{Environment: testcred.NoPushExtensions})
+	universal := apnstest.IssuePush(t, testcred.PushCert{})
+	sandboxOnly := apnstest.IssuePush(t, testcred.PushCert{Environment: testcred.SandboxOnly})
+	productionOnly := apnstest.IssuePush(t, testcred.PushCert{Environment: testcred.ProductionOnly})
+	single := apnstest.IssuePush(t, testcred.PushCert{BundleID: "com.single.app", Topics: []string{"com.single.app"}})
+	noPush := apnstest.IssuePush(t, testcred.PushCert{Environment: testcred.NoPushExtensions})
 
-	prod := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
-	sand := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t), Environment: push.Sandbox}})
+	prod := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
+	sand := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Environment: push.Sandbox}})
 
 	big := []byte(`{"aps":{"alert":"` + strings.Repeat("x", 4100) + `"}}`)
 	voipOK := []byte(`{"aps":{},"x":"` + strings.Repeat("x", 4500) + `"}`)
@@ -81,8 +81,8 @@ func TestCertificateClientApns2(t *testing.T) {
 
 func TestRawRequests(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	hc := rawClient(s, tlsCert(id))
 	tests := []struct {
 		name       string
@@ -140,12 +140,12 @@ func TestClientCertificateTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired := issue(t, testcred.PushCert{NotBefore: time.Now().Add(-400 * 24 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
-	good := issue(t, testcred.PushCert{})
+	expired := apnstest.IssuePush(t, testcred.PushCert{NotBefore: time.Now().Add(-400 * 24 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	good := apnstest.IssuePush(t, testcred.PushCert{})
 
-	trusted := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
-	anyIssuer := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{AcceptAnyIssuer: true}})
-	nobody := startServer(t, apnstest.ServerConfig{})
+	trusted := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
+	anyIssuer := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{AcceptAnyIssuer: true}})
+	nobody := apnstest.Start(t, apnstest.ServerConfig{})
 
 	tests := []struct {
 		name      string
@@ -187,8 +187,8 @@ func TestClientCertificateTrust(t *testing.T) {
 
 func TestRevokeMidConnection(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t)}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	c := certClient(t, s, id)
 	if r := mustPush(t, c, note()); r.StatusCode != 200 {
 		t.Fatalf("before revocation: %d %s", r.StatusCode, r.Reason)
@@ -205,7 +205,7 @@ func TestRevokeMidConnection(t *testing.T) {
 func TestTokenClientApns2(t *testing.T) {
 	t.Parallel()
 	key, other := ecKey(t), ecKey(t)
-	s := startServer(t, apnstest.ServerConfig{})
+	s := apnstest.Start(t, apnstest.ServerConfig{})
 	s.RegisterKey(teamID, keyID, &key.PublicKey)
 	s.AllowTopics(teamID, bundle, bundle+".voip")
 
@@ -295,7 +295,7 @@ func TestTokenClientApns2(t *testing.T) {
 func TestTokenAcceptAnyIssuer(t *testing.T) {
 	t.Parallel()
 	key := ecKey(t)
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{AcceptAnyIssuer: true}})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{AcceptAnyIssuer: true}})
 	c, _ := tokenClient(t, s, key, keyID, teamID)
 	if r := mustPush(t, c, note()); r.StatusCode != 200 {
 		t.Fatalf("unknown key in accept-any mode: %d %q", r.StatusCode, r.Reason)
@@ -309,8 +309,8 @@ func TestTokenAcceptAnyIssuer(t *testing.T) {
 
 func TestScriptsAndCounts(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t), Environment: push.Sandbox}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Environment: push.Sandbox}})
 	c := certClient(t, s, id)
 	gone := time.UnixMilli(1700000000000)
 	s.Script(devTok, apnstest.Response{Status: 429, Reason: "TooManyRequests"}, apnstest.Response{Status: 429, Reason: "TooManyRequests"})
@@ -360,8 +360,8 @@ func TestScriptsAndCounts(t *testing.T) {
 
 func TestAbortAndInject(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t),
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t),
 		Inject: func(r apnstest.Request) (apnstest.Response, bool) {
 			if strings.HasPrefix(r.Token, "5005") {
 				return apnstest.Response{Status: 503, Reason: "ServiceUnavailable"}, true
@@ -393,8 +393,8 @@ func TestAbortAndInject(t *testing.T) {
 
 func TestConcurrentApns2AndConnections(t *testing.T) {
 	t.Parallel()
-	id := issue(t, testcred.PushCert{})
-	s := startServer(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: wwdrPool(t), Latency: 5 * time.Millisecond}})
+	id := apnstest.IssuePush(t, testcred.PushCert{})
+	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Latency: 5 * time.Millisecond}})
 	c := certClient(t, s, id)
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)

@@ -29,50 +29,6 @@ const (
 	payload = `{"aps":{"alert":"hi"}}`
 )
 
-// startServer starts a fake and closes it when the test ends.
-func startServer(t *testing.T, cfg apnstest.ServerConfig) *apnstest.Server {
-	t.Helper()
-	s, err := apnstest.NewServer(cfg)
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// wwdrPool trusts the test Apple root.
-func wwdrPool(t *testing.T) *x509.CertPool {
-	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	p.AddCert(ca.Root())
-	return p
-}
-
-// issue mints a push certificate identity from the test Apple authority.
-func issue(t *testing.T, p testcred.PushCert) *testcred.Identity {
-	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Key == nil {
-		keys, err := testcred.RSAKeys(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Key = keys[0]
-	}
-	id, err := ca.IssuePush(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func tlsCert(id *testcred.Identity) tls.Certificate {
 	c := tls.Certificate{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}
 	for _, ca := range id.Chain {

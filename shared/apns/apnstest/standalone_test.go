@@ -29,7 +29,7 @@ func TestStandaloneGateway(t *testing.T) {
 
 	s := &apnstest.Server{Gateway: g, URL: "https://" + ln.Addr().String(), Certificate: leaf}
 	s.RootCAs = certPool(leaf)
-	r := mustPush(t, certClient(t, s, issue(t, testcred.PushCert{})), note())
+	r := mustPush(t, certClient(t, s, apnstest.IssuePush(t, testcred.PushCert{})), note())
 	if r.StatusCode != 200 {
 		t.Errorf("got %d %q", r.StatusCode, r.Reason)
 	}

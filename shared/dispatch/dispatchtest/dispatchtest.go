@@ -4,7 +4,6 @@ package dispatchtest
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -67,17 +66,7 @@ func NewRig(t testing.TB) *Rig {
 	}
 	t.Cleanup(func() { st.Close() })
 	r := &Rig{Store: credential.NewService(credential.Config{Meta: st, Secrets: st}), Notes: &Notes{Invalid: map[push.Platform][]string{}}}
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust := x509.NewCertPool()
-	trust.AddCert(ca.Root())
-	trust.AddCert(ca.Cert)
-	if r.Apple, err = apnstest.NewServer(apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: trust}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Apple.Close() })
+	r.Apple = apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
 	gw := gateway.New(gateway.Config{
 		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
