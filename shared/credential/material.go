@@ -2,6 +2,7 @@ package credential
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,6 +140,61 @@ func DecodeMaterial(v push.Redacted) (Material, error) {
 	}
 	if err := m.Validate(); err != nil {
 		return Material{}, push.E(op, push.Internal, errors.New("stored secret value is not valid material"))
+	}
+	return m, nil
+}
+
+// Material returns the secret material of the credential of platform p in
+// use by the app (tenant, id).
+// Errors: Invalid, NotFound (no app or no credential), Transient, Internal.
+func (s *Service) Material(ctx context.Context, tenant, id string, p push.Platform) (Material, error) {
+	return s.material(ctx, "credential.Material", tenant, id, p, false)
+}
+
+// PreviousMaterial returns the secret material a Rollback of platform p
+// would restore, so the caller can re-validate it first.
+// Errors: Invalid, NotFound (no app, credential or previous version),
+// Transient, Internal.
+func (s *Service) PreviousMaterial(ctx context.Context, tenant, id string, p push.Platform) (Material, error) {
+	return s.material(ctx, "credential.PreviousMaterial", tenant, id, p, true)
+}
+
+func (s *Service) material(ctx context.Context, op, tenant, id string, p push.Platform, previous bool) (Material, error) {
+	a, err := s.Get(ctx, tenant, id)
+	if err != nil {
+		return Material{}, push.E(op, push.Other, err)
+	}
+	m := a.Meta(p)
+	if m == nil {
+		return Material{}, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", id, p))
+	}
+	ver := m.Secret.VersionID
+	if previous {
+		ver = m.Secret.PreviousVersionID
+		if ver == "" {
+			return Material{}, push.E(op, push.NotFound, fmt.Errorf("app %s has no previous %s credential", id, p))
+		}
+	}
+	mat, err := s.MaterialVersion(ctx, m.Secret.ID, ver)
+	if err != nil {
+		return Material{}, push.E(op, push.Other, fmt.Errorf("%s credential of app %s: %w", p, id, err))
+	}
+	return mat, nil
+}
+
+// MaterialVersion returns the material held by version versionID of secret
+// secretID (as named by an app's SecretRef). Versions never change, so a
+// caller may cache the answer by (secretID, versionID) forever.
+// Errors: NotFound, Transient, Internal.
+func (s *Service) MaterialVersion(ctx context.Context, secretID, versionID string) (Material, error) {
+	const op = "credential.MaterialVersion"
+	v, err := s.secrets.ReadVersion(ctx, secretID, versionID)
+	if err != nil {
+		return Material{}, wrap(op, err, "read secret %s version %s", secretID, versionID)
+	}
+	m, err := DecodeMaterial(v)
+	if err != nil {
+		return Material{}, wrap(op, err, "decode secret %s version %s", secretID, versionID)
 	}
 	return m, nil
 }

@@ -1,0 +1,432 @@
+package credential
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"mobilepush/shared/push"
+)
+
+// Upload is a checked credential to store: its material, the facts
+// inspection found, and its status after the checks.
+type Upload struct {
+	Material Material
+	Facts    Facts
+	// Status of the credential; a zero State means OK, and a zero
+	// CheckedAt means now.
+	Status Status
+	// DueAt is when the expiry checker should next look at it; zero
+	// means DefaultDue.
+	DueAt time.Time
+}
+
+// DefaultDue is when the expiry checker first looks at a new credential:
+// for a certificate, 60 days before not_after (at once if that has
+// passed); for a key, which never expires, 7 days after its check.
+func DefaultDue(kind Kind, f Facts, checkedAt time.Time) time.Time {
+	if kind == APNsP12 && !f.NotAfter.IsZero() {
+		due := f.NotAfter.Add(-60 * 24 * time.Hour)
+		if due.Before(checkedAt) {
+			return checkedAt
+		}
+		return due
+	}
+	return checkedAt.Add(7 * 24 * time.Hour)
+}
+
+// dueTime normalizes a due time to whole seconds in UTC: the expiry index
+// keeps unix seconds.
+func dueTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// prepared is an Upload whose material is validated and encoded.
+type prepared struct {
+	up    Upload
+	value push.Redacted
+}
+
+func prepare(op string, p push.Platform, up *Upload, now time.Time) (prepared, error) {
+	if up.Material.Kind.Platform() != p {
+		return prepared{}, push.E(op, push.Invalid, fmt.Errorf("%s: credential kind %q is not for this platform", p, up.Material.Kind))
+	}
+	v, err := up.Material.Encode()
+	if err != nil {
+		return prepared{}, push.E(op, push.Other, fmt.Errorf("%s: %w", p, err))
+	}
+	u := *up
+	u.Facts.Topics = append([]string(nil), up.Facts.Topics...)
+	if u.Status.State == "" {
+		u.Status.State = OK
+	}
+	if !u.Status.State.Valid() || u.Status.State == Unconfigured {
+		return prepared{}, push.E(op, push.Invalid, fmt.Errorf("%s: status %q is not a state of a stored credential", p, u.Status.State))
+	}
+	if u.Status.CheckedAt.IsZero() {
+		u.Status.CheckedAt = now
+	}
+	if u.DueAt.IsZero() {
+		u.DueAt = DefaultDue(u.Material.Kind, u.Facts, u.Status.CheckedAt)
+	}
+	u.DueAt = dueTime(u.DueAt)
+	return prepared{up: u, value: v}, nil
+}
+
+// RotateRequest replaces a platform's credential (or adds one).
+type RotateRequest struct {
+	Tenant   string
+	ID       string
+	Platform push.Platform
+	Expect   int64 // 0: any version (still never a lost update)
+	Upload   Upload
+	Actor    string
+}
+
+// Rotate replaces the credential of r.Platform with r.Upload, crash-safely:
+// the new value is written as a pending version, the metadata is committed
+// under the version condition, then the new version is promoted. Until the
+// commit the previous credential stays in use; after it, the metadata
+// points at the new version whether or not the promotion happened. The
+// replaced credential becomes the one Rollback restores.
+// Errors: Invalid, TooLarge, NotFound, PreconditionFailed
+// (ErrVersionMismatch), Transient, Internal.
+func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
+	const op = "credential.Rotate"
+	if err := checkRef(op, r.Tenant, r.ID); err != nil {
+		return App{}, err
+	}
+	if !r.Platform.Valid() {
+		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+	}
+	now := s.stamp()
+	pr, err := prepare(op, r.Platform, &r.Upload, now)
+	if err != nil {
+		return App{}, err
+	}
+	cur, err := s.meta.App(ctx, r.Tenant, r.ID)
+	if err != nil {
+		return App{}, wrap(op, err, "load app %s", r.ID)
+	}
+	if r.Expect != 0 && cur.Version != r.Expect {
+		return App{}, push.E(op, push.PreconditionFailed,
+			fmt.Errorf("app %s is at version %d, not %d: %w", r.ID, cur.Version, r.Expect, ErrVersionMismatch))
+	}
+
+	// Write the new value: a pending version of the existing secret, or a
+	// new secret when the platform has none (or it is gone).
+	old := cur.Meta(r.Platform)
+	var secretID, versionID string
+	fresh := false
+	if old != nil {
+		// Repair a promotion an earlier crash skipped, so the version in
+		// use keeps a stage (unlabelled versions may be purged). Best
+		// effort: reads go by VersionID, so the rotation can go on.
+		s.promote(ctx, old.Secret.ID, old.Secret.VersionID)
+		versionID, err = s.secrets.PutVersion(ctx, old.Secret.ID, pr.value)
+		switch {
+		case err == nil:
+			secretID = old.Secret.ID
+		case !push.Is(err, push.NotFound):
+			return App{}, wrap(op, err, "store %s secret version of app %s", r.Platform, r.ID)
+		}
+	}
+	if secretID == "" {
+		secretID, versionID, err = s.secrets.CreateSecret(ctx, SecretOwner{Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform}, pr.value)
+		if err != nil {
+			return App{}, wrap(op, err, "store %s secret of app %s", r.Platform, r.ID)
+		}
+		fresh = true
+	}
+
+	expect := r.Expect
+	var app App
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if cur, err = s.meta.App(ctx, r.Tenant, r.ID); err != nil {
+				break
+			}
+			// Another rotation of this platform won: ours is stale.
+			if m := cur.Meta(r.Platform); !sameMeta(m, old) {
+				err = push.E(op, push.PreconditionFailed, fmt.Errorf("%s credential of app %s changed meanwhile: %w", r.Platform, r.ID, ErrVersionMismatch))
+				break
+			}
+		}
+		next := cur.Clone()
+		next.Version = cur.Version + 1
+		next.UpdatedAt = s.stamp()
+		m := &Meta{
+			Kind: pr.up.Material.Kind, Facts: pr.up.Facts, Status: pr.up.Status,
+			Secret: SecretRef{ID: secretID, VersionID: versionID}, DueAt: pr.up.DueAt, RotatedAt: next.UpdatedAt,
+		}
+		var graves []Grave
+		if old != nil {
+			m.Previous = &Revision{Kind: old.Kind, Facts: old.Facts}
+			if secretID == old.Secret.ID {
+				m.Secret.PreviousVersionID = old.Secret.VersionID
+			} else {
+				// The old secret is gone; nothing to roll back to there.
+				m.Previous = nil
+				graves = append(graves, Grave{SecretID: old.Secret.ID, Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform, At: now})
+			}
+		}
+		next.setMeta(r.Platform, m)
+		ev := s.event(&next, ActionRotate, r.Platform, r.Actor, old, m)
+		err = s.meta.Apply(ctx, Change{Tenant: r.Tenant, AppID: r.ID, App: &next, Expect: cur.Version, Events: []Event{ev}, Bury: graves})
+		if err == nil {
+			app = next
+			break
+		}
+		if expect != 0 || !retryable(err) || attempt >= casRetries {
+			break
+		}
+		if err = backoff(ctx, attempt); err != nil {
+			err = push.E(op, push.Transient, err)
+			break
+		}
+	}
+	if err != nil {
+		// The previous credential stays in use: the metadata still names it.
+		if fresh && rejected(err) {
+			s.discard(ctx, []string{secretID})
+		}
+		return App{}, wrap(op, err, "commit %s credential of app %s", r.Platform, r.ID)
+	}
+	s.promote(ctx, secretID, versionID)
+	if old != nil && old.Secret.ID != secretID {
+		s.bury(ctx, old.Secret.ID)
+	}
+	return app.Clone(), nil
+}
+
+func sameMeta(a, b *Meta) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Secret == b.Secret
+}
+
+// promote moves the current stage after a metadata commit. It is best
+// effort: the metadata is the truth and the next rotation repairs it.
+func (s *Service) promote(ctx context.Context, secretID, versionID string) {
+	if err := s.secrets.Promote(context.WithoutCancel(ctx), secretID, versionID); err != nil {
+		s.log.Warn("promote_secret_version_failed", "secret_id", secretID, "version_id", versionID, "err", err)
+	}
+}
+
+// bury schedules a buried secret's deletion and removes its grave. It is
+// best effort: Sweep finishes what fails here.
+func (s *Service) bury(ctx context.Context, secretID string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.secrets.ScheduleDeletion(ctx, secretID); err != nil {
+		s.log.Warn("schedule_secret_deletion_failed", "secret_id", secretID, "err", err)
+		return
+	}
+	if err := s.meta.Unbury(ctx, secretID); err != nil {
+		s.log.Warn("unbury_secret_failed", "secret_id", secretID, "err", err)
+	}
+}
+
+// RollbackRequest restores the previous credential of a platform. The
+// caller re-validates it first (PreviousMaterial) and passes the status
+// that check produced.
+type RollbackRequest struct {
+	Tenant   string
+	ID       string
+	Platform push.Platform
+	Expect   int64
+	Status   Status    // zero State means OK; zero CheckedAt means now
+	DueAt    time.Time // zero means DefaultDue
+	Actor    string
+}
+
+// Rollback makes the previous credential of r.Platform current again (the
+// replaced one becomes the previous, so a second rollback undoes the
+// first). The previous version must still be readable.
+// Errors: Invalid, NotFound (no app or no credential, or the previous
+// secret version is gone), Conflict (nothing to roll back to),
+// PreconditionFailed (ErrVersionMismatch), Transient, Internal.
+func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (App, error) {
+	const op = "credential.Rollback"
+	if err := checkRef(op, r.Tenant, r.ID); err != nil {
+		return App{}, err
+	}
+	if !r.Platform.Valid() {
+		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+	}
+	var restored SecretRef
+	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
+		cur := a.Meta(r.Platform)
+		if cur == nil {
+			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+		}
+		if cur.Previous == nil || cur.Secret.PreviousVersionID == "" {
+			return nil, nil, push.E(op, push.Conflict, fmt.Errorf("app %s has no previous %s credential to roll back to", r.ID, r.Platform))
+		}
+		if _, err := s.secrets.ReadVersion(ctx, cur.Secret.ID, cur.Secret.PreviousVersionID); err != nil {
+			return nil, nil, wrap(op, err, "read previous %s secret version of app %s", r.Platform, r.ID)
+		}
+		st := r.Status
+		if st.State == "" {
+			st.State = OK
+		}
+		if st.CheckedAt.IsZero() {
+			st.CheckedAt = a.UpdatedAt
+		}
+		m := &Meta{
+			Kind: cur.Previous.Kind, Facts: cur.Previous.Facts, Status: st,
+			Secret:    SecretRef{ID: cur.Secret.ID, VersionID: cur.Secret.PreviousVersionID, PreviousVersionID: cur.Secret.VersionID},
+			Previous:  &Revision{Kind: cur.Kind, Facts: cur.Facts},
+			DueAt:     r.DueAt,
+			RotatedAt: a.UpdatedAt,
+		}
+		if m.DueAt.IsZero() {
+			m.DueAt = DefaultDue(m.Kind, m.Facts, st.CheckedAt)
+		}
+		m.DueAt = dueTime(m.DueAt)
+		a.setMeta(r.Platform, m)
+		restored = m.Secret
+		return []Event{s.event(a, ActionRollback, r.Platform, r.Actor, cur, m)}, nil, nil
+	})
+	if err != nil {
+		return App{}, err
+	}
+	s.promote(ctx, restored.ID, restored.VersionID)
+	return app, nil
+}
+
+// RemoveRequest removes a platform's credential from an app.
+type RemoveRequest struct {
+	Tenant   string
+	ID       string
+	Platform push.Platform
+	Expect   int64
+	Actor    string
+}
+
+// RemovePlatform drops the credential of r.Platform; its secret is
+// scheduled for deletion (buried in the same commit, so never orphaned).
+// Errors: Invalid, NotFound (no app or no credential), PreconditionFailed
+// (ErrVersionMismatch), Transient, Internal.
+func (s *Service) RemovePlatform(ctx context.Context, r RemoveRequest) (App, error) {
+	const op = "credential.RemovePlatform"
+	if err := checkRef(op, r.Tenant, r.ID); err != nil {
+		return App{}, err
+	}
+	if !r.Platform.Valid() {
+		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+	}
+	var secretID string
+	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
+		cur := a.Meta(r.Platform)
+		if cur == nil {
+			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+		}
+		secretID = cur.Secret.ID
+		a.setMeta(r.Platform, nil)
+		g := Grave{SecretID: cur.Secret.ID, Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform, At: a.UpdatedAt}
+		return []Event{s.event(a, ActionRemove, r.Platform, r.Actor, cur, nil)}, []Grave{g}, nil
+	})
+	if err != nil {
+		return App{}, err
+	}
+	s.bury(ctx, secretID)
+	return app, nil
+}
+
+// Sweep schedules the deletion of at most limit buried secrets whose
+// deletion an interrupted Delete, RemovePlatform or Rotate did not finish,
+// and returns how many it handled. The expiry checker calls it each run.
+// Errors: Transient, Internal.
+func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
+	const op = "credential.Sweep"
+	graves, err := s.meta.Graves(ctx, pageLimit(limit))
+	if err != nil {
+		return 0, wrap(op, err, "list graves")
+	}
+	n := 0
+	for _, g := range graves {
+		if err := s.secrets.ScheduleDeletion(ctx, g.SecretID); err != nil {
+			return n, wrap(op, err, "schedule deletion of secret %s", g.SecretID)
+		}
+		if err := s.meta.Unbury(ctx, g.SecretID); err != nil {
+			return n, wrap(op, err, "unbury secret %s", g.SecretID)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// StatusRequest sets a platform credential's status.
+type StatusRequest struct {
+	Tenant   string
+	ID       string
+	Platform push.Platform
+	// VersionID is the secret version the status was computed for; when
+	// set and no longer current (a rotation happened), the status is not
+	// applied. "" applies it to whatever is current.
+	VersionID string
+	Status    Status
+	// DueAt, when not nil, replaces the expiry index time (a zero time
+	// removes the credential from the index).
+	DueAt *time.Time
+	Actor string
+}
+
+// SetStatus sets the status (and optionally the due time) of a platform
+// credential. It never loses a concurrent update (optimistic locking,
+// retried). A change of state is recorded in the audit trail.
+// Errors: Invalid, NotFound (no app or no credential), Conflict
+// (ErrStaleCredential), Transient, Internal.
+func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
+	const op = "credential.SetStatus"
+	if err := checkRef(op, r.Tenant, r.ID); err != nil {
+		return App{}, err
+	}
+	if !r.Platform.Valid() {
+		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+	}
+	if !r.Status.State.Valid() || r.Status.State == Unconfigured {
+		return App{}, push.E(op, push.Invalid, fmt.Errorf("status %q is not a state of a stored credential", r.Status.State))
+	}
+	return s.mutate(ctx, op, r.Tenant, r.ID, 0, func(a *App) ([]Event, []Grave, error) {
+		cur := a.Meta(r.Platform)
+		if cur == nil {
+			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+		}
+		if r.VersionID != "" && r.VersionID != cur.Secret.VersionID {
+			return nil, nil, push.E(op, push.Conflict, fmt.Errorf("%s credential of app %s: %w", r.Platform, r.ID, ErrStaleCredential))
+		}
+		m := cur.clone()
+		m.Status = r.Status
+		if m.Status.CheckedAt.IsZero() {
+			m.Status.CheckedAt = a.UpdatedAt
+		}
+		if r.DueAt != nil {
+			m.DueAt = dueTime(*r.DueAt)
+		}
+		a.setMeta(r.Platform, m)
+		if cur.Status.State == m.Status.State && cur.Status.Reason == m.Status.Reason {
+			return nil, nil, nil
+		}
+		ev := s.event(a, ActionStatus, r.Platform, r.Actor, nil, nil)
+		ev.Result = string(m.Status.State)
+		ev.Message = m.Status.Reason
+		return []Event{ev}, nil, nil
+	})
+}
+
+// Due returns at most limit credentials whose due time is at or before
+// now, across tenants, oldest first. It reads only the expiry index.
+// Errors: Transient, Internal.
+func (s *Service) Due(ctx context.Context, now time.Time, limit int) ([]Due, error) {
+	const op = "credential.Due"
+	d, err := s.meta.Due(ctx, now.UTC(), pageLimit(limit))
+	if err != nil {
+		return nil, wrap(op, err, "list due credentials")
+	}
+	return d, nil
+}
