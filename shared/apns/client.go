@@ -20,7 +20,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -173,20 +172,20 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 	if auth.IsToken() {
 		key, err := token.AuthKeyFromBytes(auth.keyPEM.Reveal())
 		if err != nil {
-			return nil, push.E(op, push.Invalid, errors.New("the .p8 key is not a PKCS#8 ECDSA private key"))
+			return nil, push.Errorf(op, push.Invalid, "the .p8 key is not a PKCS#8 ECDSA private key")
 		}
 		if auth.keyID == "" || auth.teamID == "" {
-			return nil, push.E(op, push.Invalid, errors.New("token authentication needs a key id and a team id"))
+			return nil, push.Errorf(op, push.Invalid, "token authentication needs a key id and a team id")
 		}
 		c.tok = &token.Token{AuthKey: key, KeyID: auth.keyID, TeamID: auth.teamID}
 		if _, err := c.refresh(""); err != nil {
-			return nil, push.E(op, push.Invalid, err)
+			return nil, push.E(op, push.Invalid, err).WithMsg("the .p8 key cannot sign a provider token")
 		}
 	} else {
 		cert, err := tls.X509KeyPair(auth.chainPEM.Reveal(), auth.keyPEM.Reveal())
 		if err != nil {
 			// X509KeyPair's messages name PEM block types, never key bytes.
-			return nil, push.E(op, push.Invalid, fmt.Errorf("certificate and key do not load: %w", err))
+			return nil, push.E(op, push.Invalid, err).WithMsg("the certificate and its private key do not load together")
 		}
 		tlsCfg.Certificates = []tls.Certificate{cert}
 		// In TLS 1.2 the gateway judges the client certificate inside the

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
-	"fmt"
 
 	"mobilepush/shared/push"
 )
@@ -27,11 +25,11 @@ type CreateRequest struct {
 func checkFields(op, name, description string, env push.Environment) error {
 	switch {
 	case name == "" || len(name) > maxName:
-		return push.E(op, push.Invalid, fmt.Errorf("name: must be 1-%d bytes", maxName))
+		return push.Errorf(op, push.Invalid, "name: must be 1-%d bytes", maxName)
 	case len(description) > maxDescription:
-		return push.E(op, push.Invalid, fmt.Errorf("description: must be at most %d bytes", maxDescription))
+		return push.Errorf(op, push.Invalid, "description: must be at most %d bytes", maxDescription)
 	case !env.Valid():
-		return push.E(op, push.Invalid, fmt.Errorf("environment: want %q or %q", push.Production, push.Sandbox))
+		return push.Errorf(op, push.Invalid, "environment: want %q or %q", push.Production, push.Sandbox)
 	}
 	return nil
 }
@@ -168,7 +166,7 @@ func decodeCursor(op, c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 {
-		return "", push.E(op, push.Invalid, errors.New("cursor: not a cursor this service returned"))
+		return "", push.Errorf(op, push.Invalid, "cursor: not a cursor this service returned")
 	}
 	return string(b), nil
 }
@@ -180,7 +178,7 @@ func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString
 func (s *Service) List(ctx context.Context, tenant string, p Page) (AppPage, error) {
 	const op = "credential.List"
 	if !validTenant(tenant) {
-		return AppPage{}, push.E(op, push.Invalid, errors.New("tenant: must be 1-256 printable characters"))
+		return AppPage{}, push.Errorf(op, push.Invalid, "tenant: must be 1-256 printable characters")
 	}
 	after, err := decodeCursor(op, p.Cursor)
 	if err != nil {
@@ -264,8 +262,7 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, expect int64, a
 			return wrap(op, err, "load app %s", id)
 		}
 		if expect != 0 && cur.Version != expect {
-			return push.E(op, push.PreconditionFailed,
-				fmt.Errorf("app %s is at version %d, not %d: %w", id, cur.Version, expect, ErrVersionMismatch))
+			return staleVersion(op, id, cur.Version, expect)
 		}
 		now := s.stamp()
 		var graves []Grave

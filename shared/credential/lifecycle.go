@@ -52,7 +52,7 @@ type prepared struct {
 
 func prepare(op string, p push.Platform, up *Upload, now time.Time) (prepared, error) {
 	if up.Material.Kind.Platform() != p {
-		return prepared{}, push.E(op, push.Invalid, fmt.Errorf("%s: credential kind %q is not for this platform", p, up.Material.Kind))
+		return prepared{}, push.Errorf(op, push.Invalid, "%s: credential kind %q is not for this platform", p, up.Material.Kind)
 	}
 	v, err := up.Material.Encode()
 	if err != nil {
@@ -64,7 +64,7 @@ func prepare(op string, p push.Platform, up *Upload, now time.Time) (prepared, e
 		u.Status.State = OK
 	}
 	if !u.Status.State.Valid() || u.Status.State == Unconfigured {
-		return prepared{}, push.E(op, push.Invalid, fmt.Errorf("%s: status %q is not a state of a stored credential", p, u.Status.State))
+		return prepared{}, push.Errorf(op, push.Invalid, "%s: status %q is not a state of a stored credential", p, u.Status.State)
 	}
 	if u.Status.CheckedAt.IsZero() {
 		u.Status.CheckedAt = now
@@ -100,7 +100,7 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	now := s.stamp()
 	pr, err := prepare(op, r.Platform, &r.Upload, now)
@@ -112,8 +112,7 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 		return App{}, wrap(op, err, "load app %s", r.ID)
 	}
 	if r.Expect != 0 && cur.Version != r.Expect {
-		return App{}, push.E(op, push.PreconditionFailed,
-			fmt.Errorf("app %s is at version %d, not %d: %w", r.ID, cur.Version, r.Expect, ErrVersionMismatch))
+		return App{}, staleVersion(op, r.ID, cur.Version, r.Expect)
 	}
 
 	// Write the new value: a pending version of the existing secret, or a
@@ -151,7 +150,7 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 			}
 			// Another rotation of this platform won: ours is stale.
 			if m := cur.Meta(r.Platform); !sameMeta(m, old) {
-				err = push.E(op, push.PreconditionFailed, fmt.Errorf("%s credential of app %s changed meanwhile: %w", r.Platform, r.ID, ErrVersionMismatch))
+				err = push.E(op, push.PreconditionFailed, ErrVersionMismatch).WithMsg("the %s credential of app %s changed meanwhile; read it again", r.Platform, r.ID)
 				break
 			}
 		}
@@ -255,16 +254,16 @@ func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (App, error) 
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	var restored SecretRef
 	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
 		cur := a.Meta(r.Platform)
 		if cur == nil {
-			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+			return nil, nil, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
 		}
 		if cur.Previous == nil || cur.Secret.PreviousVersionID == "" {
-			return nil, nil, push.E(op, push.Conflict, fmt.Errorf("app %s has no previous %s credential to roll back to", r.ID, r.Platform))
+			return nil, nil, push.Errorf(op, push.Conflict, "app %s has no previous %s credential to roll back to", r.ID, r.Platform)
 		}
 		if _, err := s.secrets.ReadVersion(ctx, cur.Secret.ID, cur.Secret.PreviousVersionID); err != nil {
 			return nil, nil, wrap(op, err, "read previous %s secret version of app %s", r.Platform, r.ID)
@@ -317,13 +316,13 @@ func (s *Service) RemovePlatform(ctx context.Context, r RemoveRequest) (App, err
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	var secretID string
 	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
 		cur := a.Meta(r.Platform)
 		if cur == nil {
-			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+			return nil, nil, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
 		}
 		secretID = cur.Secret.ID
 		a.setMeta(r.Platform, nil)
@@ -387,18 +386,18 @@ func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	if !r.Status.State.Valid() || r.Status.State == Unconfigured {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("status %q is not a state of a stored credential", r.Status.State))
+		return App{}, push.Errorf(op, push.Invalid, "status %q is not a state of a stored credential", r.Status.State)
 	}
 	return s.mutate(ctx, op, r.Tenant, r.ID, 0, func(a *App) ([]Event, []Grave, error) {
 		cur := a.Meta(r.Platform)
 		if cur == nil {
-			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+			return nil, nil, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
 		}
 		if r.VersionID != "" && r.VersionID != cur.Secret.VersionID {
-			return nil, nil, push.E(op, push.Conflict, fmt.Errorf("%s credential of app %s: %w", r.Platform, r.ID, ErrStaleCredential))
+			return nil, nil, push.E(op, push.Conflict, ErrStaleCredential).WithMsg("the %s credential of app %s changed meanwhile; read it again", r.Platform, r.ID)
 		}
 		m := cur.clone()
 		m.Status = r.Status

@@ -100,10 +100,10 @@ func validTenant(t string) bool {
 
 func checkRef(op, tenant, id string) error {
 	if !validTenant(tenant) {
-		return push.E(op, push.Invalid, errors.New("tenant: must be 1-256 printable characters"))
+		return push.Errorf(op, push.Invalid, "tenant: must be 1-256 printable characters")
 	}
 	if !idPattern.MatchString(id) {
-		return push.E(op, push.Invalid, errors.New("app id: must match [A-Za-z0-9_-]{1,64}"))
+		return push.Errorf(op, push.Invalid, "app id: must match [A-Za-z0-9_-]{1,64}")
 	}
 	return nil
 }
@@ -119,8 +119,7 @@ func (s *Service) mutate(ctx context.Context, op, tenant, id string, expect int6
 			return App{}, wrap(op, err, "load app %s", id)
 		}
 		if expect != 0 && cur.Version != expect {
-			return App{}, push.E(op, push.PreconditionFailed,
-				fmt.Errorf("app %s is at version %d, not %d: %w", id, cur.Version, expect, ErrVersionMismatch))
+			return App{}, staleVersion(op, id, cur.Version, expect)
 		}
 		next := cur.Clone()
 		next.Version = cur.Version + 1
@@ -141,6 +140,12 @@ func (s *Service) mutate(ctx context.Context, op, tenant, id string, expect int6
 		}
 		return App{}, wrap(op, err, "save app %s", id)
 	}
+}
+
+// staleVersion is the error of an app read at version expect that is now
+// at version cur.
+func staleVersion(op, id string, cur, expect int64) error {
+	return push.E(op, push.PreconditionFailed, ErrVersionMismatch).WithMsg("app %s is at version %d, not %d; read it again", id, cur, expect)
 }
 
 // retryable reports whether a failed conditional write lost a race that a

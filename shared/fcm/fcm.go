@@ -105,7 +105,7 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 	const op = "fcm.New"
 	sa, err := parseServiceAccount(serviceAccountJSON.Reveal())
 	if err != nil {
-		return nil, push.E(op, push.Unprocessable, err)
+		return nil, push.E(op, push.Other, err)
 	}
 	cfg = cfg.withDefaults()
 
