@@ -62,7 +62,7 @@ func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logge
 		return nil, err
 	}
 	chk, err := expiry.New(expiry.Config{
-		Store: stack.Credentials, Prover: stack.Gateways, Publisher: stack.Events,
+		Store: stack.Credentials, Prover: stack.Clients, Publisher: stack.Events,
 		Thresholds: stack.Thresholds, MaxRechecks: maxRechecks, Logger: log, Metrics: metrics,
 	})
 	if err != nil {

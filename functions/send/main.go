@@ -68,7 +68,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Apps:      credential.NewCache(stack.Credentials, credential.CacheConfig{}),
 		Ledger:    stack.Credentials,
 		Suspender: stack.Credentials,
-		Clients:   stack.Gateways,
+		Clients:   stack.Clients,
 		Owner:     owner(getenv),
 		LeaseFor:  lease,
 		Logger:    log,

@@ -53,7 +53,7 @@ type Suspender interface {
 }
 
 // Clients gives the provider clients of stored material, kept per
-// credential; *gateway.Gateways implements it.
+// credential; *clientpool.Pool implements it.
 type Clients interface {
 	APNs(m credential.Material, env push.Environment) (*apns.Client, error)
 	FCM(ctx context.Context, m credential.Material) (*fcm.Client, error)

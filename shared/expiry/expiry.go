@@ -59,7 +59,7 @@ type Store interface {
 }
 
 // Prover proves a stored credential live, without a visible push; the
-// validate path's prover (gateway.Gateways) implements it.
+// validate path's prover (clientpool.Pool) implements it.
 type Prover interface {
 	Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult
 }

@@ -37,7 +37,7 @@ import (
 )
 
 // proverFunc is a fake Prover: the tests that need Apple's and Google's
-// real answers run against the apnstest/fcmtest fakes (see gateway); this
+// real answers run against the apnstest/fcmtest fakes (see live_test.go); this
 // one isolates the HTTP layer.
 type proverFunc func(m credential.Material, env push.Environment, topic string) push.LiveResult
 

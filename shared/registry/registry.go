@@ -30,7 +30,7 @@ type Prover interface {
 }
 
 // TestPusher sends one real notification for POST /v1/apps/{id}/test-push
-// through the same gateway code the sender uses.
+// through the same clients the sender uses (clientpool).
 type TestPusher interface {
 	TestPush(ctx context.Context, m credential.Material, env push.Environment, topic string, msg TestMessage) (Answer, error)
 }
