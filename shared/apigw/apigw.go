@@ -1,7 +1,7 @@
 // Package apigw serves an http.Handler from API Gateway HTTP API events
 // (payload format 2.0), so the Lambda functions and the local server run
-// the same handler. It also authenticates callers from the claims of API
-// Gateway's JWT authorizer, which has verified the token's signature,
+// the same handler. It also authenticates callers from the claims of the
+// API Gateway JWT authorizer, which has verified the token's signature,
 // issuer and audience before the function runs.
 package apigw
 

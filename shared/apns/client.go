@@ -1,5 +1,5 @@
-// Package apns is mobilepush's gateway to Apple's Push Notification
-// service: a Client per (credential version, environment) built from the
+// Package apns is mobilepush's client of Apple's Push Notification
+// service (the APNs gateway): a Client per (credential version, environment) built from the
 // stored, normalized credential material (never from a .p12), that pushes
 // pre-marshaled payloads over a small pool of multiplexed HTTP/2
 // connections; a live check that proves a credential without a visible

@@ -1,5 +1,5 @@
-// Package fcm is the Firebase Cloud Messaging gateway: a Client built
-// from a stored service-account key that proves the key against Google
+// Package fcm is mobilepush's client of Firebase Cloud Messaging: a Client
+// built from a stored service-account key that proves the key against Google
 // (Check, DESIGN §4.2), sends batches of messages through the
 // firebase-admin-go messaging client (Send), and classifies every send
 // error into the outcomes of DESIGN §6 (Classify).
