@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -71,6 +72,21 @@ func (s *Stack) API(log *slog.Logger, serve func(route string) bool) func(contex
 		RequestID: apigw.RequestID,
 		Serve:     serve,
 	}))
+}
+
+// ServeAPI is the whole of an HTTP API function (register, validate): it
+// loads the stack through getenv, building every client once before the
+// first invocation, and serves the routes serve selects
+// (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API Gateway
+// events until the Lambda runtime stops the process. It returns only the
+// error of Load.
+func ServeAPI(ctx context.Context, getenv func(string) string, log *slog.Logger, serve func(route string) bool) error {
+	s, err := Load(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	lambda.StartWithOptions(s.API(log, serve), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	return nil
 }
 
 // Load reads the configuration through getenv, loads the AWS SDK
