@@ -96,12 +96,17 @@ func trackedFiles(t *testing.T) []string {
 	return files
 }
 
+// textFile is a tracked text file: its slash path and contents.
+type textFile struct {
+	name, text string
+}
+
 // textFiles returns the tracked files that are text (no NUL byte), with
-// their contents, keyed by slash path. A tracked file deleted from the
-// work tree is left out.
-func textFiles(t *testing.T) map[string]string {
+// their contents, sorted by path. A tracked file deleted from the work
+// tree is left out.
+func textFiles(t *testing.T) []textFile {
 	t.Helper()
-	out := map[string]string{}
+	var out []textFile
 	for _, f := range trackedFiles(t) {
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
 		if os.IsNotExist(err) {
@@ -113,8 +118,9 @@ func textFiles(t *testing.T) map[string]string {
 		if bytes.IndexByte(b, 0) >= 0 {
 			continue
 		}
-		out[f] = string(b)
+		out = append(out, textFile{f, string(b)})
 	}
+	slices.SortFunc(out, func(a, b textFile) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 

@@ -127,18 +127,12 @@ func archRefProblems(text string, heads []string) []string {
 // Point at a heading of docs/ARCHITECTURE.md instead, as in
 // "(docs/ARCHITECTURE.md, Send path)".
 func TestNoReferencesOutsideRepository(t *testing.T) {
-	files := textFiles(t)
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if under(name, "docs") || name == selfFile {
+	for _, f := range textFiles(t) {
+		if under(f.name, "docs") || f.name == selfFile {
 			continue
 		}
-		for _, p := range outsideProblems(files[name]) {
-			t.Errorf("%s: %s", name, p)
+		for _, p := range outsideProblems(f.text) {
+			t.Errorf("%s: %s", f.name, p)
 		}
 	}
 }
@@ -151,18 +145,12 @@ func TestArchitectureReferencesNameHeadings(t *testing.T) {
 	if len(heads) == 0 {
 		t.Fatalf("%s has no headings", architectureFile)
 	}
-	files := textFiles(t)
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if name == selfFile {
+	for _, f := range textFiles(t) {
+		if f.name == selfFile {
 			continue
 		}
-		for _, p := range archRefProblems(files[name], heads) {
-			t.Errorf("%s: %s", name, p)
+		for _, p := range archRefProblems(f.text, heads) {
+			t.Errorf("%s: %s", f.name, p)
 		}
 	}
 }
