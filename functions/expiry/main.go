@@ -1,4 +1,4 @@
-// Command expiry is the scheduled expiry checker (DESIGN §7): EventBridge
+// Command expiry is the scheduled expiry checker (docs/ARCHITECTURE.md, Expiry checks): EventBridge
 // Scheduler invokes it daily with the schedule's raw Input (no event
 // envelope); each invocation runs one shared/expiry pass and returns its
 // summary, which it also logs and writes as embedded-metric-format lines.

@@ -1,4 +1,4 @@
-// Command register registers apps and manages their push credentials: the app routes of the HTTP API (DESIGN §5) behind API Gateway's JWT authorizer.
+// Command register registers apps and manages their push credentials: the app routes of the HTTP API (docs/ARCHITECTURE.md, HTTP API) behind API Gateway's JWT authorizer.
 //
 // Configuration: see shared/awsstack (TABLE_NAME is required). Built as a
 // provided.al2023 bootstrap by make build-RegisterFunction.

@@ -1,5 +1,5 @@
 // Command send sends the pushes application servers put on the SQS send
-// queue (DESIGN §6): one SQS batch per invocation with a partial batch
+// queue (docs/ARCHITECTURE.md, Send path): one SQS batch per invocation with a partial batch
 // response (ReportBatchItemFailures), retries re-enqueued on the send
 // queue with back-off, the rest dead-lettered with their reason.
 //

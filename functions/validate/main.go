@@ -1,4 +1,4 @@
-// Command validate checks push credentials: POST /v1/validate, POST /v1/apps/{id}/validate and test pushes (DESIGN §4.2, §5), behind API Gateway's JWT authorizer.
+// Command validate checks push credentials: POST /v1/validate, POST /v1/apps/{id}/validate and test pushes (docs/ARCHITECTURE.md, Live check; HTTP API), behind API Gateway's JWT authorizer.
 //
 // Configuration: see shared/awsstack (TABLE_NAME is required). Built as a
 // provided.al2023 bootstrap by make build-ValidateFunction.

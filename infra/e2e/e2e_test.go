@@ -50,7 +50,7 @@ import (
 )
 
 // TestE2E proves the four functions end to end as the binaries Lambda
-// would run (issue 7): each bootstrap under its own aws-lambda-rie,
+// would run: each bootstrap under its own aws-lambda-rie,
 // against moto_server and the fake APNs and FCM, driven with the events
 // Lambda delivers:
 //

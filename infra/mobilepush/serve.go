@@ -251,7 +251,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	// Stop taking requests first, then let the worker finish what it
 	// sends (what it cannot finish is resumed after a restart).
 	defer func() { stopWork(); <-worked }()
-	// The expiry check runs at start and then daily (DESIGN §8).
+	// The expiry check runs at start and then daily.
 	chk, err := newExpiryChecker(sys, time.Now)
 	if err != nil {
 		return err

@@ -3,8 +3,8 @@
 // stored, normalized credential material (never from a .p12), that pushes
 // pre-marshaled payloads over a small pool of multiplexed HTTP/2
 // connections; a live check that proves a credential without a visible
-// push (DESIGN §4.2); and Classify, the sender's reading of an answer
-// (DESIGN §6).
+// push (docs/ARCHITECTURE.md, Live check); and Classify, the sender's reading of an answer
+// (docs/ARCHITECTURE.md, Outcomes).
 //
 // Provider tokens are made by github.com/sideshow/apns2/token; the request
 // path is this package's own, on mobilepush/shared/h2client (x/net/http2's

@@ -1,5 +1,5 @@
 // Package awsdynamo is the credential.MetadataStore on one DynamoDB table
-// (single-table design; DESIGN §4.3).
+// (single-table design; docs/ARCHITECTURE.md, DynamoDB table).
 //
 // Access patterns, none of which scans: an app by (tenant, id) (GetItem);
 // the apps of a tenant (Query); the audit events of an app, newest first

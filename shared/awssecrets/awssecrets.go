@@ -1,5 +1,5 @@
 // Package awssecrets is the credential.SecretStore on AWS Secrets Manager
-// (DESIGN §4.3).
+// (docs/ARCHITECTURE.md, Secrets Manager).
 //
 // One secret per (tenant, app, platform credential); its name ends with a
 // random id (a name scheduled for deletion cannot be created again), and it

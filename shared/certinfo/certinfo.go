@@ -5,7 +5,7 @@
 // is wrong and how to fix it, the facts found, and (when the credential is
 // usable) its normalized secret material for storage.
 //
-// The codes are API contract (DESIGN §4.1): callers branch on them and
+// The codes are API contract (docs/ARCHITECTURE.md, Inspection): callers branch on them and
 // the admin portal shows the messages.
 package certinfo
 

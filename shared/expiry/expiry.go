@@ -1,10 +1,10 @@
-// Package expiry is the scheduled expiry checker of mobilepush (DESIGN §7):
+// Package expiry is the scheduled expiry checker (docs/ARCHITECTURE.md, Expiry checks):
 // it warns at every threshold before an APNs certificate expires, marks
 // expired certificates, and re-proves the keys that never expire (.p8
 // keys, service-account keys) because they can be revoked or deleted.
 //
 // A run reads only the credentials whose due time has come (the sparse
-// expiry index of DESIGN §4.3), so its cost grows with what is due, not
+// expiry index; docs/ARCHITECTURE.md, Data model), so its cost grows with what is due, not
 // with how many apps exist. For each it:
 //
 //   - certificate: computes days_left = floor((not_after - now) / 24h) and

@@ -314,7 +314,7 @@ func (h *Handler) inspect(w http.ResponseWriter, r *http.Request, c *call) error
 	return nil
 }
 
-// appJSON is the API form of an app (DESIGN §5). It never holds secret
+// appJSON is the API form of an app. It never holds secret
 // material nor where the secrets are kept.
 type appJSON struct {
 	ID          string        `json:"id"`

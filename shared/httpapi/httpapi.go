@@ -1,4 +1,4 @@
-// Package httpapi is the HTTP API of mobilepush (DESIGN §5): one
+// Package httpapi is the HTTP API of mobilepush (docs/ARCHITECTURE.md, HTTP API): one
 // http.Handler, used by the register and validate Lambda functions behind
 // API Gateway and by `mobilepush serve` locally. Requests and responses
 // are JSON (uploads also as multipart/form-data, as a browser form posts
@@ -283,7 +283,7 @@ func ifMatch(r *http.Request) (int64, error) {
 }
 
 // loadApp loads the caller's app {id} and checks If-Match against it, in
-// the order DESIGN §5 fixes: 404 (also for another tenant's app), then
+// the API's order of handling: 404 (also for another tenant's app), then
 // 412. It returns the app and the version to write under.
 func (h *Handler) loadApp(r *http.Request, c *call) (credential.App, int64, error) {
 	app, err := h.reg.Get(r.Context(), c.who, r.PathValue("id"))

@@ -19,7 +19,7 @@ import (
 )
 
 // MessageVersion is the queue message format version this package reads
-// and writes (DESIGN §6).
+// and writes (docs/ARCHITECTURE.md, Queue message v1).
 const MessageVersion = 1
 
 // Limits of a queue message. Each is checked by Message.Validate, and the
@@ -94,7 +94,7 @@ func InterruptionLevels() []InterruptionLevel {
 	return []InterruptionLevel{InterruptionPassive, InterruptionActive, InterruptionTimeSensitive, InterruptionCritical}
 }
 
-// Message is the queue message v1 (DESIGN §6): what an application server
+// Message is the queue message v1: what an application server
 // asks mobilepush to send to up to MaxTokens devices of one app. Its JSON
 // form is the SQS message body, the body of POST /v1/messages and the
 // body kept in the dead-letter queue; shared/enqueue/message.schema.json

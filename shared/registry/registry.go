@@ -1,4 +1,4 @@
-// Package registry is the admin use cases of mobilepush (DESIGN §4, §5):
+// Package registry is the admin use cases (docs/ARCHITECTURE.md, Credential lifecycle):
 // register apps, upload and rotate their push credentials, roll back,
 // re-validate, send a test push, and read the audit trail. Every upload is
 // inspected offline (certinfo) and then proven live against Apple or
@@ -23,7 +23,7 @@ import (
 )
 
 // Prover proves a credential against the provider without a visible push
-// (DESIGN §4.2). topic is the APNs topic (the bundle id); env selects the
+// (docs/ARCHITECTURE.md, Live check). topic is the APNs topic (the bundle id); env selects the
 // APNs gateway and is ignored for FCM. It never returns secret material.
 type Prover interface {
 	Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult
