@@ -346,7 +346,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 				return 0, err
 			}
 			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
-				Attributes: map[string]string{localsend.AttrAttempt: "0"}}); err != nil {
+				Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				return 0, err
 			}
 			ids = append(ids, m.MessageID)

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
 	"mobilepush/shared/httpapi"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
@@ -134,9 +134,7 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if err != nil {
 		return "", err
 	}
-	_, err = a.Inbox.Send(ctx, boltstore.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: map[string]string{
-		AttrAttempt: "0", AttrEnqueuedAt: strconv.FormatInt(a.now().UnixMilli(), 10),
-	}})
+	_, err = a.Inbox.Send(ctx, boltstore.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: dispatch.FirstAttributes(a.now())})
 	if err != nil {
 		return "", fmt.Errorf("%s: queue message %s: %w", op, m.MessageID, err)
 	}

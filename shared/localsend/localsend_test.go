@@ -108,7 +108,7 @@ func TestWorkerHandle(t *testing.T) {
 			body:       []byte(`{"version":1}`),
 			sender:     &fakeSender{},
 			wantStats:  boltstore.QueueStats{Dead: 1},
-			wantReason: ReasonInvalidMessage,
+			wantReason: dispatch.ReasonInvalidMessage,
 		},
 	}
 	for _, tt := range tests {
@@ -121,7 +121,7 @@ func TestWorkerHandle(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Attributes: map[string]string{AttrAttempt: "0"}}); err != nil {
+			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				t.Fatal(err)
 			}
 			w := NewWorker(WorkerConfig{Queue: q, Sender: tt.sender, Visibility: time.Minute})
@@ -143,12 +143,12 @@ func TestWorkerHandle(t *testing.T) {
 			if tt.wantReason != "" {
 				var dead []boltstore.QueueMessage
 				_ = q.Peek(ctx, true, func(m boltstore.QueueMessage) bool { dead = append(dead, m); return true })
-				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[AttrReason] != tt.wantReason {
+				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[dispatch.AttrReason] != tt.wantReason {
 					t.Errorf("dead letters = %+v, want reason %s", dead, tt.wantReason)
 				}
 				if tt.body == nil {
 					m, err := push.DecodeMessage(dead[0].Body)
-					if err != nil || len(m.Tokens.APNs) != 1 || dead[0].Attributes[AttrAttempt] != "0" {
+					if err != nil || len(m.Tokens.APNs) != 1 || dead[0].Attributes[dispatch.AttrAttempt] != "0" {
 						t.Errorf("dead letter body %v (%v), attributes %v: want a valid v1 message with one token, attempt 0", m, err, dead[0].Attributes)
 					}
 				}
@@ -156,7 +156,7 @@ func TestWorkerHandle(t *testing.T) {
 			if tt.wantStats.Delayed == 1 {
 				var next []boltstore.QueueMessage
 				_ = q.Peek(ctx, false, func(m boltstore.QueueMessage) bool { next = append(next, m); return true })
-				if len(next) != 1 || next[0].Attributes[AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") {
+				if len(next) != 1 || next[0].Attributes[dispatch.AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") {
 					t.Errorf("retry = %+v, want attempt 1 in the message's group", next)
 				}
 			}
@@ -323,12 +323,12 @@ func TestRedrive(t *testing.T) {
 	}
 	dead := func(attempt string) boltstore.SendInput {
 		return boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Reason: "platform_suspended",
-			Attributes: map[string]string{AttrAttempt: attempt, AttrReason: "platform_suspended", AttrEnqueuedAt: "1000"}}
+			Attributes: map[string]string{dispatch.AttrAttempt: attempt, dispatch.AttrReason: "platform_suspended", dispatch.AttrEnqueuedAt: "1000"}}
 	}
 	if _, err := q.SendDead(ctx, dead("1"), dead("0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Delay: time.Hour, Attributes: map[string]string{AttrAttempt: "2"}}); err != nil {
+	if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Delay: time.Hour, Attributes: map[string]string{dispatch.AttrAttempt: "2"}}); err != nil {
 		t.Fatal(err)
 	}
 	ledger := fakeLedger{0: nil, 1: nil, 2: nil, 3: nil} // attempt 3 leased, say by an earlier redrive
@@ -338,7 +338,7 @@ func TestRedrive(t *testing.T) {
 	}
 	var got []string
 	_ = q.Peek(ctx, false, func(m boltstore.QueueMessage) bool {
-		got = append(got, m.Attributes[AttrAttempt]+"/"+m.Attributes[AttrEnqueuedAt])
+		got = append(got, m.Attributes[dispatch.AttrAttempt]+"/"+m.Attributes[dispatch.AttrEnqueuedAt])
 		return true
 	})
 	slices.Sort(got)

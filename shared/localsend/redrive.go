@@ -3,10 +3,10 @@ package localsend
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
 	"mobilepush/shared/push"
 )
 
@@ -38,7 +38,8 @@ func Redrive(ctx context.Context, q RedriveQueue, ledger Ledger) (int, error) {
 				return true
 			}
 			r := ref{pm.Tenant, pm.MessageID}
-			a, _ := strconv.Atoi(m.Attributes[AttrAttempt])
+			attrs, _ := dispatch.DecodeAttributes(m.Attributes) // a malformed attempt counts as 0
+			a := attrs.Attempt
 			if cur, ok := highest[r]; !ok || a > cur {
 				highest[r] = a
 			}
@@ -79,11 +80,11 @@ func Redrive(ctx context.Context, q RedriveQueue, ledger Ledger) (int, error) {
 			continue
 		}
 		highest[r]++
-		a := map[string]string{AttrAttempt: strconv.Itoa(highest[r])}
-		if v, ok := m.Attributes[AttrEnqueuedAt]; ok {
-			a[AttrEnqueuedAt] = v
+		next := dispatch.Attributes{Attempt: highest[r]}
+		if old, err := dispatch.DecodeAttributes(m.Attributes); err == nil {
+			next.EnqueuedAt = old.EnqueuedAt
 		}
-		attrs[m.ID] = a
+		attrs[m.ID] = next.Encode()
 	}
 	n, err := q.Redrive(ctx, ids, attrs)
 	if err != nil {

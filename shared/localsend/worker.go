@@ -24,7 +24,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -40,19 +39,6 @@ const QueueName = "send"
 // DefaultVisibility is the send queue's default visibility timeout (and
 // dispatch lease).
 const DefaultVisibility = 5 * time.Minute
-
-// Message attributes the worker reads and writes; the names are those
-// the SQS path uses.
-const (
-	AttrAttempt    = "attempt"     // the retry count of a re-enqueued message
-	AttrEnqueuedAt = "enqueued_at" // unix milliseconds of the first attempt
-	AttrReason     = "reason"      // why a message is in the dead-letter queue
-)
-
-// Dead-letter reasons of the worker itself (dispatch names the others).
-const (
-	ReasonInvalidMessage = "invalid_message" // the body is not a valid v1 message
-)
 
 // Queue is the part of the embedded queue the worker uses;
 // *boltstore.Queue implements it.
@@ -201,10 +187,10 @@ func (w *Worker) expireGroups(ctx context.Context) {
 // handle sends one received message and settles it.
 func (w *Worker) handle(ctx context.Context, rm boltstore.Received) {
 	log := w.log.With("queue_message_id", rm.ID, "receive_count", rm.ReceiveCount)
-	d, err := delivery(rm, w.cfg.Now)
+	d, err := dispatch.DecodeDelivery(rm.Body, rm.Attributes, rm.SentAt, w.cfg.Now())
 	if err != nil {
 		log.Warn("message_invalid", "err", err)
-		w.settle(ctx, log, rm, nil, []boltstore.SendInput{deadInput(rm, ReasonInvalidMessage)})
+		w.settle(ctx, log, rm, nil, []boltstore.SendInput{deadInput(rm, dispatch.ReasonInvalidMessage)})
 		return
 	}
 	log = log.With("tenant", d.Message.Tenant, "app_id", d.Message.AppID, "message_id", d.Message.MessageID, "attempt", d.Attempt)
@@ -281,62 +267,30 @@ func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, rm boltstore.
 	}
 }
 
-// delivery decodes a received message and its attributes.
-func delivery(rm boltstore.Received, now func() time.Time) (dispatch.Delivery, error) {
-	m, err := push.DecodeMessage(rm.Body)
-	if err != nil {
-		return dispatch.Delivery{}, err
-	}
-	d := dispatch.Delivery{Message: m, EnqueuedAt: rm.SentAt}
-	if a, ok := rm.Attributes[AttrAttempt]; ok {
-		if d.Attempt, err = strconv.Atoi(a); err != nil || d.Attempt < 0 {
-			return dispatch.Delivery{}, push.E("localsend.delivery", push.Invalid, errors.New("attempt attribute is not a count"))
-		}
-	}
-	if at, ok := rm.Attributes[AttrEnqueuedAt]; ok {
-		if ms, err := strconv.ParseInt(at, 10, 64); err == nil {
-			d.EnqueuedAt = time.UnixMilli(ms)
-		}
-	}
-	if d.EnqueuedAt.IsZero() {
-		d.EnqueuedAt = now()
-	}
-	return d, nil
-}
-
-// followUps turns a send result into the queue's retry and dead-letter
-// inputs, in the message's group.
+// followUps maps a send result's follow-ups to the queue's retry and
+// dead-letter inputs, in the message's group.
 func followUps(rm boltstore.Received, d dispatch.Delivery, res dispatch.Result) (next, dead []boltstore.SendInput, err error) {
-	enqueued := strconv.FormatInt(d.EnqueuedAt.UnixMilli(), 10)
-	if r := res.Retry; r != nil {
-		body, err := Encode(r.Message)
+	retry, dls := dispatch.FollowUps(d, res)
+	if retry != nil {
+		body, err := Encode(retry.Message)
 		if err != nil {
 			return nil, nil, err
 		}
-		next = append(next, boltstore.SendInput{Body: body, Group: rm.Group, Delay: r.Delay, Attributes: map[string]string{
-			AttrAttempt: strconv.Itoa(r.Attempt), AttrEnqueuedAt: enqueued,
-		}})
+		next = append(next, boltstore.SendInput{Body: body, Group: rm.Group, Delay: retry.Delay, Attributes: retry.Attributes})
 	}
-	for _, dl := range res.Dead {
+	for _, dl := range dls {
 		body, err := Encode(dl.Message)
 		if err != nil {
 			return nil, nil, err
 		}
-		dead = append(dead, boltstore.SendInput{Body: body, Group: rm.Group, Reason: dl.Reason, Attributes: map[string]string{
-			AttrAttempt: strconv.Itoa(dl.Attempt), AttrEnqueuedAt: enqueued, AttrReason: dl.Reason,
-		}})
+		dead = append(dead, boltstore.SendInput{Body: body, Group: rm.Group, Reason: dl.Reason, Attributes: dl.Attributes})
 	}
 	return next, dead, nil
 }
 
 // deadInput is rm as it is, dead-lettered for reason.
 func deadInput(rm boltstore.Received, reason string) boltstore.SendInput {
-	attrs := make(map[string]string, len(rm.Attributes)+1)
-	for k, v := range rm.Attributes {
-		attrs[k] = v
-	}
-	attrs[AttrReason] = reason
-	return boltstore.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: attrs}
+	return boltstore.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: dispatch.DeadAttributes(rm.Attributes, reason)}
 }
 
 // Encode returns the queue body of m: its JSON without HTML escaping.
