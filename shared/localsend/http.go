@@ -8,19 +8,19 @@ import (
 	"strings"
 	"time"
 
-	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/httpapi"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 )
 
 // Inbox is the part of the embedded queue the endpoints use;
-// *boltstore.Queue implements it.
+// *localqueue.Queue implements it.
 type Inbox interface {
-	Send(ctx context.Context, in ...boltstore.SendInput) ([]string, error)
-	Group(ctx context.Context, g string) (boltstore.GroupStats, error)
+	Send(ctx context.Context, in ...localqueue.SendInput) ([]string, error)
+	Group(ctx context.Context, g string) (localqueue.GroupStats, error)
 }
 
 // Ledger reads send claims and outcomes; *credential.Service implements it.
@@ -134,7 +134,7 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if err != nil {
 		return "", err
 	}
-	_, err = a.Inbox.Send(ctx, boltstore.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: dispatch.FirstAttributes(a.now())})
+	_, err = a.Inbox.Send(ctx, localqueue.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: dispatch.FirstAttributes(a.now())})
 	if err != nil {
 		return "", fmt.Errorf("%s: queue message %s: %w", op, m.MessageID, err)
 	}

@@ -4,16 +4,16 @@ import (
 	"context"
 	"fmt"
 
-	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
 )
 
 // RedriveQueue is the part of the embedded queue Redrive uses;
-// *boltstore.Queue implements it.
+// *localqueue.Queue implements it.
 type RedriveQueue interface {
-	Peek(ctx context.Context, dead bool, fn func(boltstore.QueueMessage) bool) error
+	Peek(ctx context.Context, dead bool, fn func(localqueue.Message) bool) error
 	Redrive(ctx context.Context, ids []string, attrs map[string]map[string]string) (int, error)
 }
 
@@ -29,10 +29,10 @@ func Redrive(ctx context.Context, q RedriveQueue, ledger Ledger) (int, error) {
 	const op = "localsend.Redrive"
 	type ref struct{ tenant, id string }
 	highest := map[ref]int{} // the highest attempt seen per message
-	var dead []boltstore.QueueMessage
+	var dead []localqueue.Message
 	refOf := map[string]ref{} // dead letter id -> its message
 	scan := func(isDead bool) error {
-		return q.Peek(ctx, isDead, func(m boltstore.QueueMessage) bool {
+		return q.Peek(ctx, isDead, func(m localqueue.Message) bool {
 			pm, err := push.DecodeMessage(m.Body)
 			if err != nil {
 				return true

@@ -1,4 +1,10 @@
-package boltstore
+// Package localqueue is the durable embedded queue of `mobilepush serve`
+// (docs/ARCHITECTURE.md, The bbolt file): a message queue with SQS
+// semantics (delayed sends, visibility timeouts, receive counts, a
+// dead-letter queue, redrive) in buckets of its own in the bbolt file
+// the credential stores (shared/boltstore) keep theirs in. Every
+// operation is one bbolt transaction.
+package localqueue
 
 import (
 	"context"
@@ -17,13 +23,13 @@ import (
 	"mobilepush/shared/push"
 )
 
-// The queue buckets: bktQueues holds one bucket per queue name, and each
-// of those the buckets below.
+// The queue buckets: bktQueues, a top-level bucket of the file, holds
+// one bucket per queue name, and each of those the buckets below.
 var (
 	bktQueues = []byte("queues")
-	qMsgs     = []byte("m") // message id -> QueueMessage (the main queue)
+	qMsgs     = []byte("m") // message id -> Message (the main queue)
 	qIndex    = []byte("i") // be64(visible_at ns) + message id -> nil
-	qDead     = []byte("d") // message id -> QueueMessage (the dead-letter queue)
+	qDead     = []byte("d") // message id -> Message (the dead-letter queue)
 	qGroups   = []byte("g") // group -> GroupStats
 )
 
@@ -40,8 +46,8 @@ var (
 // without being deleted.
 const ReasonMaxReceives = "max_receive_count"
 
-// QueueConfig configures a Queue.
-type QueueConfig struct {
+// Config configures a Queue.
+type Config struct {
 	// VisibilityTimeout is how long a received message stays invisible
 	// unless Receive is given another; 0 means 5 minutes.
 	VisibilityTimeout time.Duration
@@ -52,10 +58,12 @@ type QueueConfig struct {
 	// GroupTTL is how long the stats of a group stay readable after its
 	// last message left the main queue; 0 means 7 days.
 	GroupTTL time.Duration
+	// Now is the clock of visibility, delays and group TTLs; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
-// Queue is a durable message queue with SQS semantics in the store's
-// bbolt file: delayed sends, receives that hide a message for a
+// Queue is a durable message queue with SQS semantics in a bbolt file: delayed sends, receives that hide a message for a
 // visibility timeout and count receives, delete by receipt handle,
 // changing the visibility, a dead-letter queue (after MaxReceiveCount
 // receives, or by an explicit SendDead) and redrive from it.
@@ -68,19 +76,19 @@ type QueueConfig struct {
 // Messages may name a group (like an SQS message group id, without FIFO
 // order): the queue keeps per-group counts, updated in the same
 // transactions, so a caller can tell whether a logical message still has
-// parts on the queue. Use one *Queue per queue name and Store (receivers
+// parts on the queue. Use one *Queue per queue name and file (receivers
 // are woken by the sends of the same *Queue). Safe for concurrent use.
 type Queue struct {
-	s    *Store
+	db   *bolt.DB
 	name []byte
-	cfg  QueueConfig
+	cfg  Config
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when a message is sent
 }
 
-// QueueMessage is a message as the queue keeps it.
-type QueueMessage struct {
+// Message is a message as the queue keeps it.
+type Message struct {
 	ID         string            `json:"id"`
 	Body       []byte            `json:"body"`
 	Attributes map[string]string `json:"attributes,omitempty"`
@@ -97,16 +105,16 @@ type QueueMessage struct {
 	DeadReason string    `json:"dead_reason,omitempty"`
 }
 
-// stored is the JSON form of a QueueMessage with its receipt.
+// stored is the JSON form of a Message with its receipt.
 type stored struct {
-	QueueMessage
+	Message
 	Receipt string `json:"receipt,omitempty"`
 }
 
 // Received is a message handed out by Receive: its ReceiptHandle deletes
 // it or changes its visibility until it is received again.
 type Received struct {
-	QueueMessage
+	Message
 	ReceiptHandle string
 }
 
@@ -122,9 +130,9 @@ type SendInput struct {
 	Reason string
 }
 
-// QueueStats counts the messages of a queue, as SQS's
+// Stats counts the messages of a queue, as SQS's
 // ApproximateNumberOf* attributes do, but exactly.
-type QueueStats struct {
+type Stats struct {
 	Visible  int // ready to be received (the depth)
 	InFlight int // received, neither deleted nor visible again yet
 	Delayed  int // sent with a delay that has not passed
@@ -143,10 +151,16 @@ type GroupStats struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Queue opens (creating if needed) the queue called name in the store.
-// Errors: Invalid (empty name), Internal.
-func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
-	const op = "boltstore.Queue"
+// Open opens (creating if needed) the queue called name in db, the open
+// bbolt file (boltstore.Store.DB): its buckets are under the top-level
+// bucket "queues". The caller keeps db open while it uses the queue and
+// closes it.
+// Errors: Invalid (empty name, nil db), Internal.
+func Open(db *bolt.DB, name string, cfg Config) (*Queue, error) {
+	const op = "localqueue.Open"
+	if db == nil {
+		return nil, push.E(op, push.Invalid, errors.New("no bbolt file"))
+	}
 	if name == "" {
 		return nil, push.E(op, push.Invalid, errors.New("queue name is empty"))
 	}
@@ -159,7 +173,10 @@ func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
 	if cfg.GroupTTL <= 0 {
 		cfg.GroupTTL = 7 * 24 * time.Hour
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
 		all, err := tx.CreateBucketIfNotExists(bktQueues)
 		if err != nil {
 			return err
@@ -178,11 +195,11 @@ func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
 	if err != nil {
 		return nil, internal(op, fmt.Errorf("create queue %s: %w", name, err))
 	}
-	return &Queue{s: s, name: []byte(name), cfg: cfg, wake: make(chan struct{})}, nil
+	return &Queue{db: db, name: []byte(name), cfg: cfg, wake: make(chan struct{})}, nil
 }
 
 // Config returns the queue's configuration with defaults applied.
-func (q *Queue) Config() QueueConfig { return q.cfg }
+func (q *Queue) Config() Config { return q.cfg }
 
 // qtx is the buckets of one queue in one transaction.
 type qtx struct {
@@ -196,17 +213,17 @@ func (q *Queue) buckets(tx *bolt.Tx) *qtx {
 }
 
 func (q *Queue) update(fn func(t *qtx) error) error {
-	return q.s.db.Update(func(tx *bolt.Tx) error {
+	return q.db.Update(func(tx *bolt.Tx) error {
 		t := q.buckets(tx)
-		t.now = q.s.now()
+		t.now = q.cfg.Now()
 		return fn(t)
 	})
 }
 
 func (q *Queue) view(fn func(t *qtx) error) error {
-	return q.s.db.View(func(tx *bolt.Tx) error {
+	return q.db.View(func(tx *bolt.Tx) error {
 		t := q.buckets(tx)
-		t.now = q.s.now()
+		t.now = q.cfg.Now()
 		return fn(t)
 	})
 }
@@ -313,14 +330,14 @@ func (q *Queue) waiter() <-chan struct{} {
 // and returns their ids once they are on disk.
 // Errors: Invalid (an empty body or a negative delay), Internal.
 func (q *Queue) Send(_ context.Context, in ...SendInput) ([]string, error) {
-	const op = "boltstore.Queue.Send"
+	const op = "localqueue.Queue.Send"
 	if err := checkInputs(op, in); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(m, time.Time{}); err != nil {
 				return err
 			}
@@ -342,14 +359,14 @@ func (q *Queue) Send(_ context.Context, in ...SendInput) ([]string, error) {
 // with its Reason, in one transaction.
 // Errors: Invalid (an empty body), Internal.
 func (q *Queue) SendDead(_ context.Context, in ...SendInput) ([]string, error) {
-	const op = "boltstore.Queue.SendDead"
+	const op = "localqueue.Queue.SendDead"
 	if err := checkInputs(op, in); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(m, s.Reason, false); err != nil {
 				return err
 			}
@@ -383,7 +400,7 @@ func checkInputs(op string, in []SendInput) error {
 // or ctx ended.
 // Errors: Internal.
 func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
-	const op = "boltstore.Queue.Receive"
+	const op = "localqueue.Queue.Receive"
 	if max <= 0 {
 		max = 1
 	}
@@ -474,7 +491,7 @@ func (q *Queue) receiveOne(t *qtx, k []byte, visibility time.Duration) (*Receive
 	if err := t.group(m.Group, func(g *GroupStats) { g.Received = true }); err != nil {
 		return nil, err
 	}
-	return &Received{QueueMessage: m.QueueMessage, ReceiptHandle: m.ID + ":" + m.Receipt}, nil
+	return &Received{Message: m.Message, ReceiptHandle: m.ID + ":" + m.Receipt}, nil
 }
 
 // receipt loads the in-flight message of a receipt handle.
@@ -506,7 +523,7 @@ func (q *Queue) Delete(ctx context.Context, receiptHandle string) error {
 // a message and its acknowledgement happen together or not at all.
 // Errors: as Delete, and Invalid for a bad input.
 func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []SendInput) error {
-	const op = "boltstore.Queue.Settle"
+	const op = "localqueue.Queue.Settle"
 	if err := checkInputs(op, append(append([]SendInput{}, next...), dead...)); err != nil {
 		return err
 	}
@@ -516,7 +533,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			return err
 		}
 		for _, s := range next {
-			n := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			n := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(n, time.Time{}); err != nil {
 				return err
 			}
@@ -525,7 +542,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			}
 		}
 		for _, s := range dead {
-			d := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			d := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(d, s.Reason, false); err != nil {
 				return err
 			}
@@ -548,7 +565,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 // now (0: at once), as SQS ChangeMessageVisibility does.
 // Errors: as Delete.
 func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time.Duration) error {
-	const op = "boltstore.Queue.ChangeVisibility"
+	const op = "localqueue.Queue.ChangeVisibility"
 	if d < 0 {
 		return push.E(op, push.Invalid, errors.New("negative visibility timeout"))
 	}
@@ -572,8 +589,8 @@ func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time
 
 // Stats counts the messages of the queue and of its dead-letter queue.
 // Errors: Internal.
-func (q *Queue) Stats(_ context.Context) (QueueStats, error) {
-	var s QueueStats
+func (q *Queue) Stats(_ context.Context) (Stats, error) {
+	var s Stats
 	err := q.view(func(t *qtx) error {
 		s.Dead = t.dead.Stats().KeyN
 		return t.msgs.ForEach(func(k, _ []byte) error {
@@ -593,7 +610,7 @@ func (q *Queue) Stats(_ context.Context) (QueueStats, error) {
 		})
 	})
 	if err != nil {
-		return QueueStats{}, internal("boltstore.Queue.Stats", err)
+		return Stats{}, internal("localqueue.Queue.Stats", err)
 	}
 	return s, nil
 }
@@ -602,7 +619,7 @@ func (q *Queue) Stats(_ context.Context) (QueueStats, error) {
 // Errors: NotFound (no message of g was ever sent, or its stats expired
 // GroupTTL after its last message left the main queue), Internal.
 func (q *Queue) Group(_ context.Context, g string) (GroupStats, error) {
-	const op = "boltstore.Queue.Group"
+	const op = "localqueue.Queue.Group"
 	var s GroupStats
 	found := false
 	err := q.view(func(t *qtx) error {
@@ -650,7 +667,7 @@ func (q *Queue) ExpireGroups(_ context.Context) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return n, internal("boltstore.Queue.ExpireGroups", err)
+		return n, internal("localqueue.Queue.ExpireGroups", err)
 	}
 	return n, nil
 }
@@ -659,7 +676,7 @@ func (q *Queue) ExpireGroups(_ context.Context) (int, error) {
 // the dead-letter queue (dead true), in id order (oldest first), until fn
 // returns false. It changes nothing.
 // Errors: Internal.
-func (q *Queue) Peek(_ context.Context, dead bool, fn func(QueueMessage) bool) error {
+func (q *Queue) Peek(_ context.Context, dead bool, fn func(Message) bool) error {
 	err := q.view(func(t *qtx) error {
 		b := t.msgs
 		if dead {
@@ -671,14 +688,14 @@ func (q *Queue) Peek(_ context.Context, dead bool, fn func(QueueMessage) bool) e
 			if err != nil {
 				return err
 			}
-			if !fn(m.QueueMessage) {
+			if !fn(m.Message) {
 				return nil
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return internal("boltstore.Queue.Peek", err)
+		return internal("localqueue.Queue.Peek", err)
 	}
 	return nil
 }
@@ -725,10 +742,27 @@ func (q *Queue) Redrive(_ context.Context, ids []string, attrs map[string]map[st
 		return nil
 	})
 	if err != nil {
-		return 0, internal("boltstore.Queue.Redrive", err)
+		return 0, internal("localqueue.Queue.Redrive", err)
 	}
 	if n > 0 {
 		q.signal()
 	}
 	return n, nil
+}
+
+func put(b *bolt.Bucket, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, raw)
+}
+
+// internal wraps an unexpected failure of the file or of stored data.
+func internal(op string, err error) error {
+	var pe *push.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return push.E(op, push.Internal, err)
 }
