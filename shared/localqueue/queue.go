@@ -8,10 +8,7 @@ package localqueue
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,10 +60,11 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Queue is a durable message queue with SQS semantics in a bbolt file: delayed sends, receives that hide a message for a
-// visibility timeout and count receives, delete by receipt handle,
-// changing the visibility, a dead-letter queue (after MaxReceiveCount
-// receives, or by an explicit SendDead) and redrive from it.
+// Queue is a durable message queue with SQS semantics in a bbolt file:
+// delayed sends, receives that hide a message for a visibility timeout
+// and count receives, delete by receipt handle, changing the
+// visibility, a dead-letter queue (after MaxReceiveCount receives, or by
+// an explicit SendDead) and redrive from it.
 //
 // Every operation is one bbolt transaction, synced to disk before it
 // returns: a message Send accepted survives a crash or kill at any
@@ -130,27 +128,6 @@ type SendInput struct {
 	Reason string
 }
 
-// Stats counts the messages of a queue, as SQS's
-// ApproximateNumberOf* attributes do, but exactly.
-type Stats struct {
-	Visible  int // ready to be received (the depth)
-	InFlight int // received, neither deleted nor visible again yet
-	Delayed  int // sent with a delay that has not passed
-	Dead     int // in the dead-letter queue
-}
-
-// GroupStats counts the messages of one group.
-type GroupStats struct {
-	// Live is the group's messages in the main queue (visible, in flight
-	// or delayed).
-	Live int `json:"live"`
-	// Dead is the group's messages in the dead-letter queue.
-	Dead int `json:"dead"`
-	// Received reports whether a message of the group was ever received.
-	Received  bool      `json:"received"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
 // Open opens (creating if needed) the queue called name in db, the open
 // bbolt file (boltstore.Store.DB): its buckets are under the top-level
 // bucket "queues". The caller keeps db open while it uses the queue and
@@ -200,131 +177,6 @@ func Open(db *bolt.DB, name string, cfg Config) (*Queue, error) {
 
 // Config returns the queue's configuration with defaults applied.
 func (q *Queue) Config() Config { return q.cfg }
-
-// qtx is the buckets of one queue in one transaction.
-type qtx struct {
-	msgs, index, dead, groups *bolt.Bucket
-	now                       time.Time
-}
-
-func (q *Queue) buckets(tx *bolt.Tx) *qtx {
-	b := tx.Bucket(bktQueues).Bucket(q.name)
-	return &qtx{msgs: b.Bucket(qMsgs), index: b.Bucket(qIndex), dead: b.Bucket(qDead), groups: b.Bucket(qGroups), now: time.Now()}
-}
-
-func (q *Queue) update(fn func(t *qtx) error) error {
-	return q.db.Update(func(tx *bolt.Tx) error {
-		t := q.buckets(tx)
-		t.now = q.cfg.Now()
-		return fn(t)
-	})
-}
-
-func (q *Queue) view(fn func(t *qtx) error) error {
-	return q.db.View(func(tx *bolt.Tx) error {
-		t := q.buckets(tx)
-		t.now = q.cfg.Now()
-		return fn(t)
-	})
-}
-
-func indexKey(at time.Time, id string) []byte {
-	k := make([]byte, 8, 8+len(id))
-	binary.BigEndian.PutUint64(k, uint64(max(at.UnixNano(), 0)))
-	return append(k, id...)
-}
-
-// newID returns a message id that sorts by creation time.
-func newID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return hex.EncodeToString(b[:])
-}
-
-func newReceipt() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func (t *qtx) get(b *bolt.Bucket, id string) (*stored, error) {
-	raw := b.Get([]byte(id))
-	if raw == nil {
-		return nil, nil
-	}
-	var m stored
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("queue message %s: %w", id, err)
-	}
-	return &m, nil
-}
-
-// putMain stores m in the main queue, indexed by its VisibleAt; old is
-// the VisibleAt it was indexed under (zero for a new message).
-func (t *qtx) putMain(m *stored, old time.Time) error {
-	if !old.IsZero() {
-		if err := t.index.Delete(indexKey(old, m.ID)); err != nil {
-			return err
-		}
-	}
-	if err := put(t.msgs, []byte(m.ID), m); err != nil {
-		return err
-	}
-	return t.index.Put(indexKey(m.VisibleAt, m.ID), nil)
-}
-
-func (t *qtx) removeMain(m *stored) error {
-	if err := t.index.Delete(indexKey(m.VisibleAt, m.ID)); err != nil {
-		return err
-	}
-	return t.msgs.Delete([]byte(m.ID))
-}
-
-// group applies fn to the stats of group g (nothing for no group).
-func (t *qtx) group(g string, fn func(*GroupStats)) error {
-	if g == "" {
-		return nil
-	}
-	var s GroupStats
-	if raw := t.groups.Get([]byte(g)); raw != nil {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("queue group: %w", err)
-		}
-	}
-	fn(&s)
-	s.Live, s.Dead = max(s.Live, 0), max(s.Dead, 0)
-	s.UpdatedAt = t.now
-	return put(t.groups, []byte(g), s)
-}
-
-// toDead moves m (already out of the main queue, or new) to the
-// dead-letter queue.
-func (t *qtx) toDead(m *stored, reason string, fromMain bool) error {
-	m.DeadAt, m.DeadReason, m.Receipt = t.now, reason, ""
-	if err := put(t.dead, []byte(m.ID), m); err != nil {
-		return err
-	}
-	return t.group(m.Group, func(s *GroupStats) {
-		if fromMain {
-			s.Live--
-		}
-		s.Dead++
-	})
-}
-
-func (q *Queue) signal() {
-	q.mu.Lock()
-	close(q.wake)
-	q.wake = make(chan struct{})
-	q.mu.Unlock()
-}
-
-func (q *Queue) waiter() <-chan struct{} {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.wake
-}
 
 // Send puts the messages on the queue in one transaction (all or none)
 // and returns their ids once they are on disk.
@@ -587,119 +439,6 @@ func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time
 	return nil
 }
 
-// Stats counts the messages of the queue and of its dead-letter queue.
-// Errors: Internal.
-func (q *Queue) Stats(_ context.Context) (Stats, error) {
-	var s Stats
-	err := q.view(func(t *qtx) error {
-		s.Dead = t.dead.Stats().KeyN
-		return t.msgs.ForEach(func(k, _ []byte) error {
-			m, err := t.get(t.msgs, string(k))
-			if err != nil {
-				return err
-			}
-			switch {
-			case !m.VisibleAt.After(t.now):
-				s.Visible++
-			case m.ReceiveCount > 0 && m.Receipt != "":
-				s.InFlight++
-			default:
-				s.Delayed++
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return Stats{}, internal("localqueue.Queue.Stats", err)
-	}
-	return s, nil
-}
-
-// Group returns the counts of group g.
-// Errors: NotFound (no message of g was ever sent, or its stats expired
-// GroupTTL after its last message left the main queue), Internal.
-func (q *Queue) Group(_ context.Context, g string) (GroupStats, error) {
-	const op = "localqueue.Queue.Group"
-	var s GroupStats
-	found := false
-	err := q.view(func(t *qtx) error {
-		raw := t.groups.Get([]byte(g))
-		if raw == nil || g == "" {
-			return nil
-		}
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		found = s.Live > 0 || t.now.Before(s.UpdatedAt.Add(q.cfg.GroupTTL))
-		return nil
-	})
-	if err != nil {
-		return GroupStats{}, internal(op, err)
-	}
-	if !found {
-		return GroupStats{}, push.E(op, push.NotFound, errors.New("no such message group"))
-	}
-	return s, nil
-}
-
-// ExpireGroups deletes the stats of groups idle past GroupTTL with no
-// message in the main queue, and returns how many it deleted.
-// Errors: Internal.
-func (q *Queue) ExpireGroups(_ context.Context) (int, error) {
-	n := 0
-	err := q.update(func(t *qtx) error {
-		c := t.groups.Cursor()
-		for k, v := c.First(); k != nil; {
-			var s GroupStats
-			if err := json.Unmarshal(v, &s); err != nil {
-				return err
-			}
-			if s.Live <= 0 && !t.now.Before(s.UpdatedAt.Add(q.cfg.GroupTTL)) {
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-				k, v = c.Seek(k)
-				continue
-			}
-			k, v = c.Next()
-		}
-		return nil
-	})
-	if err != nil {
-		return n, internal("localqueue.Queue.ExpireGroups", err)
-	}
-	return n, nil
-}
-
-// Peek calls fn with the messages of the main queue (dead false) or of
-// the dead-letter queue (dead true), in id order (oldest first), until fn
-// returns false. It changes nothing.
-// Errors: Internal.
-func (q *Queue) Peek(_ context.Context, dead bool, fn func(Message) bool) error {
-	err := q.view(func(t *qtx) error {
-		b := t.msgs
-		if dead {
-			b = t.dead
-		}
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			m, err := t.get(b, string(k))
-			if err != nil {
-				return err
-			}
-			if !fn(m.Message) {
-				return nil
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return internal("localqueue.Queue.Peek", err)
-	}
-	return nil
-}
-
 // Redrive moves messages from the dead-letter queue back to the main
 // queue, visible at once with a receive count of 0, in one transaction.
 // ids selects them (nil: all); attrs, when it has an entry for an id,
@@ -748,21 +487,4 @@ func (q *Queue) Redrive(_ context.Context, ids []string, attrs map[string]map[st
 		q.signal()
 	}
 	return n, nil
-}
-
-func put(b *bolt.Bucket, k []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(k, raw)
-}
-
-// internal wraps an unexpected failure of the file or of stored data.
-func internal(op string, err error) error {
-	var pe *push.Error
-	if errors.As(err, &pe) {
-		return err
-	}
-	return push.E(op, push.Internal, err)
 }
