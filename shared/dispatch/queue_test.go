@@ -41,6 +41,19 @@ func TestAttributesRoundTrip(t *testing.T) {
 	}
 }
 
+// checkErr fails t unless err is an Invalid error when wantInvalid, and
+// nil otherwise; it reports whether the result is there to check.
+func checkErr(t *testing.T, err error, wantInvalid bool) bool {
+	t.Helper()
+	switch {
+	case wantInvalid && !push.Is(err, push.Invalid):
+		t.Fatalf("err = %v, want Invalid", err)
+	case !wantInvalid && err != nil:
+		t.Fatal(err)
+	}
+	return !wantInvalid
+}
+
 func TestDecodeAttributes(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -61,14 +74,8 @@ func TestDecodeAttributes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := dispatch.DecodeAttributes(tt.in)
-			if tt.wantInvalid {
-				if !push.Is(err, push.Invalid) {
-					t.Fatalf("err = %v, want Invalid", err)
-				}
+			if !checkErr(t, err, tt.wantInvalid) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Attempt != tt.wantAttempt || !got.EnqueuedAt.Equal(tt.wantAt) {
 				t.Errorf("got %+v, want attempt %d enqueued %v", got, tt.wantAttempt, tt.wantAt)
@@ -99,14 +106,8 @@ func TestDecodeDelivery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, err := dispatch.DecodeDelivery(tt.body, tt.attrs, tt.sentAt, now)
-			if tt.wantInvalid {
-				if !push.Is(err, push.Invalid) {
-					t.Fatalf("err = %v, want Invalid", err)
-				}
+			if !checkErr(t, err, tt.wantInvalid) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if d.Message.MessageID != "m1" || d.Attempt != tt.wantAttempt || !d.EnqueuedAt.Equal(tt.wantAt) {
 				t.Errorf("got message %s attempt %d enqueued %v, want m1 %d %v", d.Message.MessageID, d.Attempt, d.EnqueuedAt, tt.wantAttempt, tt.wantAt)

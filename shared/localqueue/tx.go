@@ -139,18 +139,19 @@ func (q *Queue) waiter() <-chan struct{} {
 	return q.wake
 }
 
+// put stores v as JSON under k.
 func put(b *bolt.Bucket, k []byte, v any) error {
 	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
+	if err == nil {
+		err = b.Put(k, raw)
 	}
-	return b.Put(k, raw)
+	return err
 }
 
-// internal wraps an unexpected failure of the file or of stored data.
+// internal wraps an unexpected failure of the file or of stored data; a
+// *push.Error keeps its kind.
 func internal(op string, err error) error {
-	var pe *push.Error
-	if errors.As(err, &pe) {
+	if _, ok := errors.AsType[*push.Error](err); ok {
 		return err
 	}
 	return push.E(op, push.Internal, err)
