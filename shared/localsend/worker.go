@@ -49,6 +49,12 @@ type Queue interface {
 	ExpireGroups(ctx context.Context) (int, error)
 }
 
+var (
+	_ Queue        = (*localqueue.Queue)(nil)
+	_ Inbox        = (*localqueue.Queue)(nil)
+	_ RedriveQueue = (*localqueue.Queue)(nil)
+)
+
 // Sender is the send use case; *dispatch.Sender implements it.
 type Sender interface {
 	Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error)
