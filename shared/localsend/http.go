@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"mobilepush/shared/credential"
-	"mobilepush/shared/dispatch"
 	"mobilepush/shared/httpapi"
 	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
@@ -134,7 +133,7 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if err != nil {
 		return "", err
 	}
-	_, err = a.Inbox.Send(ctx, localqueue.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: dispatch.FirstAttributes(a.now())})
+	_, err = a.Inbox.Send(ctx, firstInput(m, queued, a.now()))
 	if err != nil {
 		return "", fmt.Errorf("%s: queue message %s: %w", op, m.MessageID, err)
 	}

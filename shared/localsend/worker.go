@@ -294,6 +294,12 @@ func followUps(rm localqueue.Received, d dispatch.Delivery, res dispatch.Result)
 	return next, dead, nil
 }
 
+// firstInput is the queue input of m, a message the application server
+// sent (its queue body), enqueued at at.
+func firstInput(m *push.Message, body []byte, at time.Time) localqueue.SendInput {
+	return localqueue.SendInput{Body: body, Group: Group(m.Tenant, m.MessageID), Attributes: dispatch.FirstAttributes(at)}
+}
+
 // deadInput is rm as it is, dead-lettered for reason.
 func deadInput(rm localqueue.Received, reason string) localqueue.SendInput {
 	return localqueue.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: dispatch.DeadAttributes(rm.Attributes, reason)}
