@@ -146,9 +146,9 @@ type App struct {
 	// (see PendingKey), nil when none was made; an expired one may linger
 	// until it is replaced, discarded or the app is deleted.
 	PendingAPNs *PendingKey `json:"pending_apns,omitempty"`
-	Version     int64            `json:"version"` // starts at 1; +1 on every change
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	Version     int64       `json:"version"` // starts at 1; +1 on every change
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // Meta returns the credential metadata of platform p, or nil when the app
