@@ -176,7 +176,7 @@ func describeNotPKCS12(data []byte) string {
 	case len(trimmed) == 0:
 		return "The file is empty. " + howToExport
 	case isDERCertificate(data):
-		return "This is a certificate (.cer) without its private key, as downloaded from the Apple Developer portal. Double-click it so Keychain Access adds it next to the key made with the signing request, then export both as a .p12. " + howToExport
+		return "This is a certificate (.cer) without its private key, as downloaded from the Apple Developer portal. If mobilepush made the signing request, upload the .cer itself (as cer_base64, or the file part apns.cer): it is paired with the key mobilepush keeps. Otherwise double-click it so Keychain Access adds it next to the key made with the signing request, then export both as a .p12. " + howToExport
 	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
 		if bytes.Contains(trimmed, []byte("PRIVATE KEY")) && !bytes.Contains(trimmed, []byte("CERTIFICATE")) {
 			return "This is a PEM private key, not a .p12. If it is an APNs auth key (.p8), upload it as an auth key with its Key ID and Team ID; otherwise export the push certificate as a .p12. " + howToExport
