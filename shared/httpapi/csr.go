@@ -34,6 +34,22 @@ type csrJSON struct {
 	ExpiresAt            time.Time `json:"expires_at"`
 }
 
+// pendingJSON is the short form of a pending request on an app.
+type pendingJSON struct {
+	KeyFingerprintSHA256 string    `json:"key_fingerprint_sha256"`
+	CreatedAt            time.Time `json:"created_at"`
+	ExpiresAt            time.Time `json:"expires_at"`
+}
+
+// renderPending is the app's pending request, nil when none is pending
+// (or it expired).
+func renderPending(p *credential.PendingKey) *pendingJSON {
+	if p == nil || p.Expired(time.Now()) {
+		return nil
+	}
+	return &pendingJSON{KeyFingerprintSHA256: p.KeyFingerprintSHA256, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt}
+}
+
 func (h *Handler) createSigningRequest(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := checkFormat(r); err != nil {
 		return err

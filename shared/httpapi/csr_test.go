@@ -78,6 +78,10 @@ func testSigningRequestFlow(t *testing.T, backend string) {
 	if st, _, got := a.do(t, "acme", "GET", "/v1/apps/csr/apns/csr", nil); st != 200 || mustJSON(got) != mustJSON(req) {
 		t.Errorf("GET = %d %v, want %v", st, got, req)
 	}
+	if st, _, got := a.do(t, "acme", "GET", "/v1/apps/csr", nil); st != 200 || str(got, "apns_signing_request", "key_fingerprint_sha256") != str(req, "key_fingerprint_sha256") ||
+		str(got, "apns_signing_request", "csr_pem") != "" {
+		t.Errorf("the app does not show its pending request in short: %d %v", st, got["apns_signing_request"])
+	}
 	// Another tenant sees none of it.
 	if st, _, _ := a.do(t, "globex", "GET", "/v1/apps/csr/apns/csr", nil); st != 404 {
 		t.Errorf("another tenant's GET: %d", st)
@@ -150,8 +154,8 @@ func testSigningRequestFlow(t *testing.T, backend string) {
 	if r, ok := pv.apple.Last(); !ok || pv.apple.Total() != before+1 || r.Credential != apnstest.CertificateID(leaf) {
 		t.Errorf("the live check did not reach Apple with the new certificate (%d -> %d, %+v)", before, pv.apple.Total(), r)
 	}
-	if st, _, _ := a.do(t, "acme", "GET", "/v1/apps/csr/apns/csr", nil); st != 404 {
-		t.Errorf("the request is still pending after its certificate was uploaded: %d", st)
+	if st, _, _ := a.do(t, "acme", "GET", "/v1/apps/csr/apns/csr", nil); st != 404 || got["apns_signing_request"] != nil {
+		t.Errorf("the request is still pending after its certificate was uploaded: %d %v", st, got["apns_signing_request"])
 	}
 	st, _, audit := a.do(t, "acme", "GET", "/v1/apps/csr/audit", nil)
 	if st != 200 || !strings.Contains(mustJSON(audit), credential.FromSigningRequest) || !strings.Contains(mustJSON(audit), string(credential.ActionSigningRequest)) {
