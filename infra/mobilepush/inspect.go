@@ -18,6 +18,8 @@ import (
 
 const inspectUsage = `usage:
   mobilepush inspect --apns-p12 FILE (--password P | --password-file F) --bundle-id B [--environment production|sandbox]
+  mobilepush inspect --apns-cer FILE --key KEY.pem --bundle-id B [--environment production|sandbox]
+  mobilepush inspect --apns-pem FILE [--password-file F] --bundle-id B [--environment production|sandbox]
   mobilepush inspect --apns-p8 FILE --key-id K --team-id T
   mobilepush inspect --fcm-json FILE
 common flags: [--now RFC3339] [--format json|text] [--expiring-days N]
@@ -50,6 +52,9 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		passwordFile = fs.String("password-file", "", "read the .p12 password from `file` (- for stdin)")
 		bundleID     = fs.String("bundle-id", "", "the app's bundle `id` (required with --apns-p12)")
 		environment  = fs.String("environment", "", "required APNs `environment`: production or sandbox (default: none)")
+		cerFile      = fs.String("apns-cer", "", "Apple's certificate `file` (aps.cer, DER or PEM), paired with --key")
+		keyFile      = fs.String("key", "", "the private key `file` (PEM) a --apns-cer was requested with")
+		pemFile      = fs.String("apns-pem", "", "APNs certificate and private key as PEM text `file` (openssl pkcs12 -nodes output)")
 		p8File       = fs.String("apns-p8", "", "APNs auth key `file` (.p8)")
 		keyID        = fs.String("key-id", "", "the auth key's 10-character Key `ID`")
 		teamID       = fs.String("team-id", "", "the developer account's 10-character Team `ID`")
@@ -71,6 +76,7 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		set: set, p12: *p12File, password: *password, passwordFile: *passwordFile, bundleID: *bundleID,
 		environment: *environment, p8: *p8File, keyID: *keyID, teamID: *teamID, fcm: *fcmFile,
 		now: *now, format: *format, expiringDays: *expiringDays, extra: fs.Args(),
+		cer: *cerFile, key: *keyFile, pem: *pemFile,
 	}, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "mobilepush inspect: %v\n\n", err)
@@ -97,6 +103,7 @@ type inspectArgs struct {
 	set                                                map[string]bool
 	p12, password, passwordFile, bundleID, environment string
 	p8, keyID, teamID, fcm, now, format                string
+	cer, key, pem                                      string
 	expiringDays                                       int
 	extra                                              []string
 }
@@ -108,14 +115,14 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		return nil, usageError{fmt.Sprintf("unexpected argument %q", a.extra[0])}
 	}
 	var kinds []string
-	for _, k := range []string{"apns-p12", "apns-p8", "fcm-json"} {
+	for _, k := range []string{"apns-p12", "apns-cer", "apns-pem", "apns-p8", "fcm-json"} {
 		if a.set[k] {
 			kinds = append(kinds, "--"+k)
 		}
 	}
 	switch len(kinds) {
 	case 0:
-		return nil, usageError{"one of --apns-p12, --apns-p8 or --fcm-json is required"}
+		return nil, usageError{"one of --apns-p12, --apns-cer, --apns-pem, --apns-p8 or --fcm-json is required"}
 	case 1:
 	default:
 		return nil, usageError{"give only one of " + strings.Join(kinds, ", ")}
@@ -143,7 +150,12 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		return nil
 	}
 
+	if a.set["key"] && !a.set["apns-cer"] {
+		return nil, usageError{"--key applies only with --apns-cer"}
+	}
 	switch {
+	case a.set["apns-cer"], a.set["apns-pem"]:
+		return inspectCertificate(a, in, stdin)
 	case a.set["apns-p12"]:
 		if err := onlyWith("apns-p8", "key-id", "team-id"); err != nil {
 			return nil, err

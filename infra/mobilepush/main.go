@@ -7,6 +7,7 @@
 //	mobilepush queue         show the local send queue and its dead letters; redrive them
 //	mobilepush check-expiry  run one expiry check on a data directory
 //	mobilepush inspect       inspect an APNs .p12/.p8 or FCM service-account JSON offline
+//	mobilepush csr           make an APNs certificate signing request (certificates without a Mac)
 //
 // Exit status: 0 success, 1 failure (for inspect: a blocking problem),
 // 2 usage error.
@@ -53,6 +54,7 @@ func commands() []command {
 		{"token", "print a new bearer token for a tenant of the local server", runToken},
 		{"send", "enqueue a push to the local server (or SQS with --queue-url)", runSend},
 		{"queue", "show the local send queue and dead-letter queue; --redrive", runQueue},
+		{"csr", "make an APNs certificate signing request (no Mac needed)", runCSR},
 	}
 }
 

@@ -91,12 +91,21 @@ func (in *Inspector) P12(data []byte, req P12Request) *Report {
 	r.pass("password", "The password opens the file.")
 	r.pass("pkcs12", "The file is a readable PKCS#12 archive.")
 
-	certs := append([]*x509.Certificate{first}, cas...)
+	in.checkIdentity(r, key, append([]*x509.Certificate{first}, cas...), req, fmt.Sprintf("the certificate was exported with another key. %s", howToExport))
+	return r
+}
+
+// checkIdentity runs the checks every APNs certificate upload shares,
+// once its private key and certificates are read: identity (the
+// certificate matching the key; mismatch ends that check's message),
+// key_type, apple_push, validity, bundle_id, environment and the chain
+// warning. An OK report gets the chain and key as its material.
+func (in *Inspector) checkIdentity(r *Report, key any, certs []*x509.Certificate, req P12Request, mismatch string) {
 	r.CertificatesInFile = len(certs)
 	leaf, others := matchKey(key, certs)
 	if leaf == nil {
-		r.fail("identity", KeyMismatch, fmt.Sprintf("The private key in the file belongs to none of its %d certificate(s): the certificate was exported with another key. %s", len(certs), howToExport))
-		leaf = first
+		r.fail("identity", KeyMismatch, fmt.Sprintf("The private key belongs to none of the %d certificate(s): %s", len(certs), mismatch))
+		leaf = certs[0]
 	} else {
 		r.pass("identity", "The private key belongs to the certificate "+leaf.Subject.CommonName+".")
 	}
@@ -119,7 +128,6 @@ func (in *Inspector) P12(data []byte, req P12Request) *Report {
 		chain := append([]*x509.Certificate{leaf}, others...)
 		r.material = &secret{normalize: func() ([]byte, error) { return p12Material(key, chain) }}
 	}
-	return r
 }
 
 // p12Material is the stored form of an APNs certificate: the chain as
@@ -168,7 +176,7 @@ func describeNotPKCS12(data []byte) string {
 	case len(trimmed) == 0:
 		return "The file is empty. " + howToExport
 	case isDERCertificate(data):
-		return "This is a certificate (.cer) without its private key, as downloaded from the Apple Developer portal. Double-click it so Keychain Access adds it next to the key made with the signing request, then export both as a .p12. " + howToExport
+		return "This is a certificate (.cer) without its private key, as downloaded from the Apple Developer portal. If mobilepush made the signing request, upload the .cer itself (as cer_base64, or the file part apns.cer): it is paired with the key mobilepush keeps. Otherwise double-click it so Keychain Access adds it next to the key made with the signing request, then export both as a .p12. " + howToExport
 	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
 		if bytes.Contains(trimmed, []byte("PRIVATE KEY")) && !bytes.Contains(trimmed, []byte("CERTIFICATE")) {
 			return "This is a PEM private key, not a .p12. If it is an APNs auth key (.p8), upload it as an auth key with its Key ID and Team ID; otherwise export the push certificate as a .p12. " + howToExport

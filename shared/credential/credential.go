@@ -142,9 +142,13 @@ type App struct {
 	Environment push.Environment `json:"environment"`
 	APNs        *Meta            `json:"apns,omitempty"`
 	FCM         *Meta            `json:"fcm,omitempty"`
-	Version     int64            `json:"version"` // starts at 1; +1 on every change
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	// PendingAPNs is the signing request waiting for Apple's certificate
+	// (see PendingKey), nil when none was made; an expired one may linger
+	// until it is replaced, discarded or the app is deleted.
+	PendingAPNs *PendingKey `json:"pending_apns,omitempty"`
+	Version     int64       `json:"version"` // starts at 1; +1 on every change
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // Meta returns the credential metadata of platform p, or nil when the app
@@ -183,6 +187,10 @@ func (a *App) Status(p push.Platform) Status {
 func (a App) Clone() App {
 	a.APNs = a.APNs.clone()
 	a.FCM = a.FCM.clone()
+	if a.PendingAPNs != nil {
+		p := *a.PendingAPNs
+		a.PendingAPNs = &p
+	}
 	return a
 }
 

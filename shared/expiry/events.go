@@ -27,9 +27,10 @@ func certificateEvent(app credential.App, p push.Platform, m *credential.Meta, l
 	d.DaysLeft = &left
 	d.CheckedAt = now
 	date := m.Facts.NotAfter.UTC().Format("2006-01-02")
-	renew := "In the Apple Developer portal (Certificates, Identifiers & Profiles -> Certificates -> +), create an " +
-		"\"Apple Push Notification service SSL (Sandbox & Production)\" certificate for " + bundleOf(m) +
-		", export it with its private key as .p12 from Keychain Access, and upload it to this app"
+	renew := "Renew without a Mac: make a signing request with POST /v1/apps/" + app.ID + "/apns/csr (or mobilepush csr --app " + app.ID +
+		"), upload it in the Apple Developer portal (Certificates, Identifiers & Profiles -> Certificates -> + -> " +
+		"\"Apple Push Notification service SSL (Sandbox & Production)\" -> the App ID " + bundleOf(m) +
+		") and upload the aps.cer Apple gives back with PUT /v1/apps/" + app.ID + "/apns (or a .p12 exported from Keychain Access)"
 	if level == levelExpired {
 		d.Reason = "expired"
 		d.Message = fmt.Sprintf("The APNs certificate of %q (%s) expired on %s: pushes to its iOS devices fail.", app.Name, bundleOf(m), date)

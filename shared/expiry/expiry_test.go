@@ -3,6 +3,7 @@ package expiry_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,10 @@ func TestEveryThresholdOnce(t *testing.T) {
 		if d.Tenant != app.Tenant || d.AppID != app.ID || d.AppName != app.Name || d.Platform != push.APNs ||
 			d.BundleID != "com.example.walk" || !d.NotAfter.Equal(na) || d.Reason != "expiring_soon" || d.Action == "" || d.Message == "" {
 			t.Errorf("detail = %+v", d)
+		}
+		// The alert names the route that renews without a Mac.
+		if renew := "POST /v1/apps/" + app.ID + "/apns/csr"; !strings.Contains(d.Action, renew) || !strings.Contains(got[len(got)-1].Detail.Action, renew) {
+			t.Errorf("action %q does not name %s", d.Action, renew)
 		}
 	})
 }

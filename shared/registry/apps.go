@@ -49,7 +49,7 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 		Enabled: in.Enabled, Environment: in.Environment, Actor: who.Subject,
 	}
 	if in.APNs != nil {
-		c, err := s.checkAPNs(ctx, op, in.APNs, in.Environment)
+		c, err := s.checkAPNs(ctx, op, in.APNs, in.Environment, nil)
 		if err != nil {
 			return Result{}, err
 		}
@@ -120,7 +120,13 @@ func (s *Service) RotateAPNs(ctx context.Context, who Principal, id string, expe
 	if err != nil {
 		return Result{}, err
 	}
-	c, err := s.checkAPNs(ctx, op, up, app.Environment)
+	var pending *pendingPair
+	if len(up.Cer) > 0 {
+		if pending, err = s.loadPending(ctx, op, who, id); err != nil {
+			return Result{}, err
+		}
+	}
+	c, err := s.checkAPNs(ctx, op, up, app.Environment, pending)
 	if err != nil {
 		s.auditRejected(ctx, who, id, push.APNs, err)
 		return Result{}, err
@@ -163,11 +169,15 @@ func (s *Service) auditRejected(ctx context.Context, who Principal, id string, p
 }
 
 func (s *Service) rotate(ctx context.Context, who Principal, id string, expect int64, c *Checked) (Result, error) {
-	app, err := s.Store.Rotate(ctx, credential.RotateRequest{Tenant: who.Tenant, ID: id, Platform: c.Platform, Expect: expect, Upload: c.upload, Actor: who.Subject})
+	app, err := s.Store.Rotate(ctx, credential.RotateRequest{Tenant: who.Tenant, ID: id, Platform: c.Platform, Expect: expect, Upload: c.upload, Actor: who.Subject, FromPending: c.fromPending})
 	if err != nil {
 		return Result{}, fmt.Errorf("rotate %s credential: %w", c.Platform, err)
 	}
-	s.rotated(ctx, app, c.Platform, "rotated", "A new credential was uploaded and is now used for sending.")
+	msg := "A new credential was uploaded and is now used for sending."
+	if c.fromPending != nil {
+		msg = "Apple's certificate for the signing request was uploaded; with the request's key it is now used for sending."
+	}
+	s.rotated(ctx, app, c.Platform, "rotated", msg)
 	return Result{App: app, Checked: map[push.Platform]*Checked{c.Platform: c}}, nil
 }
 
@@ -323,7 +333,7 @@ func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsU
 		return nil
 	}
 	if apns != nil {
-		if err := run(push.APNs, func() (*Checked, error) { return s.checkAPNs(ctx, op, apns, env) }); err != nil {
+		if err := run(push.APNs, func() (*Checked, error) { return s.checkAPNs(ctx, op, apns, env, nil) }); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"mobilepush/shared/alert"
@@ -85,16 +86,34 @@ type Principal struct {
 
 // APNsUpload is an APNs credential as uploaded: a .p12 with its password
 // (HasPassword false means none was given; an empty password given is a
-// password), or a .p8 with its key id and team id. BundleID is required
-// for both: it is the topic pushes are sent to.
+// password), a PEM bundle (certificate and key; Password decrypts an
+// encrypted key), Apple's certificate (.cer) made from the app's pending
+// signing request, or a .p8 with its key id and team id. BundleID is
+// required for all: it is the topic pushes are sent to.
 type APNsUpload struct {
 	BundleID    string
 	P12         []byte
 	Password    push.Redacted
 	HasPassword bool
+	PEM         []byte
+	Cer         []byte
 	P8          []byte
 	KeyID       string
 	TeamID      string
+}
+
+// formats names the credential files of up that are set.
+func (up *APNsUpload) formats() []string {
+	var f []string
+	for _, x := range []struct {
+		name string
+		b    []byte
+	}{{"p12", up.P12}, {"pem", up.PEM}, {"cer", up.Cer}, {"p8", up.P8}} {
+		if len(x.b) > 0 {
+			f = append(f, x.name)
+		}
+	}
+	return f
 }
 
 // FCMUpload is a Firebase service-account key as uploaded.
@@ -152,6 +171,8 @@ type Checked struct {
 	Report   *certinfo.Report `json:"report"`
 	Live     push.LiveResult  `json:"live"`
 	upload   credential.Upload
+	// fromPending names the pending key a .cer was paired with.
+	fromPending *credential.SecretRef
 }
 
 // Warnings returns the report's warnings plus an unreachable provider.
@@ -163,26 +184,40 @@ func (c *Checked) Warnings() []certinfo.Warning {
 	return w
 }
 
-// checkAPNs inspects an APNs upload offline, then live on env.
-func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env push.Environment) (*Checked, error) {
+// checkAPNs inspects an APNs upload offline, then live on env. A .cer is
+// paired with pending, the app's pending signing request (nil: none).
+func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env push.Environment, pending *pendingPair) (*Checked, error) {
 	var r *certinfo.Report
+	formats := up.formats()
 	switch {
 	case up.BundleID == "":
 		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id is required")
-	case len(up.P12) > 0 && len(up.P8) > 0:
-		return nil, push.Errorf(op, push.Invalid, "apns: give either p12 or p8, not both")
+	case len(formats) > 1:
+		return nil, push.Errorf(op, push.Invalid, "apns: give one of p12, pem, cer or p8, not %s", strings.Join(formats, " and "))
 	case len(up.P12) > 0:
 		if !up.HasPassword {
 			return nil, push.Errorf(op, push.Invalid, "apns.password is required with a .p12 (send \"\" for an empty password)")
 		}
 		r = s.Inspector.P12(up.P12, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
+	case len(up.PEM) > 0:
+		r = s.Inspector.PEMBundle(up.PEM, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
+	case len(up.Cer) > 0:
+		if pending == nil {
+			return nil, noPendingRequest(op, "")
+		}
+		r = s.Inspector.Cer(up.Cer, certinfo.CerRequest{Key: pending.key, RequestedAt: pending.meta.CreatedAt, BundleID: up.BundleID, Environment: env})
 	case len(up.P8) > 0:
 		r = s.Inspector.P8(up.P8, certinfo.P8Request{KeyID: up.KeyID, TeamID: up.TeamID})
 		r.RequestedBundleID = up.BundleID
 	default:
-		return nil, push.Errorf(op, push.Invalid, "apns: give p12 (with password) or p8 (with key_id and team_id)")
+		return nil, push.Errorf(op, push.Invalid, "apns: give p12 (with password), pem, cer (after a signing request) or p8 (with key_id and team_id)")
 	}
-	return s.prove(ctx, op, push.APNs, r, liveEnvironment(env, r), up.BundleID)
+	c, err := s.prove(ctx, op, push.APNs, r, liveEnvironment(env, r), up.BundleID)
+	if err == nil && len(up.Cer) > 0 {
+		ref := pending.meta.Secret
+		c.fromPending = &ref
+	}
+	return c, err
 }
 
 // liveEnvironment is the APNs gateway a live check uses: the requested

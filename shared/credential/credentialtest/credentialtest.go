@@ -1,8 +1,9 @@
 // Package credentialtest is the conformance suite every credential store
 // must pass: Run drives a credential.Service over the stores under test
 // through every operation, the error kinds, tenant isolation, concurrent
-// updates, crash-safe rotation and rollback, secret hygiene and the audit
-// trail. Top-level tests that call Run have names containing "Conformance".
+// updates, crash-safe rotation and rollback, the pending APNs key of a
+// signing request, secret hygiene and the audit trail. Top-level tests
+// that call Run have names containing "Conformance".
 package credentialtest
 
 import (
@@ -89,6 +90,7 @@ func Run(t *testing.T, newStores NewStores) {
 		{"LedgerBatchConcurrent", testLedgerBatchConcurrent},
 		{"SecretsNeverInErrors", testSecretHygiene},
 	}
+	tests = append(tests, pendingTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
