@@ -285,8 +285,8 @@ func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) e
 	}
 	seen := make(map[string]int, total)
 	for i, t := range m.Tokens.APNs {
-		if len(t) < MinAPNsToken || len(t) > MaxAPNsToken || len(t)%2 != 0 || !isHex(t) {
-			return invalid("tokens.apns[%d]: not an APNs device token (%d-%d hex characters)", i, MinAPNsToken, MaxAPNsToken)
+		if err := CheckToken(APNs, t); err != nil {
+			return invalid("tokens.apns[%d]: %v", i, err)
 		}
 		k := "a" + strings.ToLower(t)
 		if j, dup := seen[k]; dup {
@@ -295,13 +295,10 @@ func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) e
 		seen[k] = i
 	}
 	for i, t := range m.Tokens.FCM {
-		switch {
-		case t == "":
-			return invalid("tokens.fcm[%d]: empty", i)
-		case len(t) > MaxFCMToken:
-			return tooLarge("tokens.fcm[%d]: %d bytes, at most %d", i, len(t), MaxFCMToken)
-		case strings.IndexFunc(t, unicode.IsSpace) >= 0:
-			return invalid("tokens.fcm[%d]: contains white space", i)
+		if err := CheckToken(FCM, t); errors.Is(err, ErrTokenTooLong) {
+			return tooLarge("tokens.fcm[%d]: %v", i, err)
+		} else if err != nil {
+			return invalid("tokens.fcm[%d]: %v", i, err)
 		}
 		k := "f" + t
 		if j, dup := seen[k]; dup {
