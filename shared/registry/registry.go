@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"mobilepush/shared/alert"
@@ -67,6 +68,12 @@ type Service struct {
 	Thresholds []int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Inspections bounds the offline inspections run at once (0:
+	// DefaultInspections()); more wait for a slot.
+	Inspections int
+
+	inspectOnce sync.Once
+	inspect     *inspections
 }
 
 func (s *Service) now() time.Time {
@@ -165,7 +172,6 @@ func (c *Checked) Warnings() []certinfo.Warning {
 
 // checkAPNs inspects an APNs upload offline, then live on env.
 func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env push.Environment) (*Checked, error) {
-	var r *certinfo.Report
 	switch {
 	case up.BundleID == "":
 		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id is required")
@@ -175,12 +181,19 @@ func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env 
 		if !up.HasPassword {
 			return nil, push.Errorf(op, push.Invalid, "apns.password is required with a .p12 (send \"\" for an empty password)")
 		}
-		r = s.Inspector.P12(up.P12, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
-	case len(up.P8) > 0:
-		r = s.Inspector.P8(up.P8, certinfo.P8Request{KeyID: up.KeyID, TeamID: up.TeamID})
-		r.RequestedBundleID = up.BundleID
-	default:
+	case len(up.P8) == 0:
 		return nil, push.Errorf(op, push.Invalid, "apns: give p12 (with password) or p8 (with key_id and team_id)")
+	}
+	r, err := s.inspected(ctx, op, func(in *certinfo.Inspector) *certinfo.Report {
+		if len(up.P12) > 0 {
+			return in.P12(up.P12, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
+		}
+		r := in.P8(up.P8, certinfo.P8Request{KeyID: up.KeyID, TeamID: up.TeamID})
+		r.RequestedBundleID = up.BundleID
+		return r
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s.prove(ctx, op, push.APNs, r, liveEnvironment(env, r), up.BundleID)
 }
@@ -202,7 +215,10 @@ func (s *Service) checkFCM(ctx context.Context, op string, up *FCMUpload) (*Chec
 	if len(up.ServiceAccountJSON) == 0 {
 		return nil, push.Errorf(op, push.Invalid, "fcm.service_account_json is required")
 	}
-	r := s.Inspector.ServiceAccount(up.ServiceAccountJSON)
+	r, err := s.inspected(ctx, op, func(in *certinfo.Inspector) *certinfo.Report { return in.ServiceAccount(up.ServiceAccountJSON) })
+	if err != nil {
+		return nil, err
+	}
 	return s.prove(ctx, op, push.FCM, r, "", "")
 }
 
