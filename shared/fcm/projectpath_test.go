@@ -19,7 +19,9 @@ import (
 func TestProjectIDStaysOneSegment(t *testing.T) {
 	srv := fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
 	const steer = "p/../../v1/projects/other"
-	acc := newAccount(t, steer, 0, func(sa *testcred.ServiceAccount) { sa.ClientEmail = "firebase-adminsdk-0@steer.iam.gserviceaccount.com" })
+	acc := newAccount(t, steer, 0, func(sa *testcred.ServiceAccount) {
+		sa.ClientEmail = "firebase-adminsdk-0@steer.iam.gserviceaccount.com"
+	})
 	if err := srv.AddServiceAccount(acc.json); err != nil {
 		t.Fatal(err)
 	}
