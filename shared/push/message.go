@@ -239,6 +239,9 @@ func (m *Message) Validate() error {
 	if len(m.CollapseKey) > MaxCollapseKey {
 		return tooLarge("collapse_key: %d bytes, at most %d (APNs apns-collapse-id)", len(m.CollapseKey), MaxCollapseKey)
 	}
+	if strings.IndexFunc(m.CollapseKey, unicode.IsControl) >= 0 {
+		return invalid("collapse_key: must not contain control characters (it is sent as the apns-collapse-id header)")
+	}
 	a := m.APNs
 	if a.PushType != "" && !slices.Contains(PushTypes(), a.PushType) {
 		return invalid("apns.push_type: %q is not an APNs push type (%s)", a.PushType, joinEnum(PushTypes()))
