@@ -175,6 +175,10 @@ func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env 
 	switch {
 	case up.BundleID == "":
 		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id is required")
+	case !validBundleID(up.BundleID):
+		// It becomes the apns-topic header of the live check and of
+		// every push: refused before any connection sees it.
+		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id: at most %d letters, digits, '-' and '.' (e.g. com.example.app)", maxBundleID)
 	case len(up.P12) > 0 && len(up.P8) > 0:
 		return nil, push.Errorf(op, push.Invalid, "apns: give either p12 or p8, not both")
 	case len(up.P12) > 0:
@@ -196,6 +200,24 @@ func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env 
 		return nil, err
 	}
 	return s.prove(ctx, op, push.APNs, r, liveEnvironment(env, r), up.BundleID)
+}
+
+// maxBundleID is Apple's limit on a bundle id (CFBundleIdentifier), with
+// room for a topic suffix such as ".complication".
+const maxBundleID = 155 + len(".complication")
+
+// validBundleID reports whether id has the form of a bundle id (or an
+// APNs topic made from one): letters, digits, '-' and '.'.
+func validBundleID(id string) bool {
+	if len(id) > maxBundleID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // liveEnvironment is the APNs gateway a live check uses: the requested
