@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,8 +37,8 @@ and waits until every token has an outcome, showing progress. With
 credentials from the environment; --tenant required; no waiting).
 More than 1000 tokens are sent as several messages.
 
-Exit status: 0 every message queued (and, waiting, done); 1 failure;
-2 usage error.
+Exit status: 0 every message queued (and, waiting, done with at least
+one token delivered); 1 failure, or nothing was delivered; 2 usage error.
 
 flags:
 `
@@ -306,29 +308,48 @@ func sendLocal(ctx context.Context, c *apiClient, f sendFlags, msgs []*push.Mess
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	final, err := waitDone(ctx, c, ids, total, stderr)
+	final, reasons, err := waitDone(ctx, c, ids, total, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mobilepush send: %v\n", err)
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "done: %d tokens: %s\n", total, countsLine(final))
+	if final.Delivered == 0 {
+		fmt.Fprintf(stderr, "mobilepush send: nothing was delivered%s; see GET /v1/messages/%s\n", reasonsLine(reasons), ids[0])
+		return exitFail
+	}
 	return exitOK
 }
 
+// reasonsLine lists summed reasons as " (rejected: platform_unconfigured 2)".
+func reasonsLine(reasons map[string]map[string]int) string {
+	var parts []string
+	for _, result := range slices.Sorted(maps.Keys(reasons)) {
+		for _, reason := range slices.Sorted(maps.Keys(reasons[result])) {
+			parts = append(parts, fmt.Sprintf("%s: %s %d", result, reason, reasons[result][reason]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // waitDone polls the messages until all are done and returns their
-// summed counts, printing progress when it changes.
-func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progress io.Writer) (localsend.Counts, error) {
+// summed counts and reasons, printing progress when it changes.
+func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progress io.Writer) (localsend.Counts, map[string]map[string]int, error) {
 	last := ""
 	for {
 		var sum localsend.Counts
+		reasons := map[string]map[string]int{}
 		done := 0
 		for _, id := range ids {
 			var st localsend.Status
 			if err := c.do(ctx, "GET", "/v1/messages/"+id, nil, &st); err != nil {
 				if ctx.Err() != nil {
-					return sum, fmt.Errorf("gave up waiting (--timeout); see mobilepush queue, or GET /v1/messages/%s", id)
+					return sum, nil, fmt.Errorf("gave up waiting (--timeout); see mobilepush queue, or GET /v1/messages/%s", id)
 				}
-				return sum, err
+				return sum, nil, err
 			}
 			if st.State == localsend.StateDone {
 				done++
@@ -338,9 +359,17 @@ func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progre
 			sum.Retry += st.Counts.Retry
 			sum.CredentialFault += st.Counts.CredentialFault
 			sum.Rejected += st.Counts.Rejected
+			for result, by := range st.Reasons {
+				if reasons[result] == nil {
+					reasons[result] = map[string]int{}
+				}
+				for reason, n := range by {
+					reasons[result][reason] += n
+				}
+			}
 		}
 		if done == len(ids) {
-			return sum, nil
+			return sum, reasons, nil
 		}
 		line := fmt.Sprintf("sending: %d/%d tokens have an outcome (%s)", sum.Total(), total, countsLine(sum))
 		if line != last {
@@ -351,7 +380,7 @@ func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progre
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return sum, fmt.Errorf("gave up waiting after --timeout with %d/%d tokens done; the server keeps sending (see mobilepush queue)", sum.Total(), total)
+			return sum, nil, fmt.Errorf("gave up waiting after --timeout with %d/%d tokens done; the server keeps sending (see mobilepush queue)", sum.Total(), total)
 		case <-t.C:
 		}
 	}

@@ -227,7 +227,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 
 	api := httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log}
 	api.Extra = adminpage.Routes()
-	msgs := &localsend.API{Inbox: queue, Ledger: creds, Apps: cache}
+	msgs := &localsend.API{Inbox: queue, Ledger: creds, Apps: cache, IDs: sys.store, KeepIDs: queue.Config().GroupTTL}
 	maps.Copy(api.Extra, msgs.Routes(api))
 	sys.handler = httpapi.New(api)
 	return sys, nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/sideshow/apns2"
+
+	"mobilepush/shared/push"
 )
 
 // Outcome is what the sender does with a push's answer (docs/ARCHITECTURE.md, Outcomes).
@@ -89,11 +91,16 @@ func (r Response) Outcome(envConfirmed bool) Outcome {
 
 // ClassifyError maps a Push error (no answer) to an Outcome: a TLS alert
 // from the gateway (the client certificate was rejected in the handshake:
-// expired, revoked, unknown) is a CredentialFault; everything else —
-// connection failures, resets, timeouts, cancellation — is Retry.
+// expired, revoked, unknown) is a CredentialFault; a push refused before
+// it was sent (Invalid: a malformed device token or header) is Rejected;
+// everything else — connection failures, resets, timeouts, cancellation —
+// is Retry.
 func ClassifyError(err error) Outcome {
 	if err == nil {
 		return Delivered
+	}
+	if push.Is(err, push.Invalid) {
+		return Rejected
 	}
 	if _, ok := TLSAlert(err); ok {
 		return CredentialFault

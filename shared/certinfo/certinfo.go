@@ -82,9 +82,10 @@ const (
 
 // FCM service-account codes (plus UnparsablePrivateKey).
 const (
-	MalformedJSON Code = "malformed_json"
-	WrongType     Code = "wrong_type"
-	MissingFields Code = "missing_fields"
+	MalformedJSON    Code = "malformed_json"
+	WrongType        Code = "wrong_type"
+	MissingFields    Code = "missing_fields"
+	InvalidProjectID Code = "invalid_project_id"
 )
 
 // Check is one named test of an inspection.

@@ -78,8 +78,8 @@ func (in *Inspector) P12(data []byte, req P12Request) *Report {
 		r.fail("pkcs12", NotPKCS12, describeNotPKCS12(data))
 		return r
 	}
-	if layout.maxIterations > maxIterations {
-		r.fail("pkcs12", NotPKCS12, fmt.Sprintf("The file asks for %d key-derivation iterations; mobilepush accepts at most %d. Export it again with the default settings of Keychain Access or OpenSSL.", layout.maxIterations, maxIterations))
+	if layout.maxIterations > MaxIterations {
+		r.fail("pkcs12", NotPKCS12, fmt.Sprintf("The file asks for %d key-derivation iterations; mobilepush accepts at most %d (Keychain Access and OpenSSL write 2048, Windows 2000, Java keytool 10000). Export it again with the default settings of Keychain Access or OpenSSL.", layout.maxIterations, MaxIterations))
 		return r
 	}
 

@@ -202,8 +202,8 @@ func decryptPKCS8(der []byte, password string) ([]byte, error) {
 	if _, err := asn1.Unmarshal(params.KDF.Parameters.FullBytes, &kdf); err != nil {
 		return nil, errors.New("malformed PBKDF2 parameters")
 	}
-	if kdf.Iterations < 1 || kdf.Iterations > maxIterations {
-		return nil, errUnsupported(fmt.Sprintf("%d PBKDF2 iterations (at most %d)", kdf.Iterations, maxIterations))
+	if kdf.Iterations < 1 || kdf.Iterations > MaxIterations {
+		return nil, errUnsupported(fmt.Sprintf("%d PBKDF2 iterations (at most %d)", kdf.Iterations, MaxIterations))
 	}
 	var prf func() hash.Hash
 	switch a := kdf.PRF.Algorithm; {

@@ -137,7 +137,11 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 	}
 	hc := &http.Client{Transport: &bearerTransport{ts: ts, base: h2, timeout: cfg.RequestTimeout}}
 
-	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: sa.ProjectID},
+	// The SDK writes the project id into the request path as it is: it
+	// goes in escaped, so whatever the key file says stays one segment
+	// (certinfo refuses a malformed project_id at inspection; this holds
+	// for what was stored before).
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: url.PathEscape(sa.ProjectID)},
 		option.WithHTTPClient(hc),
 		option.WithEndpoint(cfg.Endpoint+"/v1"),
 	)

@@ -183,7 +183,7 @@ type fakeApps map[string]bool
 
 func (a fakeApps) App(_ context.Context, tenant, id string) (credential.App, error) {
 	if a[tenant+"/"+id] {
-		return credential.App{Tenant: tenant, ID: id}, nil
+		return credential.App{Tenant: tenant, ID: id, Enabled: true, APNs: &credential.Meta{}, FCM: &credential.Meta{}}, nil
 	}
 	return credential.App{}, push.E("fake", push.NotFound, errors.New("no app"))
 }

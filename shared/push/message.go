@@ -239,6 +239,9 @@ func (m *Message) Validate() error {
 	if len(m.CollapseKey) > MaxCollapseKey {
 		return tooLarge("collapse_key: %d bytes, at most %d (APNs apns-collapse-id)", len(m.CollapseKey), MaxCollapseKey)
 	}
+	if strings.IndexFunc(m.CollapseKey, unicode.IsControl) >= 0 {
+		return invalid("collapse_key: must not contain control characters (it is sent as the apns-collapse-id header)")
+	}
 	a := m.APNs
 	if a.PushType != "" && !slices.Contains(PushTypes(), a.PushType) {
 		return invalid("apns.push_type: %q is not an APNs push type (%s)", a.PushType, joinEnum(PushTypes()))
@@ -285,8 +288,8 @@ func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) e
 	}
 	seen := make(map[string]int, total)
 	for i, t := range m.Tokens.APNs {
-		if len(t) < MinAPNsToken || len(t) > MaxAPNsToken || len(t)%2 != 0 || !isHex(t) {
-			return invalid("tokens.apns[%d]: not an APNs device token (%d-%d hex characters)", i, MinAPNsToken, MaxAPNsToken)
+		if err := CheckToken(APNs, t); err != nil {
+			return invalid("tokens.apns[%d]: %v", i, err)
 		}
 		k := "a" + strings.ToLower(t)
 		if j, dup := seen[k]; dup {
@@ -295,13 +298,10 @@ func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) e
 		seen[k] = i
 	}
 	for i, t := range m.Tokens.FCM {
-		switch {
-		case t == "":
-			return invalid("tokens.fcm[%d]: empty", i)
-		case len(t) > MaxFCMToken:
-			return tooLarge("tokens.fcm[%d]: %d bytes, at most %d", i, len(t), MaxFCMToken)
-		case strings.IndexFunc(t, unicode.IsSpace) >= 0:
-			return invalid("tokens.fcm[%d]: contains white space", i)
+		if err := CheckToken(FCM, t); errors.Is(err, ErrTokenTooLong) {
+			return tooLarge("tokens.fcm[%d]: %v", i, err)
+		} else if err != nil {
+			return invalid("tokens.fcm[%d]: %v", i, err)
 		}
 		k := "f" + t
 		if j, dup := seen[k]; dup {

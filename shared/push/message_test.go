@@ -74,6 +74,8 @@ func TestValidate(t *testing.T) {
 		{"ttl negative", func(m *Message) { m.TTLSeconds = new(-1) }, Invalid, "ttl_seconds"},
 		{"collapse key 64", func(m *Message) { m.CollapseKey = strings.Repeat("c", 64) }, Other, ""},
 		{"collapse key 65", func(m *Message) { m.CollapseKey = strings.Repeat("c", 65) }, TooLarge, "collapse_key: 65 bytes, at most 64"},
+		{"collapse key with a line break", func(m *Message) { m.CollapseKey = "a\r\nx-evil: 1" }, Invalid, "collapse_key: must not contain control characters"},
+		{"collapse key with NUL", func(m *Message) { m.CollapseKey = "a\x00b" }, Invalid, "collapse_key: must not contain control characters"},
 		{"bad push type", func(m *Message) { m.APNs.PushType = "push" }, Invalid, `apns.push_type: "push" is not an APNs push type`},
 		{"bad interruption level", func(m *Message) { m.APNs.InterruptionLevel = "loud" }, Invalid, "apns.interruption_level"},
 		{"background without content-available", func(m *Message) {

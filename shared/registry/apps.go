@@ -347,18 +347,26 @@ func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsU
 
 // TestPush sends msg through the app's credential of platform p and
 // returns the provider's answer; the attempt is audited.
-// Errors: Invalid, NotFound (no app or no credential), Transient, Internal.
+// The token is checked as the queue checks it (push.CheckToken) before
+// any connection sees it; a disabled app sends nothing.
+// Errors: Invalid, NotFound (no app or no credential), Unprocessable (a
+// disabled app), Transient, Internal.
 func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push.Platform, msg TestMessage) (Answer, error) {
 	const op = "registry.TestPush"
 	if !p.Valid() {
 		return Answer{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", p)
 	}
-	if msg.Token == "" {
-		return Answer{}, push.Errorf(op, push.Invalid, "token is required")
+	if err := push.CheckToken(p, msg.Token); err != nil {
+		return Answer{}, push.Errorf(op, push.Invalid, "token: %v", err)
 	}
 	app, err := s.Store.Get(ctx, who.Tenant, id)
 	if err != nil {
 		return Answer{}, err
+	}
+	if !app.Enabled {
+		// As a queued send to a disabled app is refused (and nothing is
+		// sent for it): a test push proves only what the app would do.
+		return Answer{}, push.Errorf(op, push.Unprocessable, "app %s is disabled: enable it (PATCH /v1/apps/%s {\"enabled\": true}) to send to it", id, id)
 	}
 	meta := app.Meta(p)
 	if meta == nil {
