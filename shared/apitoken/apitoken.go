@@ -280,14 +280,26 @@ func (s *Store) Authenticate(r *http.Request) (registry.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "send Authorization: Bearer <token> (make one with `mobilepush token --tenant T`)")
 	}
+	info, err := s.Check(strings.TrimSpace(tok))
+	if err != nil {
+		return registry.Principal{}, err
+	}
+	return registry.Principal{Tenant: info.Tenant, Subject: "token:" + info.Name}, nil
+}
+
+// Check describes the token tok when this store issued it and it has
+// neither expired nor been revoked.
+// Errors: Unauthorized.
+func (s *Store) Check(tok string) (Info, error) {
+	const op = "apitoken.Check"
 	s.mu.RLock()
-	e, found := s.byID[hash(strings.TrimSpace(tok))]
+	e, found := s.byID[hash(tok)]
 	s.mu.RUnlock()
 	if !found {
-		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "the bearer token is not valid")
+		return Info{}, push.Errorf(op, push.Unauthorized, "the bearer token is not valid")
 	}
 	if e.info().Expired(s.now()) {
-		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "the bearer token %q expired at %s; make a new one with `mobilepush token`", e.Name, e.ExpiresAt.Format(time.RFC3339))
+		return Info{}, push.Errorf(op, push.Unauthorized, "the bearer token %q expired at %s; make a new one with `mobilepush token`", e.Name, e.ExpiresAt.Format(time.RFC3339))
 	}
-	return registry.Principal{Tenant: e.Tenant, Subject: "token:" + e.Name}, nil
+	return e.info(), nil
 }
