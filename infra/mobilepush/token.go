@@ -125,7 +125,9 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		err := onToken(ctx, *data, "mobilepush token revoke", func(s *apitoken.Store) (err error) {
 			info, err = s.Revoke(pos[0])
 			return err
-		}, func(c *adminClient) error { return c.call(ctx, "POST", "/v1/tokens/revoke", revokeRequest{Ref: pos[0]}, &info) })
+		}, func(c *adminClient) error {
+			return c.call(ctx, "POST", "/v1/tokens/revoke", revokeRequest{Ref: pos[0]}, &info)
+		})
 		if err != nil {
 			return fail(err)
 		}
