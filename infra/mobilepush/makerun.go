@@ -70,9 +70,9 @@ func printRunBanner(sys *system, addr, data string, w io.Writer) error {
     token:  %[2]s
             (in %[3]s, mode 0600; ./bin/mobilepush send and curl below read it from there)
     demo credentials to upload, kept across runs, in %[4]s/:
-            push.p12              password %[5]q, bundle id %[6]s
+            push.p12               password %[5]q, bundle id %[6]s
             AuthKey_%[7]s.p8  key id %[7]s, team id %[8]s (the fake Apple accepts any team id)
-            service-account.json  project example-project
+            service-account.json   project example-project
     try:    curl -s -H "Authorization: Bearer $(cat %[3]s)" http://%[1]s/v1/apps
             ./bin/mobilepush token list --data %[9]s
     stop:   Ctrl-C

@@ -110,9 +110,9 @@ func TestMakeRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo .p8: %v", err)
 	}
-	// send reads the token file by default: the unknown app is the
-	// server's answer (404), not a missing token.
-	cmd := exec.Command(bin, "send", "--data", data, "--url", "http://"+addr, "--app", "nope", "--token", strings.Repeat("ab", 32), "--title", "Hi")
+	// send reads the token file and the server's address by default: the
+	// unknown app is the server's answer (404), not a missing token.
+	cmd := exec.Command(bin, "send", "--data", data, "--app", "nope", "--token", strings.Repeat("ab", 32), "--title", "Hi")
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "404") {
 		t.Errorf("send with the default token file: %s", out)

@@ -72,7 +72,7 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&f.title, "title", "", "notification `title`")
 	fs.StringVar(&f.body, "body", "", "notification `body`")
 	fs.StringVar(&f.link, "link", "", "deep `link` opened on tap, e.g. app://orders/42")
-	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the local server's base `URL`")
+	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the local server's base `URL` (default: where the last serve of --data listened, else this)")
 	fs.StringVar(&f.bearer, "bearer", "", "API bearer `token` (default $MOBILEPUSH_TOKEN)")
 	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token (default: DIR/api-token of --data, when it exists)")
 	fs.StringVar(&f.data, "data", defaultDataDir, "the data `directory` whose api-token (written by make run) is the default bearer")
@@ -128,6 +128,14 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	bearer, err := f.bearerToken()
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	urlSet := false
+	fs.Visit(func(fl *flag.Flag) { urlSet = urlSet || fl.Name == "url" })
+	if !urlSet {
+		// The address the running serve of --data listens on, if any.
+		if st := readServeState(&dataDir{path: f.data}); st.Addr != "" {
+			f.url = "http://" + st.Addr
+		}
 	}
 	c := &apiClient{base: strings.TrimRight(f.url, "/"), bearer: bearer, http: &http.Client{Timeout: 30 * time.Second}}
 	return sendLocal(ctx, c, f, msgs, stdout, stderr)

@@ -48,6 +48,11 @@ expiry check at start and then daily (alerts to the log and, with
 unless --fake-gateways runs faithful fakes of both in-process (the
 offline demo).
 
+It binds --addr before it touches DIR (a busy port fails at once), and
+listens on DIR/admin.sock (mode 0600, this user only) for 'mobilepush
+queue', 'token' and 'check-expiry', which run through it while it holds
+DIR.
+
 flags:
 `
 

@@ -16,7 +16,8 @@ gateways="${4:-fake}"
 mintcred="${5:-bin/mintcred}"
 
 if ! out=$("$bin" serve --check-addr --addr "$addr" 2>&1); then
-	echo "make run: ${out#mobilepush serve: }" >&2
+	out="${out#mobilepush serve: }"
+	echo "make run: ${out%% (another server*}" >&2
 	echo "make run: stop what listens on $addr, or choose another address: make run ADDR=127.0.0.1:9010" >&2
 	exit 1
 fi
