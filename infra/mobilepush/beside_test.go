@@ -222,3 +222,16 @@ func TestCheckExpiryUsesMakeRunGateways(t *testing.T) {
 		t.Errorf("--fake-gateways=false: exit %d: %s", code, errs)
 	}
 }
+
+// TestServeWithoutAdminSocket: a data directory whose path is too long
+// for a unix socket still serves; the CLI beside it says who holds it.
+func TestServeWithoutAdminSocket(t *testing.T) {
+	data := filepath.Join(t.TempDir(), strings.Repeat("d", 120))
+	base, token := startServerAt(t, data)
+	if st := apiCall(t, "GET", base+"/v1/apps", token, nil, nil); st != 200 {
+		t.Fatalf("GET /v1/apps: %d", st)
+	}
+	if code, _, errs := cli("queue", "--data", data); code != 1 || !strings.Contains(errs, "mobilepush serve") {
+		t.Errorf("queue: exit %d: %s", code, errs)
+	}
+}

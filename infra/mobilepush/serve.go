@@ -267,17 +267,18 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sys.Close()
-	adminLn, err := listenAdmin(sys.dir)
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	// The admin socket is the CLI's (queue, token, check-expiry beside
 	// serve); a check-expiry run may take long, so no write timeout.
-	admin := &http.Server{Handler: (&adminServer{sys: sys}).handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, IdleTimeout: time.Minute}
-	go func() { _ = admin.Serve(adminLn) }()
-	defer admin.Close()
+	// Without it (a path too long for a unix socket) serve still runs and
+	// those commands say the directory is held.
+	if adminLn, err := listenAdmin(sys.dir); err != nil {
+		sys.log.Warn("admin_socket_unavailable", "err", err)
+	} else {
+		admin := &http.Server{Handler: (&adminServer{sys: sys}).handler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: time.Minute, IdleTimeout: time.Minute}
+		go func() { _ = admin.Serve(adminLn) }()
+		defer admin.Close()
+	}
 	if err := writeServeState(sys.dir, serveState{FakeGateways: sys.fakes != nil, Addr: ln.Addr().String(), Since: time.Now().UTC().Truncate(time.Second)}); err != nil {
 		ln.Close()
 		return err
