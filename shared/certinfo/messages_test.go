@@ -45,6 +45,12 @@ func TestEveryFailHasAFix(t *testing.T) {
 		"p12 other bundle":      in.P12(p12(t, id, pkcs12.Modern2023, "pw", true), P12Request{Password: "pw", BundleID: "com.other.app"}),
 		"p12 without MAC or pw": in.P12(p12(t, id, pkcs12.Passwordless, "", true), P12Request{Password: "pw", BundleID: "com.acme.app"}),
 		"p12 not pkcs12":        in.P12([]byte("hello"), P12Request{Password: "pw"}),
+		"p12 empty":             in.P12(nil, P12Request{Password: "pw"}),
+		"p12 given JSON":        in.P12([]byte(`{"type":"service_account"}`), P12Request{Password: "pw"}),
+		"p12 given PEM":         in.P12(append(chain, keyPEM...), P12Request{Password: "pw"}),
+		"p12 given a .cer":      in.P12(id.Cert.Raw, P12Request{Password: "pw"}),
+		"json user credential":  in.ServiceAccount([]byte(`{"type":"authorized_user"}`)),
+		"json missing fields":   in.ServiceAccount([]byte(`{"type":"service_account"}`)),
 	}
 	for name, r := range reports {
 		if r.OK {

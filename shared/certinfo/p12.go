@@ -177,7 +177,7 @@ func describeNotPKCS12(data []byte) string {
 		}
 		return "This is PEM text (.pem), not a .p12. Upload the .p12 export, or convert with: openssl pkcs12 -export -in cert.pem -inkey key.pem -out push.p12"
 	case trimmed[0] == '{':
-		return "This is a JSON file, not a .p12. A Firebase service-account key goes in the FCM field."
+		return "This is a JSON file, not a .p12. Upload a Firebase service-account key in the FCM field, and the .p12 export of the push certificate as the APNs credential."
 	case len(data) > 1 && data[0] == 0x30 && data[1] == 0x80:
 		return "The file uses BER indefinite-length encoding (written by some Java and Windows tools), which mobilepush cannot read. Re-export it from Keychain Access, or convert it with: openssl pkcs12 -in old.p12 -out push.pem -nodes && openssl pkcs12 -export -in push.pem -out push.p12"
 	default:
