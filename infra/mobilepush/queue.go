@@ -14,6 +14,7 @@ import (
 
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
 )
 
@@ -102,7 +103,7 @@ func queueCommand(ctx context.Context, data string, redrive bool) (queueReport, 
 			return err
 		}
 		defer store.Close()
-		q, err := store.Queue(localsend.QueueName, boltstore.QueueConfig{})
+		q, err := localqueue.Open(store.DB(), localsend.QueueName, localqueue.Config{})
 		if err != nil {
 			return err
 		}
@@ -118,7 +119,7 @@ func queueCommand(ctx context.Context, data string, redrive bool) (queueReport, 
 // localQueue is what the queue command needs of the embedded queue.
 type localQueue interface {
 	localsend.RedriveQueue
-	Stats(ctx context.Context) (boltstore.QueueStats, error)
+	Stats(ctx context.Context) (localqueue.Stats, error)
 }
 
 // queueReportOf redrives q when asked and counts it.
@@ -135,7 +136,7 @@ func queueReportOf(ctx context.Context, q localQueue, ledger localsend.Ledger, r
 		return rep, err
 	}
 	rep.Visible, rep.InFlight, rep.Delayed, rep.Dead = st.Visible, st.InFlight, st.Delayed, st.Dead
-	err = q.Peek(ctx, true, func(m boltstore.QueueMessage) bool {
+	err = q.Peek(ctx, true, func(m localqueue.Message) bool {
 		reason := m.DeadReason
 		if reason == "" {
 			reason = "unknown"
