@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -31,7 +32,8 @@ const sendUsage = `usage: mobilepush send --app ID (--token T ... | --tokens-fil
 
 Enqueues a push to the device tokens of one app. By default it posts to
 the local server (mobilepush serve) at --url with a bearer token (from
---bearer, --token-file or $MOBILEPUSH_TOKEN; the tenant is the token's)
+--bearer, --token-file, $MOBILEPUSH_TOKEN, or else the token file make
+run writes, DIR/api-token of --data; the tenant is the token's)
 and waits until every token has an outcome, showing progress. With
 --queue-url it puts the message straight on the SQS send queue (AWS
 credentials from the environment; --tenant required; no waiting).
@@ -54,6 +56,7 @@ type sendFlags struct {
 	tokens                                   stringList
 	tokensFile                               string
 	url, bearer, bearerFile, queueURL        string
+	data                                     string
 	noWait                                   bool
 	timeout                                  time.Duration
 }
@@ -71,9 +74,10 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&f.title, "title", "", "notification `title`")
 	fs.StringVar(&f.body, "body", "", "notification `body`")
 	fs.StringVar(&f.link, "link", "", "deep `link` opened on tap, e.g. app://orders/42")
-	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the local server's base `URL`")
+	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the local server's base `URL` (default: where the last serve of --data listened, else this)")
 	fs.StringVar(&f.bearer, "bearer", "", "API bearer `token` (default $MOBILEPUSH_TOKEN)")
-	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token")
+	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token (default: DIR/api-token of --data, when it exists)")
+	fs.StringVar(&f.data, "data", defaultDataDir, "the data `directory` whose api-token (written by make run) is the default bearer")
 	fs.StringVar(&f.queueURL, "queue-url", "", "send straight to this SQS queue `URL` instead of the local server")
 	fs.BoolVar(&f.noWait, "no-wait", false, "return once the messages are queued")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the outcomes")
@@ -126,6 +130,14 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	bearer, err := f.bearerToken()
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	urlSet := false
+	fs.Visit(func(fl *flag.Flag) { urlSet = urlSet || fl.Name == "url" })
+	if !urlSet {
+		// The address the running serve of --data listens on, if any.
+		if st := readServeState(&dataDir{path: f.data}); st.Addr != "" {
+			f.url = "http://" + st.Addr
+		}
 	}
 	c := &apiClient{base: strings.TrimRight(f.url, "/"), bearer: bearer, http: &http.Client{Timeout: 30 * time.Second}}
 	return sendLocal(ctx, c, f, msgs, stdout, stderr)
@@ -201,7 +213,14 @@ func (f sendFlags) bearerToken() (string, error) {
 	case os.Getenv("MOBILEPUSH_TOKEN") != "":
 		return strings.TrimSpace(os.Getenv("MOBILEPUSH_TOKEN")), nil
 	}
-	return "", errors.New("no API token: give --bearer, --token-file or set MOBILEPUSH_TOKEN (make one with `mobilepush token --tenant T`)")
+	path := filepath.Join(f.data, tokenFileName)
+	if b, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(b)); tok != "" {
+			return tok, nil
+		}
+		return "", fmt.Errorf("the token file %s is empty", path)
+	}
+	return "", fmt.Errorf("no API token: give --bearer, --token-file or set MOBILEPUSH_TOKEN (make one with `mobilepush token --tenant T`); %s does not exist (make run writes it)", path)
 }
 
 func sendSQS(ctx context.Context, f sendFlags, msgs []*push.Message, stdout, stderr io.Writer) int {

@@ -324,10 +324,10 @@ func TestScanLayout(t *testing.T) {
 		data []byte
 		want pfxLayout
 	}{
-		{"legacy RC2", p12(t, id, pkcs12.LegacyRC2, pw, true), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 2048, hasMAC: true}},
-		{"modern PBES2", p12(t, id, pkcs12.Modern2023, pw, true), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 2048, hasMAC: true}},
-		{"modern 5000 iterations", p12(t, id, pkcs12.Modern2023.WithIterations(5000), pw, false), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 5000, hasMAC: true}},
-		{"PBMAC1", p12(t, id, pkcs12.Modern2026.WithIterations(4096), pw, false), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 4096, hasMAC: true}},
+		{"legacy RC2", p12(t, id, pkcs12.LegacyRC2, pw, true), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 2048, hasMAC: true}},
+		{"modern PBES2", p12(t, id, pkcs12.Modern2023, pw, true), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 2048, hasMAC: true}},
+		{"modern 5000 iterations", p12(t, id, pkcs12.Modern2023.WithIterations(5000), pw, false), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 5000, hasMAC: true}},
+		{"PBMAC1", p12(t, id, pkcs12.Modern2026.WithIterations(4096), pw, false), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 4096, hasMAC: true}},
 		{"no MAC, plain bags", p12(t, id, pkcs12.Passwordless, "", true), pfxLayout{keyBags: 1, certBags: 2}},
 		{"two plain keys", raw2, pfxLayout{keyBags: 2, certBags: 1, maxIterations: 2048, hasMAC: true}},
 	}

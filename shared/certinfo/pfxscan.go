@@ -16,6 +16,7 @@ type pfxLayout struct {
 	keyBags       int // key bags visible without decryption (plain or shrouded)
 	certBags      int // certificate bags visible without decryption
 	encrypted     int // encryptedData content infos (usually the certificates)
+	shrouded      int // password-encrypted key bags visible without decryption
 	maxIterations int64
 	hasMAC        bool
 }
@@ -129,6 +130,7 @@ func (l *pfxLayout) scanBags(bags cryptobyte.String) {
 			l.keyBags++
 		case id.Equal(oidShroudedKeyBag):
 			l.keyBags++
+			l.shrouded++
 			var epki cryptobyte.String
 			if value.ReadASN1(&epki, cbasn1.SEQUENCE) {
 				l.scanAlgorithm(&epki)

@@ -23,7 +23,7 @@ const howToGetServiceAccount = "In the Firebase console open Project settings > 
 func (in *Inspector) ServiceAccount(data []byte) *Report {
 	r := newReport(FCMJSON)
 	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes.", len(data), MaxInputSize))
+		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes. Upload the key file exactly as downloaded. %s", len(data), MaxInputSize, howToGetServiceAccount))
 		return r
 	}
 	if isUTF16(data) {
@@ -108,7 +108,7 @@ func (in *Inspector) ServiceAccount(data []byte) *Report {
 			doc["private_key"] = fixed
 		}
 		if data, err = json.Marshal(doc); err != nil {
-			r.fail("private_key", UnparsablePrivateKey, "The repaired key file cannot be written back.")
+			r.fail("private_key", UnparsablePrivateKey, "The repaired key file cannot be written back. Upload the unedited file. "+howToGetServiceAccount)
 			return r
 		}
 	}
