@@ -250,7 +250,7 @@ func TestApplyRetryMeetsItsOwnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	lose.next("TransactWriteItems")
-	o := credential.Outcome{Platform: push.APNs, Token: "tok", Result: credential.Delivered, At: now, ExpiresAt: now.Add(time.Hour)}
+	o := credential.Outcome{Platform: push.APNs, Token: "tok", Result: push.Delivered, At: now, ExpiresAt: now.Add(time.Hour)}
 	if err := store.Record(ctx, key, "w", o, now); err != nil || lose.n.Load() != 0 {
 		t.Fatalf("Record after a lost response = %v (lost: %v), want nil", err, lose.n.Load() == 0)
 	}

@@ -162,15 +162,15 @@ type claimItem struct {
 }
 
 type outcomeItem struct {
-	PK        string    `dynamodbav:"pk"`
-	SK        string    `dynamodbav:"sk"`
-	Platform  string    `dynamodbav:"platform"`
-	Token     string    `dynamodbav:"token"`
-	Result    string    `dynamodbav:"result"`
-	Reason    string    `dynamodbav:"reason,omitempty"`
-	At        time.Time `dynamodbav:"at"`
-	TTL       int64     `dynamodbav:"ttl"`
-	ExpiresAt time.Time `dynamodbav:"expires_at"`
+	PK        string       `dynamodbav:"pk"`
+	SK        string       `dynamodbav:"sk"`
+	Platform  string       `dynamodbav:"platform"`
+	Token     string       `dynamodbav:"token"`
+	Result    push.Outcome `dynamodbav:"result"`
+	Reason    string       `dynamodbav:"reason,omitempty"`
+	At        time.Time    `dynamodbav:"at"`
+	TTL       int64        `dynamodbav:"ttl"`
+	ExpiresAt time.Time    `dynamodbav:"expires_at"`
 }
 
 func toFacts(f credential.Facts) factsItem {

@@ -226,7 +226,7 @@ func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Env
 		}
 		res := c.Send(ctx, []*messaging.Message{{Token: msg.Token, Notification: &messaging.Notification{Title: msg.Title, Body: msg.Body}}})[0]
 		v := res.Verdict
-		ans := registry.Answer{Platform: push.FCM, Status: v.HTTPStatus, Reason: v.Reason, MessageID: res.MessageID, Delivered: v.Outcome == fcm.Delivered}
+		ans := registry.Answer{Platform: push.FCM, Status: v.HTTPStatus, Reason: v.Reason, MessageID: res.MessageID, Delivered: v.Outcome == push.Delivered}
 		if ans.Delivered && ans.Status == 0 {
 			ans.Status = 200
 		}

@@ -314,7 +314,7 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 					mu.Unlock()
 					return
 				}
-				delivered.Add(int64(res.Counts[credential.Delivered]))
+				delivered.Add(int64(res.Counts[push.Delivered]))
 			})
 		}
 		wg.Wait()
@@ -382,7 +382,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 				return err
 			}
 			for _, o := range outs {
-				if o.Result == credential.Delivered {
+				if o.Result == push.Delivered {
 					inLedger++
 				}
 			}
@@ -403,7 +403,7 @@ type sbCountingSender struct {
 
 func (c *sbCountingSender) Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error) {
 	res, err := c.Sender.Send(ctx, d)
-	c.delivered.Add(int64(res.Counts[credential.Delivered]))
+	c.delivered.Add(int64(res.Counts[push.Delivered]))
 	return res, err
 }
 
@@ -460,7 +460,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if res.Counts[credential.Delivered] != 1 {
+	if res.Counts[push.Delivered] != 1 {
 		return nil, nil, nil, fmt.Errorf("warm-up: %v", res.Counts)
 	}
 	return st, store, s, nil

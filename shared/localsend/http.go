@@ -206,7 +206,7 @@ func (a *API) Status(ctx context.Context, tenant, id string) (Status, error) {
 	// The final outcome of a token is the one of the latest attempt
 	// that recorded it. Attempts without a claim yet (a delayed retry)
 	// may leave a gap; two missing in a row end the scan.
-	final := map[string]credential.Result{}
+	final := map[string]push.Outcome{}
 	for attempt, misses := 0, 0; misses < 2 && attempt < maxAttemptProbe; attempt++ {
 		key := credential.MessageKey{Tenant: tenant, MessageID: id, Attempt: attempt}
 		outs, err := a.Ledger.Outcomes(ctx, key)
@@ -228,15 +228,15 @@ func (a *API) Status(ctx context.Context, tenant, id string) (Status, error) {
 	}
 	for _, r := range final {
 		switch r {
-		case credential.Delivered:
+		case push.Delivered:
 			st.Counts.Delivered++
-		case credential.InvalidToken:
+		case push.InvalidToken:
 			st.Counts.InvalidToken++
-		case credential.Retry:
+		case push.Retry:
 			st.Counts.Retry++
-		case credential.CredentialFault:
+		case push.CredentialFault:
 			st.Counts.CredentialFault++
-		case credential.Rejected:
+		case push.Rejected:
 			st.Counts.Rejected++
 		}
 	}

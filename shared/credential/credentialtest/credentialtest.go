@@ -847,28 +847,28 @@ func testLedger(t *testing.T, h *harness) {
 
 	tok := func(i int) string { return fmt.Sprintf("token-%02d", i) }
 	for i := range 3 {
-		if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(i), Result: credential.Delivered}); err != nil {
+		if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(i), Result: push.Delivered}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(1), Result: credential.Retry})
+	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(1), Result: push.Retry})
 	wantKind(t, err, push.Conflict)
 	if !errors.Is(err, credential.ErrOutcomeRecorded) {
 		t.Fatalf("error %v does not wrap ErrOutcomeRecorded", err)
 	}
-	err = h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(5), Result: credential.Delivered})
+	err = h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(5), Result: push.Delivered})
 	wantKind(t, err, push.PreconditionFailed)
 	if !errors.Is(err, credential.ErrLeaseLost) {
 		t.Fatalf("error %v does not wrap ErrLeaseLost", err)
 	}
 	// The same token on the other platform is a different entry.
-	if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.FCM, Token: tok(1), Result: credential.InvalidToken, Reason: "UNREGISTERED"}); err != nil {
+	if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.FCM, Token: tok(1), Result: push.InvalidToken, Reason: "UNREGISTERED"}); err != nil {
 		t.Fatal(err)
 	}
 
 	// w1 dies; after the lease w2 takes over and sees the recorded outcomes.
 	h.clock.Advance(lease + time.Second)
-	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: credential.Delivered})
+	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: push.Delivered})
 	wantKind(t, err, push.PreconditionFailed)
 	c2 := must(h.svc.Lease(h.ctx, key, "w2", lease)).get(t)
 	if c2.Owner != "w2" || c2.Leases != c.Leases+1 {
@@ -883,7 +883,7 @@ func testLedger(t *testing.T, h *harness) {
 			t.Errorf("outcome %+v lacks time or TTL", o)
 		}
 	}
-	if err := h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: credential.Delivered}); err != nil {
+	if err := h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: push.Delivered}); err != nil {
 		t.Fatal(err)
 	}
 	err = h.svc.Complete(h.ctx, key, "w1")
