@@ -226,13 +226,13 @@ func fromMeta(it *metaItem) *credential.Meta {
 		return nil
 	}
 	m := &credential.Meta{
-		Kind: credential.Kind(it.Kind), Facts: fromFacts(it.Facts),
+		Kind: push.CredentialKind(it.Kind), Facts: fromFacts(it.Facts),
 		Status: credential.Status{State: credential.State(it.Status.State), Reason: it.Status.Reason, Message: it.Status.Message, CheckedAt: it.Status.CheckedAt},
 		Secret: credential.SecretRef{ID: it.SecretID, VersionID: it.VersionID, PreviousVersionID: it.PreviousVersionID},
 		DueAt:  timeOrZero(it.DueAt), RotatedAt: it.RotatedAt,
 	}
 	if it.Previous != nil {
-		m.Previous = &credential.Revision{Kind: credential.Kind(it.Previous.Kind), Facts: fromFacts(it.Previous.Facts)}
+		m.Previous = &credential.Revision{Kind: push.CredentialKind(it.Previous.Kind), Facts: fromFacts(it.Previous.Facts)}
 	}
 	return m
 }

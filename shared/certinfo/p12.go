@@ -61,7 +61,7 @@ const howToExport = "In Keychain Access, open My Certificates, expand \"Apple Pu
 // failed. A chain that cannot be verified is a warning, as is a
 // certificate expiring within the window.
 func (in *Inspector) P12(data []byte, req P12Request) *Report {
-	r := newReport(APNsP12)
+	r := newReport(push.APNsP12)
 	r.RequestedBundleID = req.BundleID
 	r.RequestedEnvironment = string(req.Environment)
 

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"mobilepush/shared/push"
 	"strings"
 )
 
@@ -20,7 +21,7 @@ const howToGetServiceAccount = "In the Firebase console open Project settings > 
 // checks run in order size, json, type, fields, private_key. The file's
 // token_uri and universe_domain are reported as facts and never used.
 func (in *Inspector) ServiceAccount(data []byte) *Report {
-	r := newReport(FCMJSON)
+	r := newReport(push.FCMJSON)
 	if len(data) > MaxInputSize {
 		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes.", len(data), MaxInputSize))
 		return r

@@ -24,8 +24,8 @@ type Upload struct {
 // DefaultDue is when the expiry checker first looks at a new credential:
 // for a certificate, 60 days before not_after (at once if that has
 // passed); for a key, which never expires, 7 days after its check.
-func DefaultDue(kind Kind, f Facts, checkedAt time.Time) time.Time {
-	if kind == APNsP12 && !f.NotAfter.IsZero() {
+func DefaultDue(kind push.CredentialKind, f Facts, checkedAt time.Time) time.Time {
+	if kind == push.APNsP12 && !f.NotAfter.IsZero() {
 		due := f.NotAfter.Add(-60 * 24 * time.Hour)
 		if due.Before(checkedAt) {
 			return checkedAt

@@ -431,7 +431,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 			return nil, nil, nil, err
 		}
 		req.APNs = &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
+			Material: credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
 			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
 		}
 	} else {
@@ -439,7 +439,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		req.FCM = &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
+		req.FCM = &credential.Upload{Material: credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
 	}
 	if _, err := store.Create(ctx, req); err != nil {
 		return nil, nil, nil, err

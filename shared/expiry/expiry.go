@@ -246,7 +246,7 @@ func (c *Checker) check(ctx context.Context, r *run, d credential.Due) {
 		return // removed or rescheduled since the index was read
 	}
 	r.sum.Examined++
-	if m.Kind == credential.APNsP12 && !m.Facts.NotAfter.IsZero() {
+	if m.Kind == push.APNsP12 && !m.Facts.NotAfter.IsZero() {
 		c.checkCertificate(ctx, r, log, app, d.Platform, m)
 		return
 	}

@@ -97,7 +97,7 @@ func (s *Service) Update(ctx context.Context, who Principal, id string, expect i
 		if err != nil {
 			return credential.App{}, err
 		}
-		if m := app.APNs; m != nil && m.Kind == credential.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
+		if m := app.APNs; m != nil && m.Kind == push.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
 			return credential.App{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: string(certinfo.EnvironmentMismatch),
 				Msg: fmt.Sprintf("the APNs certificate serves only %s; upload a certificate for %s first", m.Facts.Environment, *patch.Environment)}
 		}
