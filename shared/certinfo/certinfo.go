@@ -258,13 +258,3 @@ func (in *Inspector) roots() *x509.CertPool {
 	}
 	return systemRoots()
 }
-
-// daysLeft is floor((notAfter - now) / 24h), negative once expired.
-func daysLeft(notAfter, now time.Time) int {
-	d := notAfter.Sub(now)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
-}

@@ -240,7 +240,7 @@ func (in *Inspector) describeCertificate(r *Report, c *x509.Certificate) {
 	r.Issuer = nameString(c.Issuer.Names)
 	nb, na := c.NotBefore.UTC(), c.NotAfter.UTC()
 	r.NotBefore, r.NotAfter = &nb, &na
-	d := daysLeft(c.NotAfter, now)
+	d := push.DaysLeft(c.NotAfter, now)
 	r.DaysLeft = &d
 	if len(c.Subject.OrganizationalUnit) > 0 {
 		r.TeamID = c.Subject.OrganizationalUnit[0]

@@ -95,7 +95,9 @@ func TestDefaultDue(t *testing.T) {
 		facts credential.Facts
 		want  time.Time
 	}{
-		{"certificate far from expiry", push.APNsP12, credential.Facts{NotAfter: now.Add(200 * day)}, now.Add(140 * day)},
+		// The moment 60 days are left (push.DefaultThresholds' highest):
+		// less than 61 days remain.
+		{"certificate far from expiry", push.APNsP12, credential.Facts{NotAfter: now.Add(200 * day)}, now.Add(139*day + time.Second)},
 		{"certificate inside 60 days", push.APNsP12, credential.Facts{NotAfter: now.Add(10 * day)}, now},
 		{"p8 key", push.APNsP8, credential.Facts{}, now.Add(7 * day)},
 		{"service account", push.FCMJSON, credential.Facts{}, now.Add(7 * day)},

@@ -18,7 +18,6 @@ import (
 	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -62,7 +61,7 @@ type Service struct {
 	Pusher    TestPusher
 	Events    alert.Publisher
 	// Thresholds are the expiry checker's alert thresholds in days (nil:
-	// expiry.DefaultThresholds): a new certificate is first due when the
+	// push.DefaultThresholds): a new certificate is first due when the
 	// highest is crossed.
 	Thresholds []int
 	// Now is the clock; nil means time.Now.
@@ -233,7 +232,7 @@ func (s *Service) prove(ctx context.Context, op string, p push.Platform, r *cert
 	f := facts(r)
 	var due time.Time
 	if !f.NotAfter.IsZero() {
-		due = expiry.FirstDue(s.Thresholds, f.NotAfter, now)
+		due = push.FirstDue(s.Thresholds, f.NotAfter, now)
 	}
 	if r.Kind == push.APNsP8 { // a token key serves any bundle of its team: the app's is its topic
 		f.BundleID, f.Topics = topic, []string{topic}
