@@ -14,6 +14,29 @@ import (
 
 const day = 24 * time.Hour
 
+// TestDaysLeft pins push.DaysLeft, the days left the checker and its
+// alerts count in.
+func TestDaysLeft(t *testing.T) {
+	na := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		now  time.Time
+		want int
+	}{
+		{"exactly 30 days", na.Add(-30 * day), 30},
+		{"a second more than 29 days", na.Add(-29*day - time.Second), 29},
+		{"just under a day", na.Add(-time.Second), 0},
+		{"at not_after", na, 0},
+		{"a second after", na.Add(time.Second), -1},
+		{"a day and a second after", na.Add(day + time.Second), -2},
+	}
+	for _, tt := range tests {
+		if got := push.DaysLeft(na, tt.now); got != tt.want {
+			t.Errorf("%s: DaysLeft = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
 // TestDefaultDueAgreesWithThresholds: a certificate stored without a due
 // time gets credential.DefaultDue, which is the checker's own schedule
 // under its default thresholds: push.FirstDue, the moment days_left first
