@@ -14,6 +14,7 @@ import (
 
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
 )
 
@@ -103,7 +104,7 @@ func queueCommand(ctx context.Context, data string, redrive bool) (queueReport, 
 		return queueReport{}, err
 	}
 	defer store.Close()
-	q, err := store.Queue(localsend.QueueName, boltstore.QueueConfig{})
+	q, err := localqueue.Open(store.DB(), localsend.QueueName, localqueue.Config{})
 	if err != nil {
 		return queueReport{}, err
 	}
@@ -119,7 +120,7 @@ func queueCommand(ctx context.Context, data string, redrive bool) (queueReport, 
 		return rep, err
 	}
 	rep.Visible, rep.InFlight, rep.Delayed, rep.Dead = st.Visible, st.InFlight, st.Delayed, st.Dead
-	err = q.Peek(ctx, true, func(m boltstore.QueueMessage) bool {
+	err = q.Peek(ctx, true, func(m localqueue.Message) bool {
 		reason := m.DeadReason
 		if reason == "" {
 			reason = "unknown"

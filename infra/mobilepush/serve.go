@@ -32,6 +32,7 @@ import (
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
 	"mobilepush/shared/httpapi"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
@@ -210,7 +211,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	if f.visibility <= 0 {
 		f.visibility = localsend.DefaultVisibility
 	}
-	queue, err := sys.store.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: f.visibility})
+	queue, err := localqueue.Open(sys.store.DB(), localsend.QueueName, localqueue.Config{VisibilityTimeout: f.visibility})
 	if err != nil {
 		sys.clients.Close()
 		return fail(err)

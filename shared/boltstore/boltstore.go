@@ -1,6 +1,8 @@
 // Package boltstore is the embedded default store of mobilepush: the
 // credential MetadataStore and SecretStore on one bbolt file, for the local
 // `mobilepush serve` and its tests (docs/ARCHITECTURE.md, The bbolt file).
+// The same file holds the embedded send queue (shared/localqueue, opened
+// on Store.DB).
 //
 // Secret values are sealed with AES-256-GCM under a key kept in a separate
 // file, created with mode 0600 on first use. One process owns the file:
@@ -111,6 +113,11 @@ func Open(path string, o Options) (*Store, error) {
 	}
 	return &Store{db: db, seal: sl, now: o.Now, window: o.RecoveryWindow}, nil
 }
+
+// DB returns the open bbolt file, for a package that keeps buckets of its
+// own in it (shared/localqueue, under "queues"); it must not touch the
+// store's buckets. The Store closes it.
+func (s *Store) DB() *bolt.DB { return s.db }
 
 // Close releases the file and its lock.
 func (s *Store) Close() error {

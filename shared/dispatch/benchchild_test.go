@@ -35,6 +35,7 @@ import (
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
@@ -332,7 +333,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := st.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: time.Minute})
+	q, err := localqueue.Open(st.DB(), localsend.QueueName, localqueue.Config{VisibilityTimeout: time.Minute})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -345,8 +346,8 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 			if err != nil {
 				return 0, err
 			}
-			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
-				Attributes: map[string]string{localsend.AttrAttempt: "0"}}); err != nil {
+			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
+				Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				return 0, err
 			}
 			ids = append(ids, m.MessageID)

@@ -5,7 +5,10 @@
 // next (the tokens to re-enqueue with back-off, the tokens for the
 // dead-letter queue with their reason), and the caller (the send Lambda
 // function over SQS, or the local server over its embedded queue)
-// performs it before acknowledging the message.
+// performs it before acknowledging the message. The queue contract both
+// callers map to their transport (message attributes, decoding a
+// received message into a Delivery, the follow-ups) is declared once, in
+// queue.go.
 //
 // Crash safety: the message is leased before anything is sent; a resumed
 // message sends only tokens without an outcome and rebuilds its follow-up

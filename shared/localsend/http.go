@@ -5,22 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/httpapi"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 )
 
 // Inbox is the part of the embedded queue the endpoints use;
-// *boltstore.Queue implements it.
+// *localqueue.Queue implements it.
 type Inbox interface {
-	Send(ctx context.Context, in ...boltstore.SendInput) ([]string, error)
-	Group(ctx context.Context, g string) (boltstore.GroupStats, error)
+	Send(ctx context.Context, in ...localqueue.SendInput) ([]string, error)
+	Group(ctx context.Context, g string) (localqueue.GroupStats, error)
 }
 
 // Ledger reads send claims and outcomes; *credential.Service implements it.
@@ -134,9 +133,7 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if err != nil {
 		return "", err
 	}
-	_, err = a.Inbox.Send(ctx, boltstore.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: map[string]string{
-		AttrAttempt: "0", AttrEnqueuedAt: strconv.FormatInt(a.now().UnixMilli(), 10),
-	}})
+	_, err = a.Inbox.Send(ctx, firstInput(m, queued, a.now()))
 	if err != nil {
 		return "", fmt.Errorf("%s: queue message %s: %w", op, m.MessageID, err)
 	}
