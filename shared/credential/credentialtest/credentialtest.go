@@ -173,8 +173,10 @@ func testCreateGet(t *testing.T, h *harness) {
 	if app.APNs.Status.State != credential.OK || app.APNs.Secret.VersionID == "" || app.APNs.DueAt.IsZero() {
 		t.Fatalf("apns meta = %+v, want ok, a version id and a due time", app.APNs)
 	}
-	if !app.APNs.DueAt.Equal(apns.facts.NotAfter.Add(-60 * 24 * time.Hour)) {
-		t.Errorf("apns due_at = %v, want 60 days before not_after %v", app.APNs.DueAt, apns.facts.NotAfter)
+	// credential.DefaultDue: the moment 60 days are left, the highest of
+	// push.DefaultThresholds (less than 61 days before not_after).
+	if want := push.Crossed(apns.facts.NotAfter, 60); !app.APNs.DueAt.Equal(want) || push.DaysLeft(apns.facts.NotAfter, app.APNs.DueAt) != 60 {
+		t.Errorf("apns due_at = %v, want %v, when 60 days are left before not_after %v", app.APNs.DueAt, want, apns.facts.NotAfter)
 	}
 	sameApp(t, must(h.svc.Get(h.ctx, ten, "app-1")).get(t), app)
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "app-1", push.APNs)).get(t), apns)
