@@ -36,7 +36,7 @@ func TestPushRefusesWhatTheWireCannotCarry(t *testing.T) {
 	} {
 		n.Payload = payload
 		_, err := c.Push(ctx, n)
-		if !push.Is(err, push.Invalid) || apns.ClassifyError(err) != apns.Rejected {
+		if !push.Is(err, push.Invalid) || apns.ClassifyError(err) != push.Rejected {
 			t.Errorf("%s: Push = %v (%s), want Invalid, rejected", name, err, apns.ClassifyError(err))
 		}
 		if err != nil && strings.Contains(err.Error(), devTok) {

@@ -20,7 +20,7 @@ func TestCopyTo(t *testing.T) {
 	orig := open(t, filepath.Join(dir, "data.db"))
 	creds := credential.NewService(credential.Config{Meta: orig, Secrets: orig})
 	_, err := creds.Create(ctx, credential.CreateRequest{Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, APNs: &credential.Upload{
-		Material: credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte("key")), KeyID: "ABC1234567", TeamID: "TEAM123456"},
+		Material: credential.Material{Kind: push.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte("key")), KeyID: "ABC1234567", TeamID: "TEAM123456"},
 		Facts:    credential.Facts{FingerprintSHA256: "f", BundleID: "com.example.shop"},
 	}})
 	if err != nil {

@@ -61,7 +61,7 @@ const howToExport = "In Keychain Access, open My Certificates, expand \"Apple Pu
 // failed. A chain that cannot be verified is a warning, as is a
 // certificate expiring within the window.
 func (in *Inspector) P12(data []byte, req P12Request) *Report {
-	r := newReport(APNsP12)
+	r := newReport(push.APNsP12)
 	r.RequestedBundleID = req.BundleID
 	r.RequestedEnvironment = string(req.Environment)
 
@@ -250,7 +250,7 @@ func (in *Inspector) describeCertificate(r *Report, c *x509.Certificate) {
 	r.Issuer = nameString(c.Issuer.Names)
 	nb, na := c.NotBefore.UTC(), c.NotAfter.UTC()
 	r.NotBefore, r.NotAfter = &nb, &na
-	d := daysLeft(c.NotAfter, now)
+	d := push.DaysLeft(c.NotAfter, now)
 	r.DaysLeft = &d
 	if len(c.Subject.OrganizationalUnit) > 0 {
 		r.TeamID = c.Subject.OrganizationalUnit[0]

@@ -135,7 +135,7 @@ func TestP12(t *testing.T) {
 			if tt.env != "" && r.Environment != tt.env {
 				t.Errorf("environment = %q, want %q", r.Environment, tt.env)
 			}
-			if r.Kind != APNsP12 || r.RequestedBundleID != tt.req.BundleID || r.RequestedEnvironment != string(tt.req.Environment) {
+			if r.Kind != push.APNsP12 || r.RequestedBundleID != tt.req.BundleID || r.RequestedEnvironment != string(tt.req.Environment) {
 				t.Errorf("kind/requested = %q %q %q", r.Kind, r.RequestedBundleID, r.RequestedEnvironment)
 			}
 			checkReportInvariants(t, r, tt.req.Password)
@@ -302,7 +302,7 @@ func TestReportErrKinds(t *testing.T) {
 		{MalformedJSON, push.Unprocessable},
 	}
 	for _, tt := range tests {
-		r := newReport(APNsP12)
+		r := newReport(push.APNsP12)
 		r.fail("x", tt.code, "m")
 		err := r.Err()
 		var pe *push.Error

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"mobilepush/shared/push"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // accepted. The checks run in order size, pem, private_key, key_type,
 // key_id, team_id; the key id and team id are always checked.
 func (in *Inspector) P8(data []byte, req P8Request) *Report {
-	r := newReport(APNsP8)
+	r := newReport(push.APNsP8)
 	r.RequestedKeyID = req.KeyID
 	r.RequestedTeamID = req.TeamID
 	if len(data) > MaxInputSize {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"encoding/asn1"
+
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"mobilepush/shared/push"
 )
 
 const howToGetServiceAccount = "In the Firebase console open Project settings > Service accounts > Firebase Admin SDK and click \"Generate new private key\"; upload the .json file it downloads."
@@ -21,7 +23,7 @@ const howToGetServiceAccount = "In the Firebase console open Project settings > 
 // checks run in order size, json, type, fields, project_id, private_key. The file's
 // token_uri and universe_domain are reported as facts and never used.
 func (in *Inspector) ServiceAccount(data []byte) *Report {
-	r := newReport(FCMJSON)
+	r := newReport(push.FCMJSON)
 	if len(data) > MaxInputSize {
 		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes. Upload the key file exactly as downloaded. %s", len(data), MaxInputSize, howToGetServiceAccount))
 		return r

@@ -71,7 +71,7 @@ func TestBadTokenSparesTheSharedConnection(t *testing.T) {
 		if !push.Is(err, push.Invalid) {
 			t.Errorf("test push to %q = %v, want Invalid before anything is sent", bad, err)
 		}
-		if got := apns.ClassifyError(err); got != apns.Rejected {
+		if got := apns.ClassifyError(err); got != push.Rejected {
 			t.Errorf("ClassifyError(%v) = %s, want rejected (never a retry)", err, got)
 		}
 	}

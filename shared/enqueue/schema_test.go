@@ -136,7 +136,7 @@ func TestSchemaLimits(t *testing.T) {
 		want []string
 	}{
 		{"priority", p["priority"].Enum, enumOf(push.Priorities())},
-		{"apns.push_type", p["apns"].Properties["push_type"].Enum, enumOf(push.PushTypes())},
+		{"apns.push_type", p["apns"].Properties["push_type"].Enum, enumOf(push.APNsTypes())},
 		{"apns.interruption_level", p["apns"].Properties["interruption_level"].Enum, enumOf(push.InterruptionLevels())},
 	}
 	for _, e := range enums {

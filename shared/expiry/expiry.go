@@ -66,7 +66,7 @@ type Prover interface {
 
 // Defaults of Config.
 const (
-	DefaultRecheckEvery = 7 * 24 * time.Hour
+	DefaultRecheckEvery = push.DefaultRecheckEvery
 	DefaultMaxRechecks  = 50
 	DefaultMaxPerRun    = 5000
 	DefaultLeaseFor     = 5 * time.Minute
@@ -83,7 +83,7 @@ type Config struct {
 	Publisher alert.Publisher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Thresholds in days; nil means DefaultThresholds.
+	// Thresholds in days; nil means push.DefaultThresholds.
 	Thresholds []int
 	// RecheckEvery is how old a key's checked_at must be for a live
 	// re-check; 0 means DefaultRecheckEvery.
@@ -123,7 +123,7 @@ func New(cfg Config) (*Checker, error) {
 		return nil, push.E(op, push.Invalid, errors.New("store, prover and publisher are required"))
 	}
 	if cfg.Thresholds == nil {
-		cfg.Thresholds = DefaultThresholds
+		cfg.Thresholds = push.DefaultThresholds
 	}
 	t, err := checkThresholds(cfg.Thresholds)
 	if err != nil {
@@ -253,7 +253,7 @@ func (c *Checker) check(ctx context.Context, r *run, d credential.Due) {
 		return // removed or rescheduled since the index was read
 	}
 	r.sum.Examined++
-	if m.Kind == credential.APNsP12 && !m.Facts.NotAfter.IsZero() {
+	if m.Kind == push.APNsP12 && !m.Facts.NotAfter.IsZero() {
 		c.checkCertificate(ctx, r, log, app, d.Platform, m)
 		return
 	}
@@ -288,7 +288,7 @@ const keepKeyMarkers = 366 * day
 
 func (c *Checker) checkCertificate(ctx context.Context, r *run, log *slog.Logger, app credential.App, p push.Platform, m *credential.Meta) {
 	na := m.Facts.NotAfter
-	left := DaysLeft(na, r.now)
+	left := push.DaysLeft(na, r.now)
 	res := alreadySent
 	if level, ok := lowestCrossed(c.cfg.Thresholds, left); ok {
 		key := alertKey(app, p, m, levelName(level))
@@ -307,7 +307,7 @@ func (c *Checker) checkCertificate(ctx context.Context, r *run, log *slog.Logger
 	if res != failed {
 		var next time.Time // zero: out of the index once expired
 		if level, ok := nextLevel(c.cfg.Thresholds, left); ok {
-			next = crossingTime(na, level)
+			next = push.Crossed(na, level)
 		}
 		req.DueAt = &next
 	}

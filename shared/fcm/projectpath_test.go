@@ -7,8 +7,8 @@ import (
 
 	"firebase.google.com/go/v4/messaging"
 
-	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
+	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
 
@@ -31,7 +31,7 @@ func TestProjectIDStaysOneSegment(t *testing.T) {
 	}
 	c := newClient(t, srv, acc, nil)
 	res := c.Send(context.Background(), []*messaging.Message{{Token: "fcm-device-1", Notification: &messaging.Notification{Title: "x"}}})[0]
-	if res.Verdict.Outcome != fcm.Delivered {
+	if res.Verdict.Outcome != push.Delivered {
 		t.Fatalf("send = %+v, want delivered to the key's own project", res)
 	}
 	m, ok := srv.LastMessage()

@@ -81,7 +81,7 @@ func TestMessageIDMeansOneMessage(t *testing.T) {
 	if status != 202 || out["message_id"] != "order-1" || out["state"] != StateQueued {
 		t.Fatalf("first = %d %v, want 202 queued", status, out)
 	}
-	ledger[0] = []credential.Outcome{{Platform: push.APNs, Token: apnsToken, Result: credential.Delivered}}
+	ledger[0] = []credential.Outcome{{Platform: push.APNs, Token: apnsToken, Result: push.Delivered}}
 	for name, b := range map[string]string{"the same message again": body(apnsToken), "the same message, fields reordered": reordered} {
 		status, out = call(t, "POST", "/v1/messages", "acme", b)
 		counts, _ := out["counts"].(map[string]any)
@@ -167,12 +167,12 @@ func TestStatusReasons(t *testing.T) {
 		t.Errorf("a queued message has reasons: %v", out)
 	}
 	ledger[0] = []credential.Outcome{
-		{Platform: push.APNs, Token: apnsToken, Result: credential.Retry, Reason: "network_error"},
-		{Platform: push.FCM, Token: "f1", Result: credential.Rejected, Reason: "platform_unconfigured"},
-		{Platform: push.FCM, Token: "f2", Result: credential.Rejected, Reason: "platform_unconfigured"},
-		{Platform: push.FCM, Token: "f3", Result: credential.InvalidToken, Reason: "UNREGISTERED"},
+		{Platform: push.APNs, Token: apnsToken, Result: push.Retry, Reason: "network_error"},
+		{Platform: push.FCM, Token: "f1", Result: push.Rejected, Reason: "platform_unconfigured"},
+		{Platform: push.FCM, Token: "f2", Result: push.Rejected, Reason: "platform_unconfigured"},
+		{Platform: push.FCM, Token: "f3", Result: push.InvalidToken, Reason: "UNREGISTERED"},
 	}
-	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: apnsToken, Result: credential.Delivered}}
+	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: apnsToken, Result: push.Delivered}}
 	status, out = call(t, "GET", "/v1/messages/m-r", "acme", "")
 	got, _ := json.Marshal(out["reasons"])
 	if want := `{"invalid_token":{"UNREGISTERED":1},"rejected":{"platform_unconfigured":2}}`; status != 200 || string(got) != want {

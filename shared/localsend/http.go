@@ -257,15 +257,15 @@ func (a *API) Status(ctx context.Context, tenant, id string) (Status, error) {
 			st.Reasons[string(o.Result)][o.Reason]++
 		}
 		switch o.Result {
-		case credential.Delivered:
+		case push.Delivered:
 			st.Counts.Delivered++
-		case credential.InvalidToken:
+		case push.InvalidToken:
 			st.Counts.InvalidToken++
-		case credential.Retry:
+		case push.Retry:
 			st.Counts.Retry++
-		case credential.CredentialFault:
+		case push.CredentialFault:
 			st.Counts.CredentialFault++
-		case credential.Rejected:
+		case push.Rejected:
 			st.Counts.Rejected++
 		}
 	}

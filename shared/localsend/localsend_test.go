@@ -83,7 +83,7 @@ func TestWorkerHandle(t *testing.T) {
 		{
 			name: "retry and dead follow-ups settle the message",
 			sender: &fakeSender{res: dispatch.Result{
-				Counts: map[credential.Result]int{credential.Retry: 1, credential.Rejected: 1},
+				Counts: map[push.Outcome]int{push.Retry: 1, push.Rejected: 1},
 				Retry:  &dispatch.Retry{Message: retryMsg, Attempt: 1, Delay: 2 * time.Second},
 				Dead:   []dispatch.Dead{{Message: deadMsg, Reason: "BadExpirationDate", Attempt: 0}},
 			}},
@@ -283,10 +283,10 @@ func TestAPI(t *testing.T) {
 	}
 	other := strings.Repeat("cd", 32)
 	ledger[0] = []credential.Outcome{
-		{Platform: push.APNs, Token: apnsToken, Result: credential.Retry},
-		{Platform: push.APNs, Token: other, Result: credential.InvalidToken},
+		{Platform: push.APNs, Token: apnsToken, Result: push.Retry},
+		{Platform: push.APNs, Token: other, Result: push.InvalidToken},
 	}
-	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: strings.ToUpper(apnsToken), Result: credential.Delivered}}
+	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: strings.ToUpper(apnsToken), Result: push.Delivered}}
 	st, err := api.Status(context.Background(), "acme", "order-42")
 	if err != nil {
 		t.Fatal(err)

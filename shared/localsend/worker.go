@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
@@ -244,9 +243,9 @@ func (w *Worker) handle(ctx context.Context, rm localqueue.Received) {
 		log.Warn("complete_failed", "err", err)
 	}
 	log.Info("message_sent", "tokens", d.Message.Tokens.Len(),
-		"delivered", res.Counts[credential.Delivered], "invalid_token", res.Counts[credential.InvalidToken],
-		"retry", res.Counts[credential.Retry], "credential_fault", res.Counts[credential.CredentialFault],
-		"rejected", res.Counts[credential.Rejected], "dead_letters", len(dead), "retry_queued", len(next) > 0,
+		"delivered", res.Counts[push.Delivered], "invalid_token", res.Counts[push.InvalidToken],
+		"retry", res.Counts[push.Retry], "credential_fault", res.Counts[push.CredentialFault],
+		"rejected", res.Counts[push.Rejected], "dead_letters", len(dead), "retry_queued", len(next) > 0,
 		"duration_ms", time.Since(start).Milliseconds())
 }
 

@@ -9,7 +9,6 @@ import (
 	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -97,7 +96,7 @@ func (s *Service) Update(ctx context.Context, who Principal, id string, expect i
 		if err != nil {
 			return credential.App{}, err
 		}
-		if m := app.APNs; m != nil && m.Kind == credential.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
+		if m := app.APNs; m != nil && m.Kind == push.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
 			return credential.App{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: string(certinfo.EnvironmentMismatch),
 				Msg: fmt.Sprintf("the APNs certificate serves only %s; upload a certificate for %s first", m.Facts.Environment, *patch.Environment)}
 		}
@@ -196,7 +195,7 @@ func (s *Service) rotated(ctx context.Context, app credential.App, p push.Platfo
 		BundleID: m.Facts.BundleID, ProjectID: m.Facts.ProjectID, NotAfter: m.Facts.NotAfter,
 		Reason: reason, Message: msg, Action: "None needed; check that pushes are delivered.", CheckedAt: m.Status.CheckedAt}
 	if !m.Facts.NotAfter.IsZero() {
-		days := expiry.DaysLeft(m.Facts.NotAfter, s.now())
+		days := push.DaysLeft(m.Facts.NotAfter, s.now())
 		d.DaysLeft = &days
 	}
 	_ = s.Events.Publish(context.WithoutCancel(ctx), []alert.Event{{Type: alert.CredentialRotated, Detail: d}})
@@ -233,7 +232,7 @@ func (s *Service) Rollback(ctx context.Context, who Principal, id string, p push
 	}
 	var due time.Time
 	if na := cur.Previous.Facts.NotAfter; !na.IsZero() {
-		due = expiry.FirstDue(s.Thresholds, na, s.now())
+		due = push.FirstDue(s.Thresholds, na, s.now())
 	}
 	app, err = s.Store.Rollback(ctx, credential.RollbackRequest{Tenant: who.Tenant, ID: id, Platform: p, Expect: expect, Status: st, DueAt: due, Actor: who.Subject})
 	if err != nil {

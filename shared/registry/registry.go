@@ -20,7 +20,6 @@ import (
 	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -64,7 +63,7 @@ type Service struct {
 	Pusher    TestPusher
 	Events    alert.Publisher
 	// Thresholds are the expiry checker's alert thresholds in days (nil:
-	// expiry.DefaultThresholds): a new certificate is first due when the
+	// push.DefaultThresholds): a new certificate is first due when the
 	// highest is crossed.
 	Thresholds []int
 	// Now is the clock; nil means time.Now.
@@ -304,9 +303,9 @@ func (s *Service) prove(ctx context.Context, op string, p push.Platform, r *cert
 	f := facts(r)
 	var due time.Time
 	if !f.NotAfter.IsZero() {
-		due = expiry.FirstDue(s.Thresholds, f.NotAfter, now)
+		due = push.FirstDue(s.Thresholds, f.NotAfter, now)
 	}
-	if r.Kind == certinfo.APNsP8 { // a token key serves any bundle of its team: the app's is its topic
+	if r.Kind == push.APNsP8 { // a token key serves any bundle of its team: the app's is its topic
 		f.BundleID, f.Topics = topic, []string{topic}
 	}
 	return &Checked{Platform: p, Report: r, Live: live, upload: credential.Upload{Material: m, Facts: f, Status: st, DueAt: due}}, nil
@@ -316,7 +315,7 @@ func (s *Service) prove(ctx context.Context, op string, p push.Platform, r *cert
 func material(r *certinfo.Report) (credential.Material, error) {
 	n := r.Normalized()
 	switch r.Kind {
-	case certinfo.APNsP12:
+	case push.APNsP12:
 		var chain, key []byte
 		for rest := n.Reveal(); ; {
 			var b *pem.Block
@@ -333,11 +332,11 @@ func material(r *certinfo.Report) (credential.Material, error) {
 		if len(chain) == 0 || len(key) == 0 {
 			return credential.Material{}, errors.New("normalized .p12 material lacks its chain or key")
 		}
-		return credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}, nil
-	case certinfo.APNsP8:
-		return credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: n, KeyID: r.KeyID, TeamID: r.TeamID}, nil
-	case certinfo.FCMJSON:
-		return credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(bytes.Clone(n.Reveal()))}, nil
+		return credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}, nil
+	case push.APNsP8:
+		return credential.Material{Kind: push.APNsP8, PrivateKeyPEM: n, KeyID: r.KeyID, TeamID: r.TeamID}, nil
+	case push.FCMJSON:
+		return credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(bytes.Clone(n.Reveal()))}, nil
 	}
 	return credential.Material{}, fmt.Errorf("unknown report kind %q", r.Kind)
 }
