@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -22,9 +23,15 @@ import (
 var (
 	bktQueues = []byte("queues")
 	qMsgs     = []byte("m") // message id -> QueueMessage (the main queue)
-	qIndex    = []byte("i") // be64(visible_at ns) + message id -> nil
+	qIndex    = []byte("t") // tenantPrefix(tenant) + be64(visible_at ns) + message id -> nil
+	qTenants  = []byte("n") // tenantPrefix(tenant) -> be64(its messages in the main queue)
+	qFlight   = []byte("f") // message id -> be64(in flight until, ns) + tenant
 	qDead     = []byte("d") // message id -> QueueMessage (the dead-letter queue)
 	qGroups   = []byte("g") // group -> GroupStats
+
+	// qIndexV1 is the index before tenants: be64(visible_at ns) + id.
+	// Opening a queue that has it rebuilds the index by tenant.
+	qIndexV1 = []byte("i")
 )
 
 // Queue errors.
@@ -70,6 +77,14 @@ type QueueConfig struct {
 // transactions, so a caller can tell whether a logical message still has
 // parts on the queue. Use one *Queue per queue name and Store (receivers
 // are woken by the sends of the same *Queue). Safe for concurrent use.
+//
+// The queue is fair across tenants (each message's Tenant; messages
+// without one share the tenant ""), as an SQS fair queue is: a receive
+// takes each message from the tenant with the fewest messages in flight
+// that has one visible (ties: the oldest visible message first), and
+// within a tenant the oldest visible first. A tenant with a backlog so
+// never holds up another tenant's message for more than about one
+// receive, and a tenant alone gets every message it has, oldest first.
 type Queue struct {
 	s    *Store
 	name []byte
@@ -85,7 +100,9 @@ type QueueMessage struct {
 	Body       []byte            `json:"body"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Group      string            `json:"group,omitempty"`
-	SentAt     time.Time         `json:"sent_at"`
+	// Tenant is whom the message is for: receives share out by it.
+	Tenant string    `json:"tenant,omitempty"`
+	SentAt time.Time `json:"sent_at"`
 	// VisibleAt is when the message can be received (next).
 	VisibleAt time.Time `json:"visible_at"`
 	// ReceiveCount is how many times the message was received.
@@ -115,6 +132,9 @@ type SendInput struct {
 	Body       []byte
 	Attributes map[string]string
 	Group      string
+	// Tenant is whom the message is for (see Queue: receives are fair
+	// across tenants).
+	Tenant string
 	// Delay hides the message for this long after the send (SQS allows up
 	// to 15 minutes; this queue does not limit it).
 	Delay time.Duration
@@ -168,10 +188,14 @@ func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
 		if err != nil {
 			return err
 		}
-		for _, b := range [][]byte{qMsgs, qIndex, qDead, qGroups} {
+		rebuild := q.Bucket(qIndex) == nil
+		for _, b := range [][]byte{qMsgs, qIndex, qTenants, qFlight, qDead, qGroups} {
 			if _, err := q.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if rebuild {
+			return reindex(q, s.now())
 		}
 		return nil
 	})
@@ -186,13 +210,47 @@ func (q *Queue) Config() QueueConfig { return q.cfg }
 
 // qtx is the buckets of one queue in one transaction.
 type qtx struct {
-	msgs, index, dead, groups *bolt.Bucket
-	now                       time.Time
+	msgs, index, tenants, flight, dead, groups *bolt.Bucket
+	now                                        time.Time
 }
 
 func (q *Queue) buckets(tx *bolt.Tx) *qtx {
-	b := tx.Bucket(bktQueues).Bucket(q.name)
-	return &qtx{msgs: b.Bucket(qMsgs), index: b.Bucket(qIndex), dead: b.Bucket(qDead), groups: b.Bucket(qGroups), now: time.Now()}
+	return bucketsOf(tx.Bucket(bktQueues).Bucket(q.name), time.Now())
+}
+
+func bucketsOf(b *bolt.Bucket, now time.Time) *qtx {
+	return &qtx{
+		msgs: b.Bucket(qMsgs), index: b.Bucket(qIndex), tenants: b.Bucket(qTenants), flight: b.Bucket(qFlight),
+		dead: b.Bucket(qDead), groups: b.Bucket(qGroups), now: now,
+	}
+}
+
+// reindex builds the tenant index, the tenant counts and the in-flight
+// set of queue bucket b from its messages, and drops the index of
+// before tenants (a queue made by an earlier version).
+func reindex(b *bolt.Bucket, now time.Time) error {
+	if b.Bucket(qIndexV1) != nil {
+		if err := b.DeleteBucket(qIndexV1); err != nil {
+			return err
+		}
+	}
+	t := bucketsOf(b, now)
+	var all []*stored
+	if err := t.msgs.ForEach(func(k, _ []byte) error {
+		m, err := t.get(t.msgs, string(k))
+		if err == nil {
+			all = append(all, m)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, m := range all {
+		if err := t.putMain(m, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (q *Queue) update(fn func(t *qtx) error) error {
@@ -211,10 +269,22 @@ func (q *Queue) view(fn func(t *qtx) error) error {
 	})
 }
 
-func indexKey(at time.Time, id string) []byte {
-	k := make([]byte, 8, 8+len(id))
-	binary.BigEndian.PutUint64(k, uint64(max(at.UnixNano(), 0)))
+// tenantPrefix is the index prefix of tenant's messages: its length
+// (uvarint) and its bytes, so no tenant's prefix starts another's.
+func tenantPrefix(tenant string) []byte {
+	p := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(tenant)+8), uint64(len(tenant)))
+	return append(p, tenant...)
+}
+
+func indexKey(tenant string, at time.Time, id string) []byte {
+	k := tenantPrefix(tenant)
+	k = binary.BigEndian.AppendUint64(k, uint64(max(at.UnixNano(), 0)))
 	return append(k, id...)
+}
+
+// indexAt is the visible_at of index key k of a tenant with prefix p.
+func indexAt(p, k []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(p):len(p)+8])))
 }
 
 // newID returns a message id that sorts by creation time.
@@ -243,25 +313,77 @@ func (t *qtx) get(b *bolt.Bucket, id string) (*stored, error) {
 	return &m, nil
 }
 
-// putMain stores m in the main queue, indexed by its VisibleAt; old is
-// the VisibleAt it was indexed under (zero for a new message).
+// putMain stores m in the main queue, indexed by its tenant and
+// VisibleAt, and in the in-flight set while it is received and hidden;
+// old is the VisibleAt it was indexed under (zero for a message new to
+// the main queue).
 func (t *qtx) putMain(m *stored, old time.Time) error {
 	if !old.IsZero() {
-		if err := t.index.Delete(indexKey(old, m.ID)); err != nil {
+		if err := t.index.Delete(indexKey(m.Tenant, old, m.ID)); err != nil {
 			return err
 		}
+	} else if err := t.countTenant(m.Tenant, 1); err != nil {
+		return err
 	}
 	if err := put(t.msgs, []byte(m.ID), m); err != nil {
 		return err
 	}
-	return t.index.Put(indexKey(m.VisibleAt, m.ID), nil)
+	if err := t.index.Put(indexKey(m.Tenant, m.VisibleAt, m.ID), nil); err != nil {
+		return err
+	}
+	if m.Receipt != "" && m.VisibleAt.After(t.now) {
+		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(m.Tenant)), uint64(m.VisibleAt.UnixNano()))
+		return t.flight.Put([]byte(m.ID), append(v, m.Tenant...))
+	}
+	return t.flight.Delete([]byte(m.ID))
 }
 
 func (t *qtx) removeMain(m *stored) error {
-	if err := t.index.Delete(indexKey(m.VisibleAt, m.ID)); err != nil {
+	if err := t.index.Delete(indexKey(m.Tenant, m.VisibleAt, m.ID)); err != nil {
+		return err
+	}
+	if err := t.flight.Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	if err := t.countTenant(m.Tenant, -1); err != nil {
 		return err
 	}
 	return t.msgs.Delete([]byte(m.ID))
+}
+
+// countTenant adds d to the count of tenant's messages in the main
+// queue; a tenant with none is dropped.
+func (t *qtx) countTenant(tenant string, d int) error {
+	key := tenantPrefix(tenant) // never empty, as bbolt keys must not be
+	n := int64(d)
+	if raw := t.tenants.Get(key); len(raw) == 8 {
+		n += int64(binary.BigEndian.Uint64(raw))
+	}
+	if n <= 0 {
+		return t.tenants.Delete(key)
+	}
+	return t.tenants.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// inFlight counts the messages in flight per tenant, dropping the
+// entries whose visibility timeout has passed (visible again).
+func (t *qtx) inFlight() (map[string]int, error) {
+	n := map[string]int{}
+	var ended [][]byte
+	c := t.flight.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(v) < 8 || !time.Unix(0, int64(binary.BigEndian.Uint64(v[:8]))).After(t.now) {
+			ended = append(ended, append([]byte(nil), k...))
+			continue
+		}
+		n[string(v[8:])]++
+	}
+	for _, k := range ended {
+		if err := t.flight.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // group applies fn to the stats of group g (nothing for no group).
@@ -320,7 +442,7 @@ func (q *Queue) Send(_ context.Context, in ...SendInput) ([]string, error) {
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(m, time.Time{}); err != nil {
 				return err
 			}
@@ -349,7 +471,7 @@ func (q *Queue) SendDead(_ context.Context, in ...SendInput) ([]string, error) {
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(m, s.Reason, false); err != nil {
 				return err
 			}
@@ -375,9 +497,9 @@ func checkInputs(op string, in []SendInput) error {
 	return nil
 }
 
-// Receive returns up to max visible messages, oldest visible first, each
-// hidden for visibility (0 means the queue's VisibilityTimeout) with its
-// receive count raised. A message already received MaxReceiveCount times
+// Receive returns up to max visible messages, fairly across tenants (see
+// Queue), each hidden for visibility (0 means the queue's
+// VisibilityTimeout) with its receive count raised. A message already received MaxReceiveCount times
 // goes to the dead-letter queue instead. With none visible it waits up to
 // wait for one (long polling) and returns an empty slice when none came
 // or ctx ended.
@@ -397,26 +519,24 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 		var next time.Time // the earliest invisible message
 		err := q.update(func(t *qtx) error {
 			out, next = out[:0], time.Time{}
+			flying, err := t.inFlight()
+			if err != nil {
+				return err
+			}
 			for len(out) < max {
-				var keys [][]byte
-				c := t.index.Cursor()
-				for k, _ := c.First(); k != nil && len(keys) < max-len(out); k, _ = c.Next() {
-					if at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))); at.After(t.now) {
-						next = at
-						break
-					}
-					keys = append(keys, append([]byte(nil), k...))
+				var ids []string
+				ids, next, err = t.pick(flying, max-len(out))
+				if err != nil || len(ids) == 0 {
+					return err
 				}
-				if len(keys) == 0 {
-					return nil
-				}
-				for _, k := range keys {
-					r, err := q.receiveOne(t, k, visibility)
+				for _, id := range ids {
+					r, err := q.receiveOne(t, id, visibility)
 					if err != nil {
 						return err
 					}
 					if r != nil {
 						out = append(out, *r)
+						flying[r.Tenant]++
 					}
 				}
 			}
@@ -444,16 +564,81 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 	}
 }
 
-// receiveOne receives the message of index key k: it hides it for
-// visibility, or moves it to the dead-letter queue (nil result) when it
-// was received MaxReceiveCount times already.
-func (q *Queue) receiveOne(t *qtx, k []byte, visibility time.Duration) (*Received, error) {
-	m, err := t.get(t.msgs, string(k[8:]))
+// pick chooses up to n visible messages, fairly: each from the tenant
+// with the fewest messages in flight (flying, counting the ones picked
+// before it), ties to the oldest visible message, oldest first within a
+// tenant. next is when the earliest hidden message becomes visible (zero
+// if none is known). Stale index entries are dropped.
+func (t *qtx) pick(flying map[string]int, n int) (ids []string, next time.Time, err error) {
+	type head struct {
+		tenant string
+		prefix []byte
+		keys   [][]byte // visible, oldest first
+		took   int
+	}
+	var heads []*head
+	tc := t.tenants.Cursor()
+	for tk, _ := tc.First(); tk != nil; tk, _ = tc.Next() {
+		_, w := binary.Uvarint(tk)
+		h := &head{tenant: string(tk[w:]), prefix: append([]byte(nil), tk...)}
+		c := t.index.Cursor()
+		for k, _ := c.Seek(h.prefix); k != nil && bytes.HasPrefix(k, h.prefix) && len(h.keys) < n; k, _ = c.Next() {
+			if at := indexAt(h.prefix, k); at.After(t.now) {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+				break
+			}
+			h.keys = append(h.keys, append([]byte(nil), k...))
+		}
+		if len(h.keys) > 0 {
+			heads = append(heads, h)
+		}
+	}
+	picked := map[string]int{}
+	for len(ids) < n {
+		var best *head
+		for _, h := range heads {
+			if h.took == len(h.keys) {
+				continue
+			}
+			if best == nil {
+				best = h
+				continue
+			}
+			hf, bf := flying[h.tenant]+picked[h.tenant], flying[best.tenant]+picked[best.tenant]
+			if hf < bf || (hf == bf && indexAt(h.prefix, h.keys[h.took]).Before(indexAt(best.prefix, best.keys[best.took]))) {
+				best = h
+			}
+		}
+		if best == nil {
+			break
+		}
+		k := best.keys[best.took]
+		best.took++
+		picked[best.tenant]++
+		id := string(k[len(best.prefix)+8:])
+		if t.msgs.Get([]byte(id)) == nil { // a stale index entry
+			if err := t.index.Delete(k); err != nil {
+				return nil, next, err
+			}
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids, next, nil
+}
+
+// receiveOne receives message id: it hides it for visibility, or moves
+// it to the dead-letter queue (nil result) when it was received
+// MaxReceiveCount times already.
+func (q *Queue) receiveOne(t *qtx, id string, visibility time.Duration) (*Received, error) {
+	m, err := t.get(t.msgs, id)
 	if err != nil {
 		return nil, err
 	}
-	if m == nil { // a stale index entry
-		return nil, t.index.Delete(k)
+	if m == nil {
+		return nil, nil
 	}
 	if m.ReceiveCount >= q.cfg.MaxReceiveCount {
 		if err := t.removeMain(m); err != nil {
@@ -516,7 +701,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			return err
 		}
 		for _, s := range next {
-			n := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			n := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(n, time.Time{}); err != nil {
 				return err
 			}
@@ -525,7 +710,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			}
 		}
 		for _, s := range dead {
-			d := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			d := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(d, s.Reason, false); err != nil {
 				return err
 			}
@@ -568,6 +753,52 @@ func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time
 		q.signal()
 	}
 	return nil
+}
+
+// Reclaim makes every message in flight visible at once, its receipt
+// handle stale, and returns them, in one transaction. Call it when the
+// receivers of those messages are known to be gone, as when the one
+// process that owns the store starts: their messages are sent again now
+// instead of after their visibility timeout. Their receive counts stay.
+// Errors: Internal.
+func (q *Queue) Reclaim(_ context.Context) ([]QueueMessage, error) {
+	var out []QueueMessage
+	err := q.update(func(t *qtx) error {
+		out = out[:0]
+		var ids []string
+		if err := t.flight.ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil }); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := t.get(t.msgs, id)
+			if err != nil {
+				return err
+			}
+			if m == nil {
+				if err := t.flight.Delete([]byte(id)); err != nil {
+					return err
+				}
+				continue
+			}
+			old := m.VisibleAt
+			if m.Receipt == "" || !old.After(t.now) {
+				continue
+			}
+			m.Receipt, m.VisibleAt = "", t.now
+			if err := t.putMain(m, old); err != nil {
+				return err
+			}
+			out = append(out, m.QueueMessage)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, internal("boltstore.Queue.Reclaim", err)
+	}
+	if len(out) > 0 {
+		q.signal()
+	}
+	return out, nil
 }
 
 // Stats counts the messages of the queue and of its dead-letter queue.

@@ -345,7 +345,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 			if err != nil {
 				return 0, err
 			}
-			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
+			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID), Tenant: m.Tenant,
 				Attributes: map[string]string{localsend.AttrAttempt: "0"}}); err != nil {
 				return 0, err
 			}

@@ -134,7 +134,7 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if err != nil {
 		return "", err
 	}
-	_, err = a.Inbox.Send(ctx, boltstore.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Attributes: map[string]string{
+	_, err = a.Inbox.Send(ctx, boltstore.SendInput{Body: queued, Group: Group(tenant, m.MessageID), Tenant: tenant, Attributes: map[string]string{
 		AttrAttempt: "0", AttrEnqueuedAt: strconv.FormatInt(a.now().UnixMilli(), 10),
 	}})
 	if err != nil {

@@ -121,7 +121,7 @@ func TestWorkerHandle(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Attributes: map[string]string{AttrAttempt: "0"}}); err != nil {
+			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Tenant: "acme", Attributes: map[string]string{AttrAttempt: "0"}}); err != nil {
 				t.Fatal(err)
 			}
 			w := NewWorker(WorkerConfig{Queue: q, Sender: tt.sender, Visibility: time.Minute})
@@ -143,7 +143,7 @@ func TestWorkerHandle(t *testing.T) {
 			if tt.wantReason != "" {
 				var dead []boltstore.QueueMessage
 				_ = q.Peek(ctx, true, func(m boltstore.QueueMessage) bool { dead = append(dead, m); return true })
-				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[AttrReason] != tt.wantReason {
+				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[AttrReason] != tt.wantReason || dead[0].Tenant != "acme" {
 					t.Errorf("dead letters = %+v, want reason %s", dead, tt.wantReason)
 				}
 				if tt.body == nil {
@@ -156,8 +156,8 @@ func TestWorkerHandle(t *testing.T) {
 			if tt.wantStats.Delayed == 1 {
 				var next []boltstore.QueueMessage
 				_ = q.Peek(ctx, false, func(m boltstore.QueueMessage) bool { next = append(next, m); return true })
-				if len(next) != 1 || next[0].Attributes[AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") {
-					t.Errorf("retry = %+v, want attempt 1 in the message's group", next)
+				if len(next) != 1 || next[0].Attributes[AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") || next[0].Tenant != "acme" {
+					t.Errorf("retry = %+v, want attempt 1 in the message's group and tenant", next)
 				}
 			}
 		})
@@ -264,6 +264,9 @@ func TestAPI(t *testing.T) {
 		}
 		if m.Group != Group(pm.Tenant, pm.MessageID) {
 			t.Errorf("group %q for message %s", m.Group, pm.MessageID)
+		}
+		if m.Tenant != pm.Tenant {
+			t.Errorf("queue tenant %q for message %s of %q: receives are fair by it", m.Tenant, pm.MessageID, pm.Tenant)
 		}
 		queued = append(queued, pm)
 		return true

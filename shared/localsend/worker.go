@@ -305,7 +305,7 @@ func delivery(rm boltstore.Received, now func() time.Time) (dispatch.Delivery, e
 }
 
 // followUps turns a send result into the queue's retry and dead-letter
-// inputs, in the message's group.
+// inputs, in the message's group and tenant.
 func followUps(rm boltstore.Received, d dispatch.Delivery, res dispatch.Result) (next, dead []boltstore.SendInput, err error) {
 	enqueued := strconv.FormatInt(d.EnqueuedAt.UnixMilli(), 10)
 	if r := res.Retry; r != nil {
@@ -313,7 +313,7 @@ func followUps(rm boltstore.Received, d dispatch.Delivery, res dispatch.Result) 
 		if err != nil {
 			return nil, nil, err
 		}
-		next = append(next, boltstore.SendInput{Body: body, Group: rm.Group, Delay: r.Delay, Attributes: map[string]string{
+		next = append(next, boltstore.SendInput{Body: body, Group: rm.Group, Tenant: rm.Tenant, Delay: r.Delay, Attributes: map[string]string{
 			AttrAttempt: strconv.Itoa(r.Attempt), AttrEnqueuedAt: enqueued,
 		}})
 	}
@@ -322,7 +322,7 @@ func followUps(rm boltstore.Received, d dispatch.Delivery, res dispatch.Result) 
 		if err != nil {
 			return nil, nil, err
 		}
-		dead = append(dead, boltstore.SendInput{Body: body, Group: rm.Group, Reason: dl.Reason, Attributes: map[string]string{
+		dead = append(dead, boltstore.SendInput{Body: body, Group: rm.Group, Tenant: rm.Tenant, Reason: dl.Reason, Attributes: map[string]string{
 			AttrAttempt: strconv.Itoa(dl.Attempt), AttrEnqueuedAt: enqueued, AttrReason: dl.Reason,
 		}})
 	}
@@ -336,7 +336,7 @@ func deadInput(rm boltstore.Received, reason string) boltstore.SendInput {
 		attrs[k] = v
 	}
 	attrs[AttrReason] = reason
-	return boltstore.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: attrs}
+	return boltstore.SendInput{Body: rm.Body, Group: rm.Group, Tenant: rm.Tenant, Reason: reason, Attributes: attrs}
 }
 
 // Encode returns the queue body of m: its JSON without HTML escaping.
