@@ -147,7 +147,8 @@ type system struct {
 	fakes   *fakes
 	log     *slog.Logger
 	worker  *localsend.Worker
-	alerts  alert.Tee // the log, and the webhook of --alert-webhook
+	queue   *boltstore.Queue // the send queue
+	alerts  alert.Tee        // the log, and the webhook of --alert-webhook
 }
 
 func (s *system) Close() {
@@ -222,6 +223,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 		LeaseFor: f.visibility, Concurrency: f.sendConcurrency,
 		Reserve: min(max(f.visibility/10, 100*time.Millisecond), 2*time.Second), Logger: sys.log,
 	})
+	sys.queue = queue
 	sys.worker = localsend.NewWorker(localsend.WorkerConfig{Queue: queue, Sender: sender, Workers: f.workers, Visibility: f.visibility, Logger: sys.log})
 
 	api := httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log}
@@ -238,6 +240,14 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sys.Close()
+	// This process owns the data directory, so whatever the one before
+	// it had in flight is dead: send it now, not after the visibility
+	// timeout.
+	if n, err := localsend.Reclaim(ctx, sys.queue, sys.store); err != nil {
+		return err
+	} else if n > 0 {
+		sys.log.Info("leases_reclaimed", "messages", n)
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
