@@ -378,6 +378,9 @@ func (t *qtx) inFlight() (map[string]int, error) {
 		}
 		n[string(v[8:])]++
 	}
+	if !t.flight.Tx().Writable() {
+		return n, nil
+	}
 	for _, k := range ended {
 		if err := t.flight.Delete(k); err != nil {
 			return nil, err
@@ -505,7 +508,18 @@ func checkInputs(op string, in []SendInput) error {
 // or ctx ended.
 // Errors: Internal.
 func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
-	const op = "boltstore.Queue.Receive"
+	return q.receive(ctx, "boltstore.Queue.Receive", max, visibility, wait, false)
+}
+
+// ReceiveQuiet is Receive restricted to the tenants with no message in
+// flight: a receiver kept for them takes a quiet tenant's message at
+// once while the other receivers are busy with a noisy tenant's.
+// Errors: Internal.
+func (q *Queue) ReceiveQuiet(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
+	return q.receive(ctx, "boltstore.Queue.ReceiveQuiet", max, visibility, wait, true)
+}
+
+func (q *Queue) receive(ctx context.Context, op string, max int, visibility, wait time.Duration, quiet bool) ([]Received, error) {
 	if max <= 0 {
 		max = 1
 	}
@@ -517,31 +531,45 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 		woken := q.waiter()
 		var out []Received
 		var next time.Time // the earliest invisible message
-		err := q.update(func(t *qtx) error {
-			out, next = out[:0], time.Time{}
+		// Look first in a read transaction: an empty receive (a long poll
+		// woken by another tenant's send) then costs no disk sync.
+		ready := false
+		err := q.view(func(t *qtx) error {
 			flying, err := t.inFlight()
 			if err != nil {
 				return err
 			}
-			for len(out) < max {
-				var ids []string
-				ids, next, err = t.pick(flying, max-len(out))
-				if err != nil || len(ids) == 0 {
+			ids, n, err := t.pick(flying, 1, quiet)
+			ready, next = len(ids) > 0, n
+			return err
+		})
+		if err == nil && ready {
+			err = q.update(func(t *qtx) error {
+				out, next = out[:0], time.Time{}
+				flying, err := t.inFlight()
+				if err != nil {
 					return err
 				}
-				for _, id := range ids {
-					r, err := q.receiveOne(t, id, visibility)
-					if err != nil {
+				for len(out) < max {
+					var ids []string
+					ids, next, err = t.pick(flying, max-len(out), quiet)
+					if err != nil || len(ids) == 0 {
 						return err
 					}
-					if r != nil {
-						out = append(out, *r)
-						flying[r.Tenant]++
+					for _, id := range ids {
+						r, err := q.receiveOne(t, id, visibility)
+						if err != nil {
+							return err
+						}
+						if r != nil {
+							out = append(out, *r)
+							flying[r.Tenant]++
+						}
 					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 		if err != nil {
 			return nil, internal(op, err)
 		}
@@ -567,9 +595,10 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 // pick chooses up to n visible messages, fairly: each from the tenant
 // with the fewest messages in flight (flying, counting the ones picked
 // before it), ties to the oldest visible message, oldest first within a
-// tenant. next is when the earliest hidden message becomes visible (zero
-// if none is known). Stale index entries are dropped.
-func (t *qtx) pick(flying map[string]int, n int) (ids []string, next time.Time, err error) {
+// tenant; with quiet, only from tenants with none in flight. next is
+// when the earliest hidden message becomes visible (zero if none is
+// known). Stale index entries are dropped.
+func (t *qtx) pick(flying map[string]int, n int, quiet bool) (ids []string, next time.Time, err error) {
 	type head struct {
 		tenant string
 		prefix []byte
@@ -581,6 +610,9 @@ func (t *qtx) pick(flying map[string]int, n int) (ids []string, next time.Time, 
 	for tk, _ := tc.First(); tk != nil; tk, _ = tc.Next() {
 		_, w := binary.Uvarint(tk)
 		h := &head{tenant: string(tk[w:]), prefix: append([]byte(nil), tk...)}
+		if quiet && flying[h.tenant] > 0 {
+			continue
+		}
 		c := t.index.Cursor()
 		for k, _ := c.Seek(h.prefix); k != nil && bytes.HasPrefix(k, h.prefix) && len(h.keys) < n; k, _ = c.Next() {
 			if at := indexAt(h.prefix, k); at.After(t.now) {
@@ -619,6 +651,9 @@ func (t *qtx) pick(flying map[string]int, n int) (ids []string, next time.Time, 
 		picked[best.tenant]++
 		id := string(k[len(best.prefix)+8:])
 		if t.msgs.Get([]byte(id)) == nil { // a stale index entry
+			if !t.index.Tx().Writable() {
+				continue
+			}
 			if err := t.index.Delete(k); err != nil {
 				return nil, next, err
 			}

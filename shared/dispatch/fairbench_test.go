@@ -3,7 +3,7 @@ package dispatch_test
 // BenchmarkFairness measures what one tenant's flood does to another
 // tenant's pushes on the local path, end to end (the embedded durable
 // queue, the worker of `mobilepush serve` with its default 4 workers,
-// dispatch with its default slots) against the fake APNs over TLS and
+// and its quiet lane, dispatch with its default slots) against the fake APNs over TLS and
 // HTTP/2 with 20 ms of latency per answer (README.md, Fair sending).
 //
 // Tenant B sends a one-token message every 100 ms; its latency is from
@@ -49,6 +49,7 @@ type fbCase struct {
 type fbResult struct {
 	c             fbCase
 	b             []time.Duration // B's enqueue-to-delivered latencies
+	bWait         []time.Duration // B's enqueue to its send's start
 	aTokens       int
 	aWall         time.Duration // A's first enqueue to its last delivery
 	aDelivered    int
@@ -96,12 +97,16 @@ func fbRun(b *testing.B) string {
 // fbSender records when the Sender returns for each message.
 type fbSender struct {
 	*dispatch.Sender
-	mu   sync.Mutex
-	done map[string]time.Time // message id -> when sent
+	mu      sync.Mutex
+	started map[string]time.Time // message id -> when its send started
+	done    map[string]time.Time // message id -> when sent
 	sent map[string]int       // message id -> tokens delivered
 }
 
 func (s *fbSender) Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error) {
+	s.mu.Lock()
+	s.started[d.Message.MessageID] = time.Now()
+	s.mu.Unlock()
 	res, err := s.Sender.Send(ctx, d)
 	s.mu.Lock()
 	s.done[d.Message.MessageID] = time.Now()
@@ -140,7 +145,7 @@ func fbMeasure(b *testing.B, c fbCase, tokens int, spec sbSpec, roots *x509.Cert
 		_, err = q.Send(ctx, in)
 		return err
 	}
-	fs := &fbSender{Sender: s, done: map[string]time.Time{}, sent: map[string]int{}}
+	fs := &fbSender{Sender: s, started: map[string]time.Time{}, done: map[string]time.Time{}, sent: map[string]int{}}
 	wctx, stop := context.WithCancel(ctx)
 	w := localsend.NewWorker(localsend.WorkerConfig{Queue: q, Sender: fs, Visibility: time.Minute}) // serve's 4 workers
 	worked := make(chan struct{})
@@ -213,6 +218,7 @@ func fbMeasure(b *testing.B, c fbCase, tokens int, spec sbSpec, roots *x509.Cert
 			continue
 		}
 		r.b = append(r.b, done.Sub(at))
+		r.bWait = append(r.bWait, fs.started[id].Sub(at))
 	}
 	var last time.Time
 	for _, id := range aIDs {
@@ -240,17 +246,18 @@ func fbPercentile(d []time.Duration, p float64) time.Duration {
 func fbFormat(rs []fbResult, tokens int, latency time.Duration) string {
 	var out []byte
 	buf := func(format string, a ...any) { out = fmt.Appendf(out, format, a...) }
-	buf("\nFairness, local path end to end (embedded queue, 4 workers, dispatch defaults), fake APNs at %s over TLS + HTTP/2; B: one 1-token message every 100 ms; A: %d tokens in 1,000-token messages\n", latency, tokens)
+	buf("\nFairness, local path end to end (embedded queue, 4 workers and the quiet lane, dispatch defaults), fake APNs at %s over TLS + HTTP/2; B: one 1-token message every 100 ms; A: %d tokens in 1,000-token messages\n", latency, tokens)
 	var tw bytes.Buffer
 	w := tabwriter.NewWriter(&tw, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "case\tB messages\tB p50 ms\tB p99 ms\tB max ms\tA tokens/s\tA delivered\tB not delivered")
+	fmt.Fprintln(w, "case\tB messages\tB p50 ms\tB p99 ms\tB max ms\tB queued p50/p99 ms\tA tokens/s\tA delivered\tB not delivered")
 	for _, r := range rs {
 		rate := "-"
 		if r.aWall > 0 {
 			rate = fmt.Sprintf("%.0f", float64(r.aDelivered)/r.aWall.Seconds())
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%d\t%d\n", r.c.name, len(r.b),
-			ms(fbPercentile(r.b, 0.5)), ms(fbPercentile(r.b, 0.99)), ms(fbPercentile(r.b, 1)), rate, r.aDelivered, r.bNotDelivered)
+		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%s\t%d\t%d\n", r.c.name, len(r.b),
+			ms(fbPercentile(r.b, 0.5)), ms(fbPercentile(r.b, 0.99)), ms(fbPercentile(r.b, 1)),
+			ms(fbPercentile(r.bWait, 0.5)), ms(fbPercentile(r.bWait, 0.99)), rate, r.aDelivered, r.bNotDelivered)
 	}
 	_ = w.Flush()
 	out = append(out, tw.Bytes()...)

@@ -58,6 +58,7 @@ const (
 // *boltstore.Queue implements it.
 type Queue interface {
 	Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]boltstore.Received, error)
+	ReceiveQuiet(ctx context.Context, max int, visibility, wait time.Duration) ([]boltstore.Received, error)
 	Settle(ctx context.Context, receiptHandle string, next, dead []boltstore.SendInput) error
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 	ExpireGroups(ctx context.Context) (int, error)
@@ -73,7 +74,8 @@ type Sender interface {
 type WorkerConfig struct {
 	Queue  Queue
 	Sender Sender
-	// Workers is how many messages are sent at once; 0 means 4.
+	// Workers is how many messages are sent at once; 0 means 4. One
+	// more is sent by the quiet lane (see Run).
 	Workers int
 	// Visibility is how long a received message stays hidden: the
 	// queue's visibility timeout, and the dispatch lease (configure the
@@ -123,6 +125,11 @@ const maxReceive = 10
 // ends, then lets the messages being sent finish for at most Grace and
 // returns. One receive takes as many messages as there are free workers
 // (up to 10), in one queue transaction.
+//
+// Beside the workers a quiet lane sends one message at a time, taken
+// only from tenants with no message in flight (Queue.ReceiveQuiet): when
+// one tenant's backlog keeps every worker busy, another tenant's message
+// starts at once instead of waiting for a worker to finish.
 func (w *Worker) Run(ctx context.Context) {
 	// Sends run under their own context: ctx ending stops receiving,
 	// and Grace later stops the sends.
@@ -140,6 +147,7 @@ func (w *Worker) Run(ctx context.Context) {
 	}()
 	var wg sync.WaitGroup
 	wg.Go(func() { w.expireGroups(ctx) })
+	wg.Go(func() { w.quietLane(ctx, sendCtx) })
 	free := make(chan struct{}, w.cfg.Workers) // a token per busy worker
 	failures := 0
 	for ctx.Err() == nil {
@@ -178,6 +186,25 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 	}
 	wg.Wait()
+}
+
+// quietLane sends the messages of tenants with none in flight, one at
+// a time, until ctx ends.
+func (w *Worker) quietLane(ctx, sendCtx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		msgs, err := w.cfg.Queue.ReceiveQuiet(ctx, 1, w.cfg.Visibility, 5*time.Second)
+		if err != nil {
+			failures++
+			w.log.Error("receive_failed", "lane", "quiet", "err", err)
+			sleep(ctx, min(time.Duration(failures)*time.Second, 30*time.Second))
+			continue
+		}
+		failures = 0
+		for _, m := range msgs {
+			w.handle(sendCtx, m)
+		}
+	}
 }
 
 // expireGroups drops the stats of long-finished messages once an hour.
