@@ -100,7 +100,7 @@ type fbSender struct {
 	mu      sync.Mutex
 	started map[string]time.Time // message id -> when its send started
 	done    map[string]time.Time // message id -> when sent
-	sent map[string]int       // message id -> tokens delivered
+	sent    map[string]int       // message id -> tokens delivered
 }
 
 func (s *fbSender) Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error) {
