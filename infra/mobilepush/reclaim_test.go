@@ -27,31 +27,8 @@ func TestServeRestartReclaimsLeases(t *testing.T) {
 	appID := registerAPNsApp(t, first.base, token)
 
 	const messages, perMessage = 2, 120
-	ids := make([]string, messages)
-	for i := range ids {
-		var out struct {
-			MessageID string `json:"message_id"`
-		}
-		msg := map[string]any{"version": 1, "app_id": appID, "tokens": map[string]any{"apns": randomAPNsTokens(t, perMessage)},
-			"notification": map[string]any{"title": "Sale", "body": fmt.Sprintf("message %d", i)}}
-		if status := apiCall(t, "POST", first.base+"/v1/messages", token, msg, &out); status != 202 || out.MessageID == "" {
-			t.Fatalf("POST /v1/messages = %d %+v", status, out)
-		}
-		ids[i] = out.MessageID
-	}
-	statuses := func(base string) (int, []localsend.Status) {
-		sum := 0
-		var sts []localsend.Status
-		for _, id := range ids {
-			var st localsend.Status
-			if status := apiCall(t, "GET", base+"/v1/messages/"+id, token, nil, &st); status != 200 {
-				t.Fatalf("GET /v1/messages/%s = %d", id, status)
-			}
-			sum += st.Counts.Total()
-			sts = append(sts, st)
-		}
-		return sum, sts
-	}
+	ids := queueMessages(t, first.base, token, appID, messages, perMessage)
+	statuses := func(base string) (int, []localsend.Status) { return messageStatuses(t, base, token, ids) }
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		n, _ := statuses(first.base)
 		if n >= 10 {
@@ -92,4 +69,38 @@ func TestServeRestartReclaimsLeases(t *testing.T) {
 	if log := second.stderr.String(); !strings.Contains(log, `"msg":"leases_reclaimed"`) {
 		t.Errorf("the restarted serve logged no leases_reclaimed:\n%s", log)
 	}
+}
+
+// queueMessages posts n messages of perMessage random APNs tokens for
+// appID and returns their ids.
+func queueMessages(t *testing.T, base, token, appID string, n, perMessage int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		var out struct {
+			MessageID string `json:"message_id"`
+		}
+		msg := map[string]any{"version": 1, "app_id": appID, "tokens": map[string]any{"apns": randomAPNsTokens(t, perMessage)},
+			"notification": map[string]any{"title": "Sale", "body": fmt.Sprintf("message %d", i)}}
+		if status := apiCall(t, "POST", base+"/v1/messages", token, msg, &out); status != 202 || out.MessageID == "" {
+			t.Fatalf("POST /v1/messages = %d %+v", status, out)
+		}
+		ids[i] = out.MessageID
+	}
+	return ids
+}
+
+// messageStatuses reads GET /v1/messages/{id} of each id; total counts
+// the tokens with an outcome.
+func messageStatuses(t *testing.T, base, token string, ids []string) (total int, sts []localsend.Status) {
+	t.Helper()
+	for _, id := range ids {
+		var st localsend.Status
+		if status := apiCall(t, "GET", base+"/v1/messages/"+id, token, nil, &st); status != 200 {
+			t.Fatalf("GET /v1/messages/%s = %d", id, status)
+		}
+		total += st.Counts.Total()
+		sts = append(sts, st)
+	}
+	return total, sts
 }
