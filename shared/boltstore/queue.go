@@ -511,9 +511,11 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 	return q.receive(ctx, "boltstore.Queue.Receive", max, visibility, wait, false)
 }
 
-// ReceiveQuiet is Receive restricted to the tenants with no message in
-// flight: a receiver kept for them takes a quiet tenant's message at
-// once while the other receivers are busy with a noisy tenant's.
+// ReceiveQuiet is Receive restricted to quiet tenants: those with no
+// message in flight, or fewer than the tenant with the most. A receiver
+// kept for them takes a quiet tenant's message at once while the other
+// receivers are busy with a noisy tenant's; a tenant alone is never
+// quiet while it has a message in flight.
 // Errors: Internal.
 func (q *Queue) ReceiveQuiet(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
 	return q.receive(ctx, "boltstore.Queue.ReceiveQuiet", max, visibility, wait, true)
@@ -595,7 +597,7 @@ func (q *Queue) receive(ctx context.Context, op string, max int, visibility, wai
 // pick chooses up to n visible messages, fairly: each from the tenant
 // with the fewest messages in flight (flying, counting the ones picked
 // before it), ties to the oldest visible message, oldest first within a
-// tenant; with quiet, only from tenants with none in flight. next is
+// tenant; with quiet, only from quiet tenants (see ReceiveQuiet). next is
 // when the earliest hidden message becomes visible (zero if none is
 // known). Stale index entries are dropped.
 func (t *qtx) pick(flying map[string]int, n int, quiet bool) (ids []string, next time.Time, err error) {
@@ -606,11 +608,15 @@ func (t *qtx) pick(flying map[string]int, n int, quiet bool) (ids []string, next
 		took   int
 	}
 	var heads []*head
+	busiest := 0
+	for _, n := range flying {
+		busiest = max(busiest, n)
+	}
 	tc := t.tenants.Cursor()
 	for tk, _ := tc.First(); tk != nil; tk, _ = tc.Next() {
 		_, w := binary.Uvarint(tk)
 		h := &head{tenant: string(tk[w:]), prefix: append([]byte(nil), tk...)}
-		if quiet && flying[h.tenant] > 0 {
+		if quiet && flying[h.tenant] > 0 && flying[h.tenant] >= busiest {
 			continue
 		}
 		c := t.index.Cursor()

@@ -127,9 +127,10 @@ const maxReceive = 10
 // (up to 10), in one queue transaction.
 //
 // Beside the workers a quiet lane sends one message at a time, taken
-// only from tenants with no message in flight (Queue.ReceiveQuiet): when
-// one tenant's backlog keeps every worker busy, another tenant's message
-// starts at once instead of waiting for a worker to finish.
+// only from quiet tenants: none in flight, or fewer than the busiest
+// tenant (Queue.ReceiveQuiet). When one tenant's backlog keeps every
+// worker busy, another tenant's message starts at once instead of
+// waiting for a worker to finish.
 func (w *Worker) Run(ctx context.Context) {
 	// Sends run under their own context: ctx ending stops receiving,
 	// and Grace later stops the sends.
@@ -188,8 +189,8 @@ func (w *Worker) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// quietLane sends the messages of tenants with none in flight, one at
-// a time, until ctx ends.
+// quietLane sends the messages of quiet tenants, one at a time, until
+// ctx ends.
 func (w *Worker) quietLane(ctx, sendCtx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
