@@ -268,6 +268,15 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sys.Close()
+	// This process owns the data directory, so whatever the one before
+	// it had in flight is dead: send it now, not after the visibility
+	// timeout.
+	if n, err := localsend.Reclaim(ctx, sys.queue, sys.store); err != nil {
+		ln.Close()
+		return err
+	} else if n > 0 {
+		sys.log.Info("leases_reclaimed", "messages", n)
+	}
 	// The admin socket is the CLI's (queue, token, check-expiry beside
 	// serve); a check-expiry run may take long, so no write timeout.
 	// Without it (a path too long for a unix socket) serve still runs and

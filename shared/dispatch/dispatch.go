@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mobilepush/shared/apns"
@@ -92,7 +93,10 @@ type Config struct {
 	// messages a Sender sends at once. A push in flight costs a few
 	// hundred bytes and no goroutine (answers are handled as they
 	// arrive). Default 2000: two connections' worth, enough to hide
-	// 20 ms of gateway latency at well over 20,000 pushes/s.
+	// 20 ms of gateway latency at well over 20,000 pushes/s. The slots
+	// are shared fairly across tenants: while tenants wait for one, a
+	// freed slot goes to the waiting tenant holding the fewest; a tenant
+	// alone may hold them all. FCMCalls are shared the same way.
 	MaxInFlight int
 	// FCMCalls bounds the firebase SendEach calls (each a chunk of up to
 	// 500 tokens with 50 requests in flight) across all the messages a
@@ -115,8 +119,10 @@ type Sender struct {
 	cfg Config
 	log *slog.Logger
 
-	inFlight chan struct{} // MaxInFlight slots: an APNs push waiting for its answer
-	fcmCalls chan struct{} // FCMCalls slots
+	// The Sender's slots, shared fairly across tenants (fair.go).
+	inFlight *fairSlots    // MaxInFlight slots: an APNs push waiting for its answer
+	fcmCalls *fairSlots    // FCMCalls slots
+	started  atomic.Uint64 // numbers the platform sends in start order (their slot order)
 
 	mu        sync.Mutex
 	confirmed map[confirmKey]bool // APNs environments a credential has delivered to
@@ -155,8 +161,8 @@ func New(cfg Config) *Sender {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sender{
-		cfg: cfg, log: log, inFlight: make(chan struct{}, cfg.MaxInFlight),
-		fcmCalls:  make(chan struct{}, cfg.FCMCalls),
+		cfg: cfg, log: log, inFlight: newFairSlots(cfg.MaxInFlight),
+		fcmCalls:  newFairSlots(cfg.FCMCalls),
 		confirmed: map[confirmKey]bool{},
 	}
 }

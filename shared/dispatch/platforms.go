@@ -35,7 +35,7 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 		return
 	}
 	b := &apnsBatch{
-		s: s, ctx: ctx, app: app, client: client, tmpl: tmpl, rec: rec,
+		s: s, ctx: ctx, app: app, tenant: m.Tenant, order: s.started.Add(1), client: client, tmpl: tmpl, rec: rec,
 		ck:  confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment},
 		sem: make(chan struct{}, s.cfg.Concurrency),
 	}
@@ -46,8 +46,14 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 			rec.record(ctx, push.APNs, tok, push.CredentialFault, *f, 0)
 			continue
 		}
-		// Slots: this message's pushes in flight, then the Sender's.
-		if !s.acquire(starts, b.sem, s.inFlight) {
+		// Slots: this message's pushes in flight, then the Sender's
+		// (fair across tenants).
+		if !s.acquire(starts, b.sem) {
+			rec.record(ctx, push.APNs, tok, push.Retry, ReasonDeadline, 0)
+			continue
+		}
+		if !s.inFlight.acquire(starts, m.Tenant, b.order) {
+			<-b.sem
 			rec.record(ctx, push.APNs, tok, push.Retry, ReasonDeadline, 0)
 			continue
 		}
@@ -91,6 +97,8 @@ type apnsBatch struct {
 	s         *Sender
 	ctx       context.Context
 	app       credential.App
+	tenant    string // whose slots the pushes hold
+	order     uint64 // the message's place among the Sender's sends
 	client    *apns.Client
 	tmpl      *apns.Template
 	rec       *recorder
@@ -113,7 +121,7 @@ func (b *apnsBatch) push(tok string) {
 
 // release frees a push's slots.
 func (b *apnsBatch) release() {
-	<-b.s.inFlight
+	b.s.inFlight.release(b.tenant)
 	<-b.sem
 	b.wg.Done()
 }
@@ -163,7 +171,8 @@ func (b *apnsBatch) isConfirmed() bool {
 
 // sendFCM sends every pending FCM token through SendEach, a chunk of
 // fcm.MaxBatch tokens per call, the chunks of all messages sharing the
-// Sender's FCMCalls slots, and records each answer.
+// Sender's FCMCalls slots (fairly across tenants), and records each
+// answer.
 func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
 	app, mat, ok := s.platformReady(ctx, m, app, push.FCM, tokens, rec)
 	if !ok {
@@ -180,23 +189,24 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 		return
 	}
 	tmpl := fcm.NewTemplate(m, enqueued)
+	order := s.started.Add(1)
 	var fault atomic.Pointer[string]
 	var wg sync.WaitGroup
 	starts, stop := s.startWindow(ctx)
 	defer stop()
 	for start := 0; start < len(tokens); start += fcm.MaxBatch {
 		chunk := tokens[start:min(start+fcm.MaxBatch, len(tokens))]
-		if !s.acquire(starts, s.fcmCalls) {
+		if !s.fcmCalls.acquire(starts, m.Tenant, order) {
 			rec.each(ctx, push.FCM, chunk, push.Retry, ReasonDeadline)
 			continue
 		}
 		if f := fault.Load(); f != nil { // an earlier chunk found the key refused
-			<-s.fcmCalls
+			s.fcmCalls.release(m.Tenant)
 			rec.each(ctx, push.FCM, chunk, push.CredentialFault, *f)
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-s.fcmCalls }()
+			defer s.fcmCalls.release(m.Tenant)
 			results := client.Send(ctx, tmpl.Messages(chunk))
 			i := slices.IndexFunc(results, func(r fcm.Result) bool { return r.Verdict.Outcome == push.CredentialFault })
 			if i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
