@@ -74,6 +74,8 @@ func Run(t *testing.T, newStores NewStores) {
 		{"NotFound", testNotFound},
 		{"TenantIsolation", testTenantIsolation},
 		{"ListPaged", testListPaged},
+		{"FleetFind", testFleetFind},
+		{"FleetSummary", testFleetSummary},
 		{"Update", testUpdate},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"RotateRollback", testRotateRollback},
