@@ -24,7 +24,7 @@ type fleetApp struct {
 }
 
 func cred(st credential.State, days int) *fleetCred { return &fleetCred{state: st, days: days} }
-func noExpiry(st credential.State) *fleetCred     { return &fleetCred{state: st, none: true} }
+func noExpiry(st credential.State) *fleetCred       { return &fleetCred{state: st, none: true} }
 
 // fleetApps is a tenant with apps in every state; names differ in case so
 // that the name order is seen to ignore it.
