@@ -76,10 +76,17 @@ func (s *Service) Get(ctx context.Context, who Principal, id string) (credential
 	return s.Store.Get(ctx, who.Tenant, id)
 }
 
-// List returns one page of the caller's apps.
-// Errors: Invalid (bad cursor), Transient, Internal.
-func (s *Service) List(ctx context.Context, who Principal, p credential.Page) (credential.AppPage, error) {
-	return s.Store.List(ctx, who.Tenant, p)
+// List returns one page of the caller's apps that match q, in q's order.
+// Errors: Invalid (a bad parameter or cursor), Transient, Internal.
+func (s *Service) List(ctx context.Context, who Principal, q credential.Query) (credential.FleetPage, error) {
+	return s.Store.Find(ctx, who.Tenant, q)
+}
+
+// Summary returns the caller's fleet at a glance; within > 0 lists every
+// credential expiring within that long instead of the next few.
+// Errors: Invalid, Transient, Internal.
+func (s *Service) Summary(ctx context.Context, who Principal, within time.Duration) (credential.Summary, error) {
+	return s.Store.Summarize(ctx, who.Tenant, within)
 }
 
 // Update changes app fields. expect is the version the caller read
