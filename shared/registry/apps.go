@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"mobilepush/shared/alert"
@@ -48,19 +49,16 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 		Tenant: who.Tenant, ID: in.ID, Name: in.Name, Description: in.Description,
 		Enabled: in.Enabled, Environment: in.Environment, Actor: who.Subject,
 	}
-	if in.APNs != nil {
-		c, err := s.checkAPNs(ctx, op, in.APNs, in.Environment)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Checked[push.APNs], req.APNs = c, &c.upload
+	checked, err := s.checkAll(ctx, op, in.Environment, in.APNs, in.FCM)
+	if err != nil {
+		return Result{}, err
 	}
-	if in.FCM != nil {
-		c, err := s.checkFCM(ctx, op, in.FCM)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Checked[push.FCM], req.FCM = c, &c.upload
+	res.Checked = checked
+	if c := checked[push.APNs]; c != nil {
+		req.APNs = &c.upload
+	}
+	if c := checked[push.FCM]; c != nil {
+		req.FCM = &c.upload
 	}
 	app, err := s.Store.Create(ctx, req)
 	if err != nil {
@@ -68,6 +66,62 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 	}
 	res.App = app
 	return res, nil
+}
+
+// checkAll checks every uploaded platform, at the same time, and answers
+// only when all are done: so a rejection reports every platform of the
+// upload (Rejection.Verdicts), not just the first that failed. The
+// Rejection returned is the first failing platform's (APNs before FCM);
+// an error that is not a rejection (e.g. a missing field) wins over one.
+func (s *Service) checkAll(ctx context.Context, op string, env push.Environment, apns *APNsUpload, fcm *FCMUpload) (map[push.Platform]*Checked, error) {
+	type outcome struct {
+		c   *Checked
+		err error
+	}
+	var apnsOut, fcmOut *outcome
+	var wg sync.WaitGroup
+	if apns != nil {
+		apnsOut = &outcome{}
+		wg.Go(func() { apnsOut.c, apnsOut.err = s.checkAPNs(ctx, op, apns, env) })
+	}
+	if fcm != nil {
+		fcmOut = &outcome{}
+		wg.Go(func() { fcmOut.c, fcmOut.err = s.checkFCM(ctx, op, fcm) })
+	}
+	wg.Wait()
+	checked := map[push.Platform]*Checked{}
+	verdicts := map[push.Platform]Verdict{}
+	var first *Rejection
+	var firstErr error
+	for _, o := range []struct {
+		p   push.Platform
+		out *outcome
+	}{{push.APNs, apnsOut}, {push.FCM, fcmOut}} {
+		if o.out == nil {
+			continue
+		}
+		var rej *Rejection
+		switch {
+		case errors.As(o.out.err, &rej):
+			verdicts[o.p] = Verdict{Report: rej.Report, Live: rej.Live}
+			if first == nil {
+				first, firstErr = rej, o.out.err
+			}
+		case o.out.err != nil:
+			return nil, o.out.err
+		default:
+			live := o.out.c.Live
+			verdicts[o.p] = Verdict{Report: o.out.c.Report, Live: &live}
+			checked[o.p] = o.out.c
+		}
+	}
+	if first != nil {
+		if len(verdicts) > 1 {
+			first.Verdicts = verdicts
+		}
+		return nil, firstErr
+	}
+	return checked, nil
 }
 
 // Get returns the caller's app id. Errors: NotFound (also another
