@@ -244,11 +244,11 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, _, err := h.loadApp(r, c); err != nil {
 		return err
 	}
-	p, err := pageOf(r)
+	q, err := auditQuery(r)
 	if err != nil {
 		return err
 	}
-	page, err := h.reg.Audit(r.Context(), c.who, r.PathValue("id"), p)
+	page, err := h.reg.Audit(r.Context(), c.who, r.PathValue("id"), q)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,4 +83,37 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	writeJSON(w, http.StatusOK, sum)
 	return nil
+}
+
+// auditActions are the actions GET /v1/apps/{id}/audit?action= takes.
+var auditActions = []credential.Action{
+	credential.ActionCreate, credential.ActionUpdate, credential.ActionRotate, credential.ActionRollback,
+	credential.ActionRemove, credential.ActionDelete, credential.ActionStatus, credential.ActionValidate,
+	credential.ActionTestPush,
+}
+
+// auditQuery reads the query parameters of GET /v1/apps/{id}/audit:
+// action (comma-separated), platform, limit and cursor.
+func auditQuery(r *http.Request) (credential.AuditQuery, error) {
+	p, err := pageOf(r)
+	if err != nil {
+		return credential.AuditQuery{}, err
+	}
+	q := credential.AuditQuery{Page: p}
+	v := r.URL.Query()
+	if pl := v.Get("platform"); pl != "" {
+		if q.Platform = push.Platform(pl); !q.Platform.Valid() {
+			return q, badField("platform", "%q is not a platform; want apns or fcm", pl)
+		}
+	}
+	if as := v.Get("action"); as != "" {
+		for _, a := range strings.Split(as, ",") {
+			action := credential.Action(strings.TrimSpace(a))
+			if !slices.Contains(auditActions, action) {
+				return q, badField("action", "%q is not an action; want some of %v (comma-separated)", a, auditActions)
+			}
+			q.Actions = append(q.Actions, action)
+		}
+	}
+	return q, nil
 }

@@ -322,18 +322,22 @@ func (s *Service) Validate(ctx context.Context, who Principal, id string) (crede
 			return credential.App{}, nil, err
 		}
 		st, live := s.revalidate(ctx, app, p, m, cur.Facts)
-		updated, err := s.Store.SetStatus(ctx, credential.StatusRequest{Tenant: who.Tenant, ID: id, Platform: p, VersionID: cur.Secret.VersionID, Status: st, Actor: who.Subject})
-		if err != nil && !errors.Is(err, credential.ErrStaleCredential) {
+		// One audit row per check, written with the status it sets.
+		updated, err := s.Store.SetStatus(ctx, credential.StatusRequest{
+			Tenant: who.Tenant, ID: id, Platform: p, VersionID: cur.Secret.VersionID, Status: st, Actor: who.Subject, Action: credential.ActionValidate,
+		})
+		switch {
+		case errors.Is(err, credential.ErrStaleCredential):
+			// A rotation won the race: the check was of the credential it replaced.
+			_, _ = s.Store.AppendAudit(ctx, credential.Event{
+				Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: credential.ActionValidate, Platform: p,
+				Result: string(st.State), Message: "checked the credential a rotation replaced meanwhile; nothing changed",
+			})
+		case err != nil:
 			return credential.App{}, nil, err
-		}
-		if err == nil {
+		default:
 			app = updated
 		}
-		_, _ = s.Store.AppendAudit(ctx, credential.Event{
-			Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: "validate", Platform: p,
-			NewFingerprint: cur.Facts.FingerprintSHA256, NewNotAfter: cur.Facts.NotAfter,
-			Result: string(st.State), Message: st.Reason,
-		})
 		out = append(out, Validation{Platform: p, Status: st, Live: live})
 	}
 	return app, out, nil
@@ -426,19 +430,19 @@ func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push
 	} else if ans.Delivered {
 		result = "delivered"
 	}
-	_, _ = s.Store.AppendAudit(ctx, credential.Event{Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: "test_push", Platform: p, Result: result})
+	_, _ = s.Store.AppendAudit(ctx, credential.Event{Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: credential.ActionTestPush, Platform: p, Result: result})
 	if err != nil {
 		return Answer{}, push.E(op, push.Transient, fmt.Errorf("test push: %w", err))
 	}
 	return ans, nil
 }
 
-// Audit returns one page of the app's audit trail, newest first. The app
+// Audit returns one page of the app's audit trail that matches q, newest first. The app
 // must exist and belong to the caller.
 // Errors: Invalid, NotFound, Transient, Internal.
-func (s *Service) Audit(ctx context.Context, who Principal, id string, p credential.Page) (credential.EventPage, error) {
+func (s *Service) Audit(ctx context.Context, who Principal, id string, q credential.AuditQuery) (credential.EventPage, error) {
 	if _, err := s.Store.Get(ctx, who.Tenant, id); err != nil {
 		return credential.EventPage{}, err
 	}
-	return s.Store.Audit(ctx, who.Tenant, id, p)
+	return s.Store.FindAudit(ctx, who.Tenant, id, q)
 }

@@ -86,6 +86,7 @@ func Run(t *testing.T, newStores NewStores) {
 		{"SetStatus", testSetStatus},
 		{"DueIndex", testDue},
 		{"AuditTrail", testAudit},
+		{"AuditQuery", testAuditQuery},
 		{"Ledger", testLedger},
 		{"LedgerBatch", testLedgerBatch},
 		{"LedgerBatchConcurrent", testLedgerBatchConcurrent},
