@@ -313,7 +313,7 @@ func TestAdminPageBrowser(t *testing.T) {
 
 // browser is one headless Chromium tab with the console watched.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	dir string // screenshots
 
@@ -325,7 +325,7 @@ type browser struct {
 // console error, uncaught exception and error entry of the browser log
 // (except the API's expected 4xx answers) is recorded as a problem, and
 // each step fails the test when one appeared.
-func newBrowser(t *testing.T, path string) *browser {
+func newBrowser(t testing.TB, path string) *browser {
 	t.Helper()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
@@ -483,7 +483,7 @@ func (b *browser) fail(step string, err error) {
 
 // findChromium returns the path of a Chromium or Chrome binary. Without
 // one the test is skipped loudly, or fails when CI=true.
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
 		return "/usr/bin/chromium"

@@ -41,10 +41,20 @@ func (s *syncBuffer) String() string {
 // when the test ends (failing it if serve does not exit 0).
 func startServer(t *testing.T) (base, token, data string) {
 	t.Helper()
+	return startServerSeeded(t, nil)
+}
+
+// startServerSeeded is startServer with seed (when not nil) run on the
+// data directory after the token is made and before serve opens it.
+func startServerSeeded(t testing.TB, seed func(data string)) (base, token, data string) {
+	t.Helper()
 	data = filepath.Join(t.TempDir(), "data")
 	var tok, errb bytes.Buffer
 	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "default"}, nil, &tok, &errb); code != 0 {
 		t.Fatalf("token exit %d: %s", code, errb.String())
+	}
+	if seed != nil {
+		seed(data)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()

@@ -17,7 +17,7 @@
   const SVG = 'http://www.w3.org/2000/svg';
 
   const filter = { q: '', status: '', platform: '', sort: DEFAULT_SORT };
-  let loaded = ''; // the query the table shows
+  let loaded = null; // the query the table shows (null: none yet)
   let next = '';
   let shown = 0;
   let seq = 0; // the latest list request; older answers are dropped
@@ -104,7 +104,7 @@
     for (let m = 0; m <= 12; m++) {
       const t = new Date(start.getFullYear(), start.getMonth() + m, 1).getTime();
       const x = ((t - now) / span) * W;
-      if (x < 0 || x > W) continue;
+      if (x < 0 || x > W - 30) continue;
       axis.append(svg('line', { x1: x.toFixed(1), x2: x.toFixed(1), y1: 14, y2: top + 8 * row }),
         svg('text', { x: (x + 3).toFixed(1), y: 11 }, new Date(t).toLocaleString('en', { month: 'short' })));
     }
@@ -204,5 +204,5 @@
   }, result));
 
   M.showFleet = showFleet;
-  M.fleetStale = () => { loaded = '\u0000'; $('#attention').replaceChildren(); };
+  M.fleetStale = () => { loaded = null; $('#attention').replaceChildren(); };
 })();
