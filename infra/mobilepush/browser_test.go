@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -74,6 +71,10 @@ func TestAdminPageBrowser(t *testing.T) {
 	b.do("submit the token",
 		chromedp.SendKeys(chromedp.CSS("#token-input"), token),
 		chromedp.Click(chromedp.CSS("#token-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#fleet-table")),
+	)
+	b.do("open the registration view",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav="new"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#app-form")),
 	)
 	if stored := b.eval(`sessionStorage.getItem("mobilepush.token")`); stored != token {
@@ -89,19 +90,15 @@ func TestAdminPageBrowser(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#fcm-file"), []string{saPath}),
 		chromedp.Click(chromedp.CSS("#save")),
 	)
-	apnsBadge := b.poll("the APNs badge of the new app", `(() => {
-		const e = document.querySelector('#apps article.app [data-platform="apns"] .badge[data-status="ok"]');
-		return e ? e.textContent : '';
-	})()`)
-	daysAfter := daysLeft(id.Cert.NotAfter)
-	if !strings.Contains(apnsBadge, fmt.Sprintf("OK · %d days left", daysBefore)) && !strings.Contains(apnsBadge, fmt.Sprintf("OK · %d days left", daysAfter)) {
-		t.Errorf("APNs badge = %q, want OK with %d days left", apnsBadge, daysBefore)
-	}
-	if fcm := b.eval(`document.querySelector('#apps article.app [data-platform="fcm"] .badge').textContent`); !strings.Contains(fcm, "OK") {
-		t.Errorf("FCM badge = %q, want OK", fcm)
-	}
+	b.poll("the link to the saved app", `(() => { const e = document.getElementById('open-saved'); return e ? e.textContent : ''; })()`)
 	if res := b.eval(`document.getElementById('form-result').textContent`); !strings.Contains(res, "Saved “Shop”") {
 		t.Errorf("form result = %q, want the saved message", res)
+	}
+	appsStored := func() int { // what the API lists, read beside the page
+		t.Helper()
+		var list struct{ Total int }
+		getJSON(t, base, token, "/v1/apps", &list)
+		return list.Total
 	}
 
 	// Each rejected upload shows its hint next to the field it concerns.
@@ -139,6 +136,17 @@ func TestAdminPageBrowser(t *testing.T) {
 			submit: "#check-only", expect: []expect{wrongPassword, clientConfig},
 		},
 		{
+			name: "both platforms fail on save: both shown",
+			fill: []chromedp.Action[chromedp.Void]{
+				chromedp.SendKeys(chromedp.CSS("#app-name"), "Shop (both wrong)"),
+				chromedp.SendKeys(chromedp.CSS("#apns-bundle"), "com.example.shop"),
+				chromedp.SetUploadFiles(chromedp.CSS("#apns-p12"), []string{p12Path}),
+				chromedp.SendKeys(chromedp.CSS("#apns-password"), "wrong"),
+				chromedp.SetUploadFiles(chromedp.CSS("#fcm-file"), []string{gsPath}),
+			},
+			submit: "#save", expect: []expect{wrongPassword, clientConfig},
+		},
+		{
 			name: "google-services.json instead of the service-account key",
 			fill: []chromedp.Action[chromedp.Void]{
 				chromedp.SendKeys(chromedp.CSS("#app-name"), "Shop Android"),
@@ -166,8 +174,8 @@ func TestAdminPageBrowser(t *testing.T) {
 				t.Errorf("%s: #%s is not next to #%s, or the input is not marked aria-invalid (%s)", r.name, e.hint, e.input, next)
 			}
 		}
-		if n := b.eval(`String(document.querySelectorAll('#apps article.app').length)`); n != "1" {
-			t.Errorf("%s: %s apps listed, want 1: a rejected upload stores nothing", r.name, n)
+		if n := appsStored(); n != 1 {
+			t.Errorf("%s: %d apps stored, want 1: a rejected upload stores nothing", r.name, n)
 		}
 	}
 
@@ -184,8 +192,30 @@ func TestAdminPageBrowser(t *testing.T) {
 		t.Logf("updated %s", dst)
 	}
 
-	// The actions of an app card, against the real API.
-	card := `#apps article.app `
+	// The app's view, from its row in the fleet table.
+	b.do("open the app from the list",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav="apps"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#fleet-rows tr a.app-link`)),
+		chromedp.Click(chromedp.CSS(`#fleet-rows tr a.app-link`)),
+	)
+	card := `#detail article.app `
+	apnsBadge := b.poll("the APNs badge of the new app", `(() => {
+		const e = document.querySelector('#detail article.app [data-platform="apns"] .badge[data-status="ok"]');
+		return e ? e.textContent : '';
+	})()`)
+	daysAfter := daysLeft(id.Cert.NotAfter)
+	if !strings.Contains(apnsBadge, fmt.Sprintf("OK · %d days left", daysBefore)) && !strings.Contains(apnsBadge, fmt.Sprintf("OK · %d days left", daysAfter)) {
+		t.Errorf("APNs badge = %q, want OK with %d days left", apnsBadge, daysBefore)
+	}
+	if fcm := b.eval(`document.querySelector('#detail article.app [data-platform="fcm"] .badge').textContent`); !strings.Contains(fcm, "OK") {
+		t.Errorf("FCM badge = %q, want OK", fcm)
+	}
+	appHash := b.eval(`location.hash`)
+	if !strings.HasPrefix(appHash, "#/app/") {
+		t.Errorf("the app's view is at %q, want #/app/ID", appHash)
+	}
+
+	// The actions of the app's view, against the real API.
 	b.do("send a test push",
 		chromedp.Click(chromedp.CSS(card+`button[data-action="test-push"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#push-dialog")),
@@ -200,6 +230,11 @@ func TestAdminPageBrowser(t *testing.T) {
 	// worker deliver it (GET /v1/messages/{id}): the fake APNs accepts
 	// any well-formed token.
 	b.do("enqueue a message",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav="send"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#message-form")),
+	)
+	b.poll("the app offered in the message form", `document.querySelectorAll('#msg-app option').length === 1 ? 'yes' : ''`)
+	b.do("fill in the message",
 		chromedp.SetValue(chromedp.CSS("#msg-platform"), "apns"),
 		chromedp.SendKeys(chromedp.CSS("#msg-tokens"), strings.Repeat("ab", 32)+"\n"+strings.Repeat("cd", 32)),
 		chromedp.SendKeys(chromedp.CSS("#msg-title"), "Order shipped"),
@@ -219,8 +254,9 @@ func TestAdminPageBrowser(t *testing.T) {
 		t.Errorf("message result = %q, want 2 of 2 delivered", res)
 	}
 
+	b.do("back to the app", chromedp.Navigate(base+"/"+appHash), chromedp.WaitVisible(chromedp.CSS(card+`button[data-action="validate"]`)))
 	b.do("re-validate", chromedp.Click(chromedp.CSS(card+`button[data-action="validate"]`)))
-	b.poll("re-validate result", `(() => { const t = document.getElementById('apps-result').textContent; return t.includes('Re-validated') ? t : ''; })()`)
+	b.poll("re-validate result", `(() => { const t = document.getElementById('detail-result').textContent; return t.includes('Re-validated') ? t : ''; })()`)
 
 	b.do("replace the APNs certificate",
 		chromedp.Click(chromedp.CSS(card+`[data-platform="apns"] button[data-action="rotate"]`)),
@@ -229,24 +265,40 @@ func TestAdminPageBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#r-apns-password"), "renewed"),
 		chromedp.Click(chromedp.CSS("#rotate-form button[type=submit]")),
 	)
-	b.poll("replaced", `(() => { const t = document.getElementById('apps-result').textContent; return t.includes('Replaced') && !document.getElementById('rotate-dialog').open ? t : ''; })()`)
-	if got := b.eval(`document.querySelector('#apps article.app [data-platform="apns"] .badge').textContent`); !strings.Contains(got, fmt.Sprintf("%d days left", daysLeft(renewed.Cert.NotAfter))) {
+	b.poll("replaced", `(() => { const t = document.getElementById('detail-result').textContent; return t.includes('Replaced') && !document.getElementById('rotate-dialog').open ? t : ''; })()`)
+	if got := b.eval(`document.querySelector('#detail article.app [data-platform="apns"] .badge').textContent`); !strings.Contains(got, fmt.Sprintf("%d days left", daysLeft(renewed.Cert.NotAfter))) {
 		t.Errorf("after the rotation the APNs badge = %q, want %d days left", got, daysLeft(renewed.Cert.NotAfter))
 	}
 	b.do("roll back", chromedp.Click(chromedp.CSS(card+`[data-platform="apns"] button[data-action="rollback"]`)))
-	b.poll("rolled back", `(() => { const t = document.getElementById('apps-result').textContent; return t.includes('Rolled back') ? t : ''; })()`)
+	b.poll("rolled back", `(() => { const t = document.getElementById('detail-result').textContent; return t.includes('Rolled back') ? t : ''; })()`)
 
 	b.do("disable push (PATCH with If-Match)", chromedp.Click(chromedp.CSS(card+`button[data-action="toggle"]`)))
-	b.poll("disabled pill", `(() => { const e = document.querySelector('#apps article.app .pill-off'); return e ? e.textContent : ''; })()`)
+	b.poll("disabled pill", `(() => { const e = document.querySelector('#detail article.app .pill-off'); return e ? e.textContent : ''; })()`)
 
-	b.do("open the audit trail", chromedp.Click(chromedp.CSS(card+`button[data-action="audit"]`)))
-	audit := b.poll("audit rows", `(() => { const r = document.querySelectorAll('#audit-table tbody tr'); return r.length >= 2 ? document.getElementById('audit-table').innerText : ''; })()`)
-	for _, want := range []string{"create", "rotate", "rollback", "update"} {
-		if !strings.Contains(audit, want) {
-			t.Errorf("audit trail lacks %q:\n%s", want, audit)
+	// The audit trail is on the app's view: one row per action, newest first.
+	audit := b.poll("audit rows", `(() => {
+		const r = Array.from(document.querySelectorAll('#audit-table tbody tr'));
+		return r.some((e) => e.dataset.action === 'update') ? r.map((e) => e.dataset.action).join(' ') : '';
+	})()`)
+	for _, want := range []string{"create", "rotate", "rollback", "update", "validate"} {
+		if !strings.Contains(" "+audit+" ", " "+want+" ") {
+			t.Errorf("audit trail lacks %q: %s", want, audit)
 		}
 	}
-	b.do("close the audit trail", chromedp.Click(chromedp.CSS(`#audit-dialog [data-close]`)))
+	if got := b.eval(`Array.from(document.querySelectorAll('#audit-table tbody tr[data-action="validate"]')).map((r) => r.innerText).join('|')`); strings.Contains(got, "→") || !strings.Contains(got, "ok") {
+		t.Errorf("re-validation rows = %q, want a result and no old → new", got)
+	}
+	if got := b.eval(`document.querySelector('#audit-table tbody tr[data-action="rollback"]').innerText`); !strings.Contains(got, "→") {
+		t.Errorf("rollback row = %q, want old → new fingerprint", got)
+	}
+	b.choose("#a-action", "rotate,rollback")
+	filtered := b.poll("filtered audit rows", `(() => {
+		const r = Array.from(document.querySelectorAll('#audit-table tbody tr'));
+		return r.length && r.every((e) => ['rotate', 'rollback'].includes(e.dataset.action)) ? r.map((e) => e.dataset.action).join(' ') : '';
+	})()`)
+	if filtered != "rollback rotate" {
+		t.Errorf("rotations and rollbacks = %q, want the rollback and the rotation, newest first", filtered)
+	}
 
 	// Phone width: nothing wider than the screen.
 	b.do("phone viewport", chromedp.EmulateViewport(390, 844))
@@ -258,7 +310,7 @@ func TestAdminPageBrowser(t *testing.T) {
 
 // browser is one headless Chromium tab with the console watched.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	dir string // screenshots
 
@@ -270,7 +322,7 @@ type browser struct {
 // console error, uncaught exception and error entry of the browser log
 // (except the API's expected 4xx answers) is recorded as a problem, and
 // each step fails the test when one appeared.
-func newBrowser(t *testing.T, path string) *browser {
+func newBrowser(t testing.TB, path string) *browser {
 	t.Helper()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
@@ -424,75 +476,4 @@ func (b *browser) fail(step string, err error) {
 	}
 	b.check(step)
 	b.t.Fatalf("%s: %v\npage text:\n%s", step, err, text)
-}
-
-// findChromium returns the path of a Chromium or Chrome binary. Without
-// one the test is skipped loudly, or fails when CI=true.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "!!!!! BROWSER TEST NOT RUN: no Chromium found (/usr/bin/chromium, chromium, chromium-browser, google-chrome in PATH).\n" +
-		"!!!!! Install Debian's package: apt-get update && apt-get install -y --no-install-recommends chromium"
-	fmt.Fprintln(os.Stderr, msg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// googleServicesJSON is an Android app's client configuration as Firebase
-// hands it out: the file admins upload by mistake instead of the key.
-func googleServicesJSON(t *testing.T) []byte {
-	t.Helper()
-	b, err := json.MarshalIndent(map[string]any{
-		"project_info": map[string]any{"project_number": "123456789012", "project_id": "shop-push", "storage_bucket": "shop-push.appspot.com"},
-		"client": []any{map[string]any{
-			"client_info": map[string]any{"mobilesdk_app_id": "1:123456789012:android:0123456789abcdef", "android_client_info": map[string]any{"package_name": "com.example.shop"}},
-			"api_key":     []any{map[string]any{"current_key": "AIzaSyExampleExampleExampleExample000"}},
-		}},
-		"configuration_version": "1",
-	}, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func writeFile(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// daysLeft is the API's days_left: whole days until notAfter, rounded down.
-func daysLeft(notAfter time.Time) int {
-	return int(math.Floor(time.Until(notAfter).Hours() / 24))
-}
-
-// repoRoot is the directory of go.mod above the test's directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
 }

@@ -41,8 +41,15 @@ func (s *syncBuffer) String() string {
 // when the test ends (failing it if serve does not exit 0).
 func startServer(t *testing.T) (base, token, data string) {
 	t.Helper()
+	return startServerSeeded(t, nil)
+}
+
+// startServerSeeded is startServer with seed (when not nil) run on the
+// data directory after the token is made and before serve opens it.
+func startServerSeeded(t testing.TB, seed func(data string)) (base, token, data string) {
+	t.Helper()
 	data = filepath.Join(t.TempDir(), "data")
-	base, token = startServerAt(t, data)
+	base, token = startServerWith(t, data, seed)
 	return base, token, data
 }
 
@@ -50,9 +57,19 @@ func startServer(t *testing.T) (base, token, data string) {
 // state already), with extra serve flags.
 func startServerAt(t *testing.T, data string, extra ...string) (base, token string) {
 	t.Helper()
+	return startServerWith(t, data, nil, extra...)
+}
+
+// startServerWith is startServerAt with seed (when not nil) run on the
+// data directory after the token is made and before serve opens it.
+func startServerWith(t testing.TB, data string, seed func(data string), extra ...string) (base, token string) {
+	t.Helper()
 	var tok, errb bytes.Buffer
 	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "default"}, nil, &tok, &errb); code != 0 {
 		t.Fatalf("token exit %d: %s", code, errb.String())
+	}
+	if seed != nil {
+		seed(data)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()

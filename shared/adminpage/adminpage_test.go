@@ -32,6 +32,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/", 200, "text/html; charset=utf-8"},
 		{"HEAD", "/", 200, "text/html; charset=utf-8"},
 		{"GET", "/assets/admin.js", 200, "text/javascript; charset=utf-8"},
+		{"GET", "/assets/fleet.js", 200, "text/javascript; charset=utf-8"},
 		{"GET", "/assets/admin.css", 200, "text/css; charset=utf-8"},
 		{"GET", "/assets/favicon.svg", 200, "image/svg+xml"},
 		{"GET", "/assets/nope.js", 404, ""},
@@ -91,12 +92,21 @@ func TestPageMarkup(t *testing.T) {
 		`id="apns-p12" type="file"`, `id="apns-password" type="password"`, `id="apns-p8" type="file"`,
 		`id="apns-key-id"`, `id="apns-team-id"`, `id="fcm-file" type="file"`, `id="fcm-text"`,
 		`id="save"`, `How do I get this file?`, `google-services.json`, `no private key`, `aria-live="polite"`,
+		`id="attention"`, `id="timeline"`, `id="f-q" type="search"`, `id="f-status"`, `id="f-platform"`, `id="f-sort"`,
+		`id="fleet-table"`, `id="more"`, `id="a-action"`, `id="a-platform"`, `id="audit-more"`, `href="#/new"`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
-	for name, src := range map[string]string{"index.html": html, "admin.js": read(t, "/assets/admin.js"), "admin.css": read(t, "/assets/admin.css")} {
+	sources := map[string]string{"index.html": html, "admin.css": read(t, "/assets/admin.css")}
+	for _, js := range []string{"common.js", "fleet.js", "detail.js", "admin.js"} {
+		if !strings.Contains(html, `<script src="/assets/`+js+`" defer></script>`) {
+			t.Errorf("page does not load %s", js)
+		}
+		sources[js] = read(t, "/assets/"+js)
+	}
+	for name, src := range sources {
 		for _, bad := range []*regexp.Regexp{
 			regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:)?//`), // another origin
 			regexp.MustCompile(`(?i)url\(\s*["']?(https?:)?//`),

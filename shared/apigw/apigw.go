@@ -113,9 +113,11 @@ func RequestID(r *http.Request) string {
 }
 
 // Authenticator implements httpapi.Authenticator from the JWT
-// authorizer's claims: the tenant is the TenantClaim claim, the actor the
-// "sub" claim. A request without claims (the authorizer did not run) is
-// refused.
+// authorizer's claims: the tenant is the TenantClaim claim, the actor
+// (Principal.Subject, recorded in the audit trail) the first of the
+// "email", "cognito:username" and "sub" claims that is present, so people
+// read a name rather than an opaque id. A request without claims (the
+// authorizer did not run) is refused.
 type Authenticator struct {
 	TenantClaim string // e.g. "custom:tenant" or "tenant"
 }
@@ -131,5 +133,17 @@ func (a Authenticator) Authenticate(r *http.Request) (registry.Principal, error)
 	if tenant == "" {
 		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "the token has no %q claim", a.TenantClaim)
 	}
-	return registry.Principal{Tenant: tenant, Subject: claims["sub"]}, nil
+	return registry.Principal{Tenant: tenant, Subject: actor(claims)}, nil
+}
+
+// actorClaims are the claims that name the caller, best first.
+var actorClaims = []string{"email", "cognito:username", "sub"}
+
+func actor(claims map[string]string) string {
+	for _, c := range actorClaims {
+		if v := claims[c]; v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -99,6 +99,33 @@ func TestAuthenticatorRefuses(t *testing.T) {
 	}
 }
 
+func TestAuthenticatorNamesTheActor(t *testing.T) {
+	tests := []struct {
+		name   string
+		claims map[string]string
+		want   string
+	}{
+		{"email first", map[string]string{"tenant": "acme", "sub": "0f3a", "cognito:username": "ana", "email": "ana@acme.example"}, "ana@acme.example"},
+		{"then the Cognito user name", map[string]string{"tenant": "acme", "sub": "0f3a", "cognito:username": "ana"}, "ana"},
+		{"else the subject", map[string]string{"tenant": "acme", "sub": "0f3a"}, "0f3a"},
+		{"an empty email is absent", map[string]string{"tenant": "acme", "sub": "0f3a", "email": ""}, "0f3a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := loadEvent(t, "get-app.json")
+			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: tt.claims}}
+			r, err := Request(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			who, err := (Authenticator{TenantClaim: "tenant"}).Authenticate(r)
+			if err != nil || who.Subject != tt.want || who.Tenant != "acme" {
+				t.Errorf("principal = %+v, %v; want subject %q", who, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestBinaryResponseIsBase64(t *testing.T) {
 	h := http.Header{"Content-Type": {"application/octet-stream"}}
 	resp := Response(200, h, []byte{0, 1, 2})

@@ -269,3 +269,66 @@ func TestApplyRetryMeetsItsOwnWrite(t *testing.T) {
 		t.Fatalf("creating an existing app = %v, want ErrAppExists", err)
 	}
 }
+
+// TestFleetReadsOnlyTheTenantsApps counts what a filtered listing and a
+// summary read: Query calls on the table only (no Scan, no GetItem, no
+// index), only the caller's app items (not their due markers, not another
+// tenant's apps), and no secret (the Service has no SecretStore here).
+func TestFleetReadsOnlyTheTenantsApps(t *testing.T) {
+	cfg := dynamotest.AWSConfig(t)
+	counter := dynamotest.NewCounter()
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, counter.Register)
+	})
+	table := dynamotest.CreateTable(t, ddb)
+	store := awsdynamo.New(ddb, table, nil)
+	svc := credential.NewService(credential.Config{Meta: store})
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	const mine, others = 23, 7
+	for i := range mine + others {
+		ten := "fleet-mine"
+		if i >= mine {
+			ten = "fleet-other"
+		}
+		app := credential.App{
+			Tenant: ten, ID: fmt.Sprintf("app-%02d", i), Name: fmt.Sprintf("App %d", i), Environment: push.Production, Version: 1,
+			CreatedAt: now, UpdatedAt: now,
+			APNs: &credential.Meta{Kind: push.APNsP12, Status: credential.Status{State: credential.Expiring}, Secret: credential.SecretRef{ID: "s", VersionID: "v"},
+				Facts: credential.Facts{NotAfter: now.Add(time.Duration(i+1) * 24 * time.Hour)}, DueAt: now.Add(time.Hour)},
+		}
+		if i%3 == 0 {
+			app.APNs.Status.State = credential.OK
+		}
+		if err := store.Apply(ctx, credential.Change{Tenant: ten, AppID: app.ID, App: &app}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter.Reset()
+	page, err := svc.Find(ctx, "fleet-mine", credential.Query{Text: "app", States: []credential.State{credential.Expiring}, Page: credential.Page{Limit: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := svc.Summarize(ctx, "fleet-mine", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != mine-(mine+2)/3 || sum.Apps != mine || len(page.Apps) != 5 {
+		t.Fatalf("listing total %d (%d apps), summary of %d apps; want %d, 5, %d", page.Total, len(page.Apps), sum.Apps, mine-(mine+2)/3, mine)
+	}
+	tests := []struct {
+		name      string
+		got, want int
+	}{
+		{"Scan calls", counter.Calls("Scan"), 0},
+		{"GetItem calls", counter.Calls("GetItem"), 0},
+		{"Query calls", counter.Calls("Query"), 2},
+		{"Query calls on the table", counter.QueriesOn(""), 2},
+		{"items read", counter.Scanned("Query"), 2 * mine},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %d, want %d", tt.name, tt.got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"mobilepush/shared/push"
@@ -33,22 +34,64 @@ func (s *Service) AppendAudit(ctx context.Context, e Event) (Event, error) {
 	return e, nil
 }
 
+// AuditQuery selects events of an app's trail: one page of those whose
+// action is one of Actions (all when empty) and whose platform is
+// Platform (all when ""; an app-level event has none and is then left
+// out).
+type AuditQuery struct {
+	Page
+	Actions  []Action
+	Platform push.Platform
+}
+
+func (q *AuditQuery) matches(e *Event) bool {
+	return (len(q.Actions) == 0 || slices.Contains(q.Actions, e.Action)) && (q.Platform == "" || e.Platform == q.Platform)
+}
+
 // Audit returns one page of the audit trail of (tenant, appID), newest
 // first. The trail outlives the app.
 // Errors: Invalid, Transient, Internal.
 func (s *Service) Audit(ctx context.Context, tenant, appID string, p Page) (EventPage, error) {
+	return s.FindAudit(ctx, tenant, appID, AuditQuery{Page: p})
+}
+
+// FindAudit returns one page of the events of (tenant, appID) that match
+// q, newest first. The cursor is the last event returned, so paging stays
+// exact under a filter.
+// Errors: Invalid (a bad cursor or platform), Transient, Internal.
+func (s *Service) FindAudit(ctx context.Context, tenant, appID string, q AuditQuery) (EventPage, error) {
 	const op = "credential.Audit"
 	if err := checkRef(op, tenant, appID); err != nil {
 		return EventPage{}, err
 	}
-	before, err := decodeCursor(op, p.Cursor)
+	if q.Platform != "" && !q.Platform.Valid() {
+		return EventPage{}, push.Errorf(op, push.Invalid, "platform: want apns or fcm")
+	}
+	before, err := decodeCursor(op, q.Cursor)
 	if err != nil {
 		return EventPage{}, err
 	}
-	limit := pageLimit(p.Limit)
-	evs, err := s.meta.Events(ctx, tenant, appID, before, limit+1)
-	if err != nil {
-		return EventPage{}, wrap(op, err, "list audit events")
+	limit := pageLimit(q.Limit)
+	chunk := limit + 1
+	if len(q.Actions) > 0 || q.Platform != "" {
+		chunk = MaxPageLimit // a filter may skip many: read more at a time
+	}
+	// One more than asked tells whether another page follows.
+	var evs []Event
+	for len(evs) <= limit {
+		got, err := s.meta.Events(ctx, tenant, appID, before, chunk)
+		if err != nil {
+			return EventPage{}, wrap(op, err, "list audit events")
+		}
+		for i := range got {
+			if q.matches(&got[i]) && len(evs) <= limit {
+				evs = append(evs, got[i])
+			}
+		}
+		if len(got) < chunk {
+			break
+		}
+		before = got[len(got)-1].ID
 	}
 	page := EventPage{Events: evs}
 	if len(evs) > limit {

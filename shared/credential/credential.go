@@ -207,8 +207,8 @@ type Grave struct {
 // Action names what an audit event records.
 type Action string
 
-// The actions the Service records; callers may record others with
-// Service.AppendAudit (e.g. "validate", "test_push").
+// The actions the Service records; callers record ActionTestPush (and
+// others) with Service.AppendAudit.
 const (
 	ActionCreate   Action = "create"
 	ActionUpdate   Action = "update"
@@ -217,6 +217,8 @@ const (
 	ActionRemove   Action = "remove_platform"
 	ActionDelete   Action = "delete"
 	ActionStatus   Action = "status"
+	ActionValidate Action = "validate"  // a re-validation: its result and reason
+	ActionTestPush Action = "test_push" // a test push: the provider's answer
 )
 
 // Event is one entry of an app's audit trail: who changed what and when,

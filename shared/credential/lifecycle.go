@@ -375,6 +375,11 @@ type StatusRequest struct {
 	// removes the credential from the index).
 	DueAt *time.Time
 	Actor string
+	// Action is the audit event the change records: "" records an
+	// ActionStatus event only when the state or reason changes; any other
+	// action (e.g. ActionValidate) is always recorded, as one event with
+	// the resulting state and reason, so a check is one row of the trail.
+	Action Action
 }
 
 // SetStatus sets the status (and optionally the due time) of a platform
@@ -410,10 +415,14 @@ func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
 			m.DueAt = dueTime(*r.DueAt)
 		}
 		a.setMeta(r.Platform, m)
-		if cur.Status.State == m.Status.State && cur.Status.Reason == m.Status.Reason {
-			return edit{}, nil
+		action := r.Action
+		if action == "" {
+			if cur.Status.State == m.Status.State && cur.Status.Reason == m.Status.Reason {
+				return edit{}, nil
+			}
+			action = ActionStatus
 		}
-		ev := s.event(a, ActionStatus, r.Platform, r.Actor, nil, nil)
+		ev := s.event(a, action, r.Platform, r.Actor, nil, nil)
 		ev.Result = string(m.Status.State)
 		ev.Message = m.Status.Reason
 		return edit{events: []Event{ev}}, nil

@@ -50,26 +50,6 @@ func pageOf(r *http.Request) (credential.Page, error) {
 	return p, nil
 }
 
-func (h *Handler) listApps(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	page, err := h.reg.List(r.Context(), c.who, p)
-	if err != nil {
-		return err
-	}
-	out := struct {
-		Apps []appJSON `json:"apps"`
-		Next string    `json:"next_cursor,omitempty"`
-	}{Apps: []appJSON{}, Next: page.Next}
-	for _, a := range page.Apps {
-		out.Apps = append(out.Apps, renderApp(a, nil))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 func (h *Handler) getApp(w http.ResponseWriter, r *http.Request, c *call) error {
 	app, _, err := h.loadApp(r, c)
 	if err != nil {
@@ -267,11 +247,11 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, _, err := h.loadApp(r, c); err != nil {
 		return err
 	}
-	p, err := pageOf(r)
+	q, err := auditQuery(r)
 	if err != nil {
 		return err
 	}
-	page, err := h.reg.Audit(r.Context(), c.who, r.PathValue("id"), p)
+	page, err := h.reg.Audit(r.Context(), c.who, r.PathValue("id"), q)
 	if err != nil {
 		return err
 	}

@@ -303,6 +303,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 		if rej.Live != nil {
 			d.Details["live"] = rej.Live
 		}
+		d.Details["reports"] = rej.All() // every platform of the upload, passed or not
 	}
 	var fe *fieldError
 	if errors.As(err, &fe) {

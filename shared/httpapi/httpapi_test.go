@@ -89,7 +89,7 @@ func (a *api) Publish(_ context.Context, evs []alert.Event) []error {
 var backends = []string{"bolt", "aws"}
 
 // stores opens a fresh pair of stores of backend.
-func stores(t *testing.T, backend string) (credential.MetadataStore, credential.SecretStore) {
+func stores(t testing.TB, backend string) (credential.MetadataStore, credential.SecretStore) {
 	t.Helper()
 	if backend == "aws" {
 		cfg := dynamotest.AWSConfig(t)

@@ -34,6 +34,7 @@ var routes = []route{
 	{"POST", "/v1/apps/{id}/validate", (*Handler).validateApp},
 	{"POST", "/v1/apps/{id}/test-push", (*Handler).testPush},
 	{"GET", "/v1/apps/{id}/audit", (*Handler).audit},
+	{"GET", "/v1/summary", (*Handler).summary},
 	{"POST", "/v1/validate", (*Handler).inspect},
 }
 

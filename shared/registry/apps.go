@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"mobilepush/shared/alert"
@@ -47,19 +48,16 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 		Tenant: who.Tenant, ID: in.ID, Name: in.Name, Description: in.Description,
 		Enabled: in.Enabled, Environment: in.Environment, Actor: who.Subject,
 	}
-	if in.APNs != nil {
-		c, err := s.checkAPNs(ctx, op, in.APNs, in.Environment, nil)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Checked[push.APNs], req.APNs = c, &c.upload
+	checked, err := s.checkAll(ctx, op, in.Environment, in.APNs, in.FCM)
+	if err != nil {
+		return Result{}, err
 	}
-	if in.FCM != nil {
-		c, err := s.checkFCM(ctx, op, in.FCM)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Checked[push.FCM], req.FCM = c, &c.upload
+	res.Checked = checked
+	if c := checked[push.APNs]; c != nil {
+		req.APNs = &c.upload
+	}
+	if c := checked[push.FCM]; c != nil {
+		req.FCM = &c.upload
 	}
 	app, err := s.Store.Create(ctx, req)
 	if err != nil {
@@ -69,16 +67,79 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 	return res, nil
 }
 
+// checkAll checks every uploaded platform, at the same time, and answers
+// only when all are done: so a rejection reports every platform of the
+// upload (Rejection.Verdicts), not just the first that failed. The
+// Rejection returned is the first failing platform's (APNs before FCM);
+// an error that is not a rejection (e.g. a missing field) wins over one.
+func (s *Service) checkAll(ctx context.Context, op string, env push.Environment, apns *APNsUpload, fcm *FCMUpload) (map[push.Platform]*Checked, error) {
+	type outcome struct {
+		c   *Checked
+		err error
+	}
+	var apnsOut, fcmOut *outcome
+	var wg sync.WaitGroup
+	if apns != nil {
+		apnsOut = &outcome{}
+		wg.Go(func() { apnsOut.c, apnsOut.err = s.checkAPNs(ctx, op, apns, env, nil) })
+	}
+	if fcm != nil {
+		fcmOut = &outcome{}
+		wg.Go(func() { fcmOut.c, fcmOut.err = s.checkFCM(ctx, op, fcm) })
+	}
+	wg.Wait()
+	checked := map[push.Platform]*Checked{}
+	verdicts := map[push.Platform]Verdict{}
+	var first *Rejection
+	var firstErr error
+	for _, o := range []struct {
+		p   push.Platform
+		out *outcome
+	}{{push.APNs, apnsOut}, {push.FCM, fcmOut}} {
+		if o.out == nil {
+			continue
+		}
+		var rej *Rejection
+		switch {
+		case errors.As(o.out.err, &rej):
+			verdicts[o.p] = Verdict{Report: rej.Report, Live: rej.Live}
+			if first == nil {
+				first, firstErr = rej, o.out.err
+			}
+		case o.out.err != nil:
+			return nil, o.out.err
+		default:
+			live := o.out.c.Live
+			verdicts[o.p] = Verdict{Report: o.out.c.Report, Live: &live}
+			checked[o.p] = o.out.c
+		}
+	}
+	if first != nil {
+		if len(verdicts) > 1 {
+			first.Verdicts = verdicts
+		}
+		return nil, firstErr
+	}
+	return checked, nil
+}
+
 // Get returns the caller's app id. Errors: NotFound (also another
 // tenant's app), Invalid, Transient, Internal.
 func (s *Service) Get(ctx context.Context, who Principal, id string) (credential.App, error) {
 	return s.Store.Get(ctx, who.Tenant, id)
 }
 
-// List returns one page of the caller's apps.
-// Errors: Invalid (bad cursor), Transient, Internal.
-func (s *Service) List(ctx context.Context, who Principal, p credential.Page) (credential.AppPage, error) {
-	return s.Store.List(ctx, who.Tenant, p)
+// List returns one page of the caller's apps that match q, in q's order.
+// Errors: Invalid (a bad parameter or cursor), Transient, Internal.
+func (s *Service) List(ctx context.Context, who Principal, q credential.Query) (credential.FleetPage, error) {
+	return s.Store.Find(ctx, who.Tenant, q)
+}
+
+// Summary returns the caller's fleet at a glance; within > 0 lists every
+// credential expiring within that long instead of the next few.
+// Errors: Invalid, Transient, Internal.
+func (s *Service) Summary(ctx context.Context, who Principal, within time.Duration) (credential.Summary, error) {
+	return s.Store.Summarize(ctx, who.Tenant, within)
 }
 
 // Update changes app fields. expect is the version the caller read
@@ -270,18 +331,22 @@ func (s *Service) Validate(ctx context.Context, who Principal, id string) (crede
 			return credential.App{}, nil, err
 		}
 		st, live := s.revalidate(ctx, app, p, m, cur.Facts)
-		updated, err := s.Store.SetStatus(ctx, credential.StatusRequest{Tenant: who.Tenant, ID: id, Platform: p, VersionID: cur.Secret.VersionID, Status: st, Actor: who.Subject})
-		if err != nil && !errors.Is(err, credential.ErrStaleCredential) {
+		// One audit row per check, written with the status it sets.
+		updated, err := s.Store.SetStatus(ctx, credential.StatusRequest{
+			Tenant: who.Tenant, ID: id, Platform: p, VersionID: cur.Secret.VersionID, Status: st, Actor: who.Subject, Action: credential.ActionValidate,
+		})
+		switch {
+		case errors.Is(err, credential.ErrStaleCredential):
+			// A rotation won the race: the check was of the credential it replaced.
+			_, _ = s.Store.AppendAudit(ctx, credential.Event{
+				Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: credential.ActionValidate, Platform: p,
+				Result: string(st.State), Message: "checked the credential a rotation replaced meanwhile; nothing changed",
+			})
+		case err != nil:
 			return credential.App{}, nil, err
-		}
-		if err == nil {
+		default:
 			app = updated
 		}
-		_, _ = s.Store.AppendAudit(ctx, credential.Event{
-			Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: "validate", Platform: p,
-			NewFingerprint: cur.Facts.FingerprintSHA256, NewNotAfter: cur.Facts.NotAfter,
-			Result: string(st.State), Message: st.Reason,
-		})
 		out = append(out, Validation{Platform: p, Status: st, Live: live})
 	}
 	return app, out, nil
@@ -382,19 +447,19 @@ func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push
 	} else if ans.Delivered {
 		result = "delivered"
 	}
-	_, _ = s.Store.AppendAudit(ctx, credential.Event{Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: "test_push", Platform: p, Result: result})
+	_, _ = s.Store.AppendAudit(ctx, credential.Event{Tenant: who.Tenant, AppID: id, Actor: who.Subject, Action: credential.ActionTestPush, Platform: p, Result: result})
 	if err != nil {
 		return Answer{}, push.E(op, push.Transient, fmt.Errorf("test push: %w", err))
 	}
 	return ans, nil
 }
 
-// Audit returns one page of the app's audit trail, newest first. The app
+// Audit returns one page of the app's audit trail that matches q, newest first. The app
 // must exist and belong to the caller.
 // Errors: Invalid, NotFound, Transient, Internal.
-func (s *Service) Audit(ctx context.Context, who Principal, id string, p credential.Page) (credential.EventPage, error) {
+func (s *Service) Audit(ctx context.Context, who Principal, id string, q credential.AuditQuery) (credential.EventPage, error) {
 	if _, err := s.Store.Get(ctx, who.Tenant, id); err != nil {
 		return credential.EventPage{}, err
 	}
-	return s.Store.Audit(ctx, who.Tenant, id, p)
+	return s.Store.FindAudit(ctx, who.Tenant, id, q)
 }

@@ -134,6 +134,26 @@ type Rejection struct {
 	Platform push.Platform
 	Report   *certinfo.Report
 	Live     *push.LiveResult
+	// Verdicts holds what checking found for every platform of the same
+	// upload, passed or not (this one included), when several were
+	// uploaded at once; nil when only this one was.
+	Verdicts map[push.Platform]Verdict
+}
+
+// Verdict is what checking one uploaded credential found: the offline
+// report and, when it got that far, the live result.
+type Verdict struct {
+	Report *certinfo.Report `json:"report,omitempty"`
+	Live   *push.LiveResult `json:"live,omitempty"`
+}
+
+// All returns the verdict of every platform of the upload (only this
+// one's when Verdicts is nil).
+func (r *Rejection) All() map[push.Platform]Verdict {
+	if r.Verdicts != nil {
+		return r.Verdicts
+	}
+	return map[push.Platform]Verdict{r.Platform: {Report: r.Report, Live: r.Live}}
 }
 
 // Code is the rejection's stable code: the report's code, else the live code.

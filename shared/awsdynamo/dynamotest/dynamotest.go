@@ -363,3 +363,76 @@ func (l *Isolation) Register(stack *middleware.Stack) error {
 			return next.HandleInitialize(ctx, in)
 		}), middleware.Before)
 }
+
+// ReadUnits adds up, per Query answer, the read capacity units DynamoDB
+// charges a strongly consistent Query: the sizes of the items returned
+// (attribute names plus values, as DynamoDB sizes them), rounded up to
+// 4 KB per call. Add it with dynamodb.Options.APIOptions; Take returns
+// the sums since the last Take and resets them.
+type ReadUnits struct {
+	mu      sync.Mutex
+	units   int
+	bytes   int
+	queries int
+}
+
+func avSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return (len(v.Value)+1)/2 + 1
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, x := range v.Value {
+			n += len(k) + avSize(x) + 1
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, x := range v.Value {
+			n += avSize(x) + 1
+		}
+		return n
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range v.Value {
+			n += len(s)
+		}
+		return n
+	}
+	return 0
+}
+
+func (r *ReadUnits) Register(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("benchReadUnits",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			if q, ok := out.Result.(*dynamodb.QueryOutput); ok {
+				size := 0
+				for _, it := range q.Items {
+					for k, v := range it {
+						size += len(k) + avSize(v)
+					}
+				}
+				r.mu.Lock()
+				r.queries++
+				r.bytes += size
+				r.units += (size + 4095) / 4096
+				r.mu.Unlock()
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+func (r *ReadUnits) Take() (units, bytes, queries int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	units, bytes, queries = r.units, r.bytes, r.queries
+	r.units, r.bytes, r.queries = 0, 0, 0
+	return
+}
