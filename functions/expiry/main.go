@@ -1,4 +1,4 @@
-// Command expiry is the scheduled expiry checker (DESIGN §7): EventBridge
+// Command expiry is the scheduled expiry checker (docs/ARCHITECTURE.md, Expiry checks): EventBridge
 // Scheduler invokes it daily with the schedule's raw Input (no event
 // envelope); each invocation runs one shared/expiry pass and returns its
 // summary, which it also logs and writes as embedded-metric-format lines.
@@ -62,7 +62,7 @@ func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logge
 		return nil, err
 	}
 	chk, err := expiry.New(expiry.Config{
-		Store: stack.Credentials, Prover: stack.Gateways, Publisher: stack.Events,
+		Store: stack.Credentials, Prover: stack.Clients, Publisher: stack.Events,
 		Thresholds: stack.Thresholds, MaxRechecks: maxRechecks, Logger: log, Metrics: metrics,
 	})
 	if err != nil {

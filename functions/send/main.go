@@ -1,5 +1,5 @@
 // Command send sends the pushes application servers put on the SQS send
-// queue (DESIGN §6): one SQS batch per invocation with a partial batch
+// queue (docs/ARCHITECTURE.md, Send path): one SQS batch per invocation with a partial batch
 // response (ReportBatchItemFailures), retries re-enqueued on the send
 // queue with back-off, the rest dead-lettered with their reason.
 //
@@ -68,7 +68,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Apps:      credential.NewCache(stack.Credentials, credential.CacheConfig{}),
 		Ledger:    stack.Credentials,
 		Suspender: stack.Credentials,
-		Clients:   stack.Gateways,
+		Clients:   stack.Clients,
 		Owner:     owner(getenv),
 		LeaseFor:  lease,
 		Logger:    log,

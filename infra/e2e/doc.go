@@ -1,5 +1,5 @@
 // Package e2e holds the end-to-end test of the four Lambda functions
-// (issue 7, DESIGN §10): TestE2E builds their bootstraps for the host,
+// (docs/ARCHITECTURE.md, Testing): TestE2E builds their bootstraps for the host,
 // runs each under its own AWS Lambda Runtime Interface Emulator
 // (aws-lambda-rie, installed with go install at a pinned version when
 // missing) on loopback ports, against moto_server (AWS_ENDPOINT_URL) and

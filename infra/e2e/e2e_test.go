@@ -50,7 +50,7 @@ import (
 )
 
 // TestE2E proves the four functions end to end as the binaries Lambda
-// would run (issue 7): each bootstrap under its own aws-lambda-rie,
+// would run: each bootstrap under its own aws-lambda-rie,
 // against moto_server and the fake APNs and FCM, driven with the events
 // Lambda delivers:
 //
@@ -416,8 +416,8 @@ func hexToken(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
-// callAPI invokes an HTTP API function with the payload-2.0 event API
-// Gateway sends after its JWT authorizer verified a token with claims:
+// callAPI invokes an HTTP API function with the payload-2.0 event that
+// API Gateway sends after its JWT authorizer verified a token with claims:
 // the JSON body base64-encoded, the route key of the template's event.
 // It returns the status and body, decoded into out when it is JSON.
 func callAPI(t *testing.T, ctx context.Context, f *function, method, path string, params, claims map[string]string, body, out any) (int, string) {

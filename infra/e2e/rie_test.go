@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-// rieModule is the pinned Runtime Interface Emulator (library-facts §8).
+// rieModule is the pinned Runtime Interface Emulator.
 const rieModule = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
 
 // functionNames are the directories of functions/, one bootstrap each.

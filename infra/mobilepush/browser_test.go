@@ -22,7 +22,7 @@ import (
 )
 
 // TestAdminPageBrowser drives the admin page of `mobilepush serve
-// --fake-gateways` in headless Chromium (issue 8): it enters the token,
+// --fake-gateways` in headless Chromium: it enters the token,
 // registers an app with a certificate and a service-account key minted
 // now and sees status ok with the days left, uploads a wrong password and
 // sees the hint next to the password field, uploads a google-services.json

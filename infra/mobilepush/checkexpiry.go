@@ -96,12 +96,12 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 }
 
 // newExpiryChecker builds the expiry checker of the local system: the
-// credential store of sys, its gateways as the live prover (the validate
+// credential store of sys, its client pool as the live prover (the validate
 // path's), and alerts to sys's publishers (the log, and the webhook of
 // --alert-webhook). now is the checker's clock (time.Now for serve).
 func newExpiryChecker(sys *system, now func() time.Time) (*expiry.Checker, error) {
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Now: now, Logger: sys.log})
-	return expiry.New(expiry.Config{Store: creds, Prover: sys.gateways, Publisher: sys.alerts, Now: now, Logger: sys.log})
+	return expiry.New(expiry.Config{Store: creds, Prover: sys.clients, Publisher: sys.alerts, Now: now, Logger: sys.log})
 }
 
 // runExpiryDaily runs c at once and then every interval until ctx ends

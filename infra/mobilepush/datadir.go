@@ -12,7 +12,7 @@ import (
 )
 
 // dataDir is a data directory held by this process: one process owns a
-// data directory at a time (DESIGN §8).
+// data directory at a time (docs/ARCHITECTURE.md, Local server).
 type dataDir struct {
 	path string
 	lock *os.File

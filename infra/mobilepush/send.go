@@ -216,7 +216,7 @@ func sendSQS(ctx context.Context, f sendFlags, msgs []*push.Message, stdout, std
 	results, err := client.Send(ctx, msgs...)
 	for i, r := range results {
 		if r.Err != nil {
-			fmt.Fprintf(stderr, "mobilepush send: message %s (%d tokens) not queued: %s\n", r.MessageID, msgs[i].Tokens.Len(), push.MessageOf(r.Err))
+			fmt.Fprintf(stderr, "mobilepush send: message %s (%d tokens) not queued: %v\n", r.MessageID, msgs[i].Tokens.Len(), r.Err)
 			continue
 		}
 		fmt.Fprintf(stdout, "queued message %s (%d tokens) on %s\n", r.MessageID, msgs[i].Tokens.Len(), f.queueURL)

@@ -26,11 +26,11 @@ import (
 	"mobilepush/shared/apns/apnstest"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/certinfo"
+	"mobilepush/shared/clientpool"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
-	"mobilepush/shared/gateway"
 	"mobilepush/shared/httpapi"
 	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
@@ -140,18 +140,18 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 // system is everything serve runs, built by openSystem.
 type system struct {
-	dir      *dataDir
-	store    *boltstore.Store
-	gateways *gateway.Gateways
-	handler  http.Handler
-	fakes    *fakes
-	log      *slog.Logger
-	worker   *localsend.Worker
-	alerts   alert.Tee // the log, and the webhook of --alert-webhook
+	dir     *dataDir
+	store   *boltstore.Store
+	clients *clientpool.Pool
+	handler http.Handler
+	fakes   *fakes
+	log     *slog.Logger
+	worker  *localsend.Worker
+	alerts  alert.Tee // the log, and the webhook of --alert-webhook
 }
 
 func (s *system) Close() {
-	s.gateways.Close()
+	s.clients.Close()
 	if s.fakes != nil {
 		s.fakes.Close()
 	}
@@ -187,7 +187,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	if err != nil {
 		return fail(err)
 	}
-	gw := gateway.Config{
+	poolCfg := clientpool.Config{
 		APNs: apns.Config{ProductionURL: f.apnsProduction, SandboxURL: f.apnsSandbox},
 		FCM:  fcm.Config{Endpoint: f.fcmURL, TokenURL: f.token},
 	}
@@ -195,16 +195,16 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 		if sys.fakes, err = startFakes(f.fakeLatency); err != nil {
 			return fail(err)
 		}
-		gw = sys.fakes.config()
+		poolCfg = sys.fakes.config()
 	}
-	sys.gateways = gateway.New(gw)
+	sys.clients = clientpool.New(poolCfg)
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Logger: sys.log})
 	inspector := &certinfo.Inspector{}
 	sys.alerts = alert.Tee{alert.Log{Logger: sys.log}}
 	if f.alertWebhook != "" {
 		sys.alerts = append(sys.alerts, webhook.New(f.alertWebhook, nil))
 	}
-	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.gateways, Pusher: sys.gateways, Events: sys.alerts}
+	reg := &registry.Service{Store: creds, Inspector: inspector, Prover: sys.clients, Pusher: sys.clients, Events: sys.alerts}
 
 	// The send path: the embedded queue, the dispatch use case and its worker.
 	if f.visibility <= 0 {
@@ -212,12 +212,12 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	}
 	queue, err := sys.store.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: f.visibility})
 	if err != nil {
-		sys.gateways.Close()
+		sys.clients.Close()
 		return fail(err)
 	}
 	cache := credential.NewCache(creds, credential.CacheConfig{})
 	sender := dispatch.New(dispatch.Config{
-		Apps: cache, Ledger: creds, Suspender: creds, Clients: sys.gateways,
+		Apps: cache, Ledger: creds, Suspender: creds, Clients: sys.clients,
 		Notifier: dispatch.AlertNotifier(sys.alerts), Owner: workerOwner(),
 		LeaseFor: f.visibility, Concurrency: f.sendConcurrency,
 		Reserve: min(max(f.visibility/10, 100*time.Millisecond), 2*time.Second), Logger: sys.log,
@@ -251,7 +251,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	// Stop taking requests first, then let the worker finish what it
 	// sends (what it cannot finish is resumed after a restart).
 	defer func() { stopWork(); <-worked }()
-	// The expiry check runs at start and then daily (DESIGN §8).
+	// The expiry check runs at start and then daily.
 	chk, err := newExpiryChecker(sys, time.Now)
 	if err != nil {
 		return err
@@ -342,8 +342,8 @@ func startFakes(latency time.Duration) (*fakes, error) {
 	return f, nil
 }
 
-func (f *fakes) config() gateway.Config {
-	return gateway.Config{
+func (f *fakes) config() clientpool.Config {
+	return clientpool.Config{
 		APNs: apns.Config{ProductionURL: f.production.URL, SandboxURL: f.sandbox.URL, RootCAs: f.roots},
 		FCM:  fcm.Config{Endpoint: f.googleURL, TokenURL: f.googleURL + "/token", RootCAs: f.roots},
 	}

@@ -1,4 +1,4 @@
-// Package adminpage is the admin page of `mobilepush serve` (DESIGN §8):
+// Package adminpage is the admin page of `mobilepush serve` (docs/ARCHITECTURE.md, Local server):
 // a portal-like form to register apps and upload push credentials, the
 // checks of each upload shown next to the fields they concern, and the app
 // list with status, days left and the credential actions.

@@ -1,5 +1,5 @@
 // Package alert is the vocabulary of the operational events mobilepush
-// emits for operators (DESIGN §7): their source and detail-types, the
+// emits for operators (docs/ARCHITECTURE.md, Events): their source and detail-types, the
 // detail every event carries, and the Publisher port that delivers them
 // (EventBridge in AWS, the log and a webhook locally).
 //
@@ -22,7 +22,7 @@ const Source = "mobilepush"
 // Type is an event's detail-type.
 type Type string
 
-// The detail-types of DESIGN §7. The alert rule of template.yaml routes the
+// The detail-types of the events. The alert rule of template.yaml routes the
 // credential events (CredentialTypes) to the SNS alert topic.
 const (
 	CredentialExpiring Type = "Push Credential Expiring"

@@ -1,7 +1,7 @@
 // Package apigw serves an http.Handler from API Gateway HTTP API events
 // (payload format 2.0), so the Lambda functions and the local server run
-// the same handler. It also authenticates callers from the claims of API
-// Gateway's JWT authorizer, which has verified the token's signature,
+// the same handler. It also authenticates callers from the claims of the
+// API Gateway JWT authorizer, which has verified the token's signature,
 // issuer and audience before the function runs.
 package apigw
 
@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -126,11 +125,11 @@ func (a Authenticator) Authenticate(r *http.Request) (registry.Principal, error)
 	const op = "apigw.Authenticate"
 	claims, _ := r.Context().Value(claimsKey{}).(map[string]string)
 	if claims == nil {
-		return registry.Principal{}, push.E(op, push.Unauthorized, errors.New("no verified JWT claims"))
+		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "no verified JWT claims")
 	}
 	tenant := claims[a.TenantClaim]
 	if tenant == "" {
-		return registry.Principal{}, push.E(op, push.Unauthorized, fmt.Errorf("the token has no %q claim", a.TenantClaim))
+		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "the token has no %q claim", a.TenantClaim)
 	}
 	return registry.Principal{Tenant: tenant, Subject: claims["sub"]}, nil
 }

@@ -74,7 +74,7 @@ func Open(path string) (*Store, error) {
 func (s *Store) Issue(tenant string) (string, error) {
 	const op = "apitoken.Issue"
 	if !tenantRE.MatchString(tenant) {
-		return "", push.E(op, push.Invalid, fmt.Errorf("tenant %q: use 1-64 letters, digits, '.', '_' or '-'", tenant))
+		return "", push.Errorf(op, push.Invalid, "tenant %q: use 1-64 letters, digits, '.', '_' or '-'", tenant)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -132,13 +132,13 @@ func (s *Store) Authenticate(r *http.Request) (registry.Principal, error) {
 	const op = "apitoken.Authenticate"
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return registry.Principal{}, push.E(op, push.Unauthorized, errors.New("send Authorization: Bearer <token> (make one with `mobilepush token --tenant T`)"))
+		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "send Authorization: Bearer <token> (make one with `mobilepush token --tenant T`)")
 	}
 	s.mu.RLock()
 	e, found := s.byID[hash(strings.TrimSpace(tok))]
 	s.mu.RUnlock()
 	if !found {
-		return registry.Principal{}, push.E(op, push.Unauthorized, errors.New("the bearer token is not valid"))
+		return registry.Principal{}, push.Errorf(op, push.Unauthorized, "the bearer token is not valid")
 	}
 	return registry.Principal{Tenant: e.Tenant, Subject: "token:" + e.Hash[:12]}, nil
 }

@@ -1,10 +1,10 @@
-// Package apns is mobilepush's gateway to Apple's Push Notification
-// service: a Client per (credential version, environment) built from the
+// Package apns is mobilepush's client of Apple's Push Notification
+// service (the APNs gateway): a Client per (credential version, environment) built from the
 // stored, normalized credential material (never from a .p12), that pushes
 // pre-marshaled payloads over a small pool of multiplexed HTTP/2
 // connections; a live check that proves a credential without a visible
-// push (DESIGN §4.2); and Classify, the sender's reading of an answer
-// (DESIGN §6).
+// push (docs/ARCHITECTURE.md, Live check); and Classify, the sender's reading of an answer
+// (docs/ARCHITECTURE.md, Outcomes).
 //
 // Provider tokens are made by github.com/sideshow/apns2/token; the request
 // path is this package's own, on mobilepush/shared/h2client (x/net/http2's
@@ -20,7 +20,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -173,20 +172,20 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 	if auth.IsToken() {
 		key, err := token.AuthKeyFromBytes(auth.keyPEM.Reveal())
 		if err != nil {
-			return nil, push.E(op, push.Invalid, errors.New("the .p8 key is not a PKCS#8 ECDSA private key"))
+			return nil, push.Errorf(op, push.Invalid, "the .p8 key is not a PKCS#8 ECDSA private key")
 		}
 		if auth.keyID == "" || auth.teamID == "" {
-			return nil, push.E(op, push.Invalid, errors.New("token authentication needs a key id and a team id"))
+			return nil, push.Errorf(op, push.Invalid, "token authentication needs a key id and a team id")
 		}
 		c.tok = &token.Token{AuthKey: key, KeyID: auth.keyID, TeamID: auth.teamID}
 		if _, err := c.refresh(""); err != nil {
-			return nil, push.E(op, push.Invalid, err)
+			return nil, push.E(op, push.Invalid, err).WithMsg("the .p8 key cannot sign a provider token")
 		}
 	} else {
 		cert, err := tls.X509KeyPair(auth.chainPEM.Reveal(), auth.keyPEM.Reveal())
 		if err != nil {
 			// X509KeyPair's messages name PEM block types, never key bytes.
-			return nil, push.E(op, push.Invalid, fmt.Errorf("certificate and key do not load: %w", err))
+			return nil, push.E(op, push.Invalid, err).WithMsg("the certificate and its private key do not load together")
 		}
 		tlsCfg.Certificates = []tls.Certificate{cert}
 		// In TLS 1.2 the gateway judges the client certificate inside the

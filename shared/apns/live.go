@@ -23,7 +23,7 @@ const ProbeDeviceToken = "000000000000000000000000000000000000000000000000000000
 var probePayload = []byte(`{"aps":{"content-available":1}}`)
 
 // Check proves c's credential for topic against APNs without a visible
-// push (DESIGN §4.2): it pushes a silent notification to ProbeDeviceToken
+// push: it pushes a silent notification to ProbeDeviceToken
 // and maps the answer to a push.LiveResult. It never returns secret
 // material; a network failure is LiveUnreachable, a warning.
 func (c *Client) Check(ctx context.Context, topic string) push.LiveResult {

@@ -43,7 +43,7 @@ func keyOf(t *testing.T, id *testcred.Identity) []byte {
 	return key
 }
 
-// TestLiveCheck proves every live code of DESIGN §4.2 against the fake.
+// TestLiveCheck proves every live code (docs/ARCHITECTURE.md, Live check) against the fake.
 func TestLiveCheck(t *testing.T) {
 	t.Parallel()
 	universal := apnstest.IssuePush(t, testcred.PushCert{})

@@ -10,11 +10,11 @@ import (
 	"github.com/sideshow/apns2"
 )
 
-// Outcome is what the sender does with a push's answer (DESIGN §6).
+// Outcome is what the sender does with a push's answer (docs/ARCHITECTURE.md, Outcomes).
 type Outcome string
 
-// The outcomes of a push. Their names are the outcome names of DESIGN
-// §5/§6, except RefreshThenCredentialFault, which Client.Push resolves.
+// The outcomes of a push. Their names are those of the outcome ledger,
+// except RefreshThenCredentialFault, which Client.Push resolves.
 const (
 	Delivered       Outcome = "delivered"        // accepted; confirms the environment
 	InvalidToken    Outcome = "invalid_token"    // the device token is dead: report it

@@ -10,7 +10,7 @@ import (
 	"mobilepush/shared/apns"
 )
 
-// TestClassify covers every row of DESIGN §6's APNs column.
+// TestClassify covers every row of the APNs column (docs/ARCHITECTURE.md, Outcomes).
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -9,7 +9,7 @@ import (
 	"mobilepush/shared/push"
 )
 
-// Template is the APNs form of one queue message for one app (DESIGN §6):
+// Template is the APNs form of one queue message for one app:
 // the payload, marshaled once, and the headers every device's push
 // shares. For fills in the device. A Template is immutable and safe for
 // concurrent use; its payload bytes are shared read-only by every
@@ -19,7 +19,7 @@ type Template struct {
 	messageID string
 }
 
-// NewTemplate maps m for the app with bundleID (DESIGN §6):
+// NewTemplate maps m for the app with bundleID:
 //
 //   - Payload: m.APNsPayload(), marshaled here once (aps.alert {title,
 //     subtitle, body}, badge, sound, thread-id, interruption-level,

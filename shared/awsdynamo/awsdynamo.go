@@ -1,5 +1,5 @@
 // Package awsdynamo is the credential.MetadataStore on one DynamoDB table
-// (single-table design; DESIGN §4.3).
+// (single-table design; docs/ARCHITECTURE.md, DynamoDB table).
 //
 // Access patterns, none of which scans: an app by (tenant, id) (GetItem);
 // the apps of a tenant (Query); the audit events of an app, newest first
@@ -106,7 +106,7 @@ func (s *Store) App(ctx context.Context, tenant, id string) (credential.App, err
 		return credential.App{}, classify(op, err, "get app "+id)
 	}
 	if out.Item == nil {
-		return credential.App{}, push.E(op, push.NotFound, fmt.Errorf("app %s", id))
+		return credential.App{}, push.Errorf(op, push.NotFound, "app %s does not exist", id)
 	}
 	var it appItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
@@ -207,16 +207,16 @@ func (s *Store) Apply(ctx context.Context, c credential.Change) error {
 				return nil // a retry met the write of this very call
 			}
 			if i > 0 {
-				return push.E(op, push.Conflict, fmt.Errorf("app %s: audit event exists", c.AppID))
+				return push.E(op, push.Conflict, fmt.Errorf("app %s: audit event exists", c.AppID)).WithMsg("app %s: the audit event of this change exists already; retry", c.AppID)
 			}
 			if c.Expect == 0 {
-				return push.E(op, push.Conflict, fmt.Errorf("app %s: %w", c.AppID, credential.ErrAppExists))
+				return push.E(op, push.Conflict, credential.ErrAppExists).WithMsg("app %s already exists", c.AppID)
 			}
 			// Tell a missing app from a changed one.
 			if _, gerr := s.App(ctx, c.Tenant, c.AppID); push.Is(gerr, push.NotFound) {
-				return push.E(op, push.NotFound, fmt.Errorf("app %s", c.AppID))
+				return push.Errorf(op, push.NotFound, "app %s does not exist", c.AppID)
 			}
-			return push.E(op, push.PreconditionFailed, fmt.Errorf("app %s: %w", c.AppID, credential.ErrVersionMismatch))
+			return push.E(op, push.PreconditionFailed, credential.ErrVersionMismatch).WithMsg("app %s changed since it was read; read it again", c.AppID)
 		case "TransactionConflict":
 			return push.E(op, push.Transient, fmt.Errorf("app %s: %w", c.AppID, credential.ErrContention))
 		}

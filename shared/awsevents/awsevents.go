@@ -1,5 +1,5 @@
 // Package awsevents is the alert.Publisher on Amazon EventBridge: it puts
-// mobilepush events on the system's own event bus (DESIGN §7), where a
+// mobilepush events on the system's own event bus (docs/ARCHITECTURE.md, Events), where a
 // rule routes the credential events to the SNS alert topic.
 //
 // PutEvents answers 200 even when entries fail: the adapter checks

@@ -1,5 +1,5 @@
 // Package awssecrets is the credential.SecretStore on AWS Secrets Manager
-// (DESIGN §4.3).
+// (docs/ARCHITECTURE.md, Secrets Manager).
 //
 // One secret per (tenant, app, platform credential); its name ends with a
 // random id (a name scheduled for deletion cannot be created again), and it
@@ -92,7 +92,7 @@ func token() string {
 
 func checkSize(op string, v push.Redacted) error {
 	if n := len(v.Reveal()); n > credential.MaxSecretSize {
-		return push.E(op, push.TooLarge, fmt.Errorf("secret value is %d bytes, the limit is %d", n, credential.MaxSecretSize))
+		return push.Errorf(op, push.TooLarge, "the stored credential would be %d bytes, the limit is %d", n, credential.MaxSecretSize)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func (s *Store) PutVersion(ctx context.Context, id string, value push.Redacted) 
 func (s *Store) ReadVersion(ctx context.Context, id, versionID string) (push.Redacted, error) {
 	const op = "awssecrets.ReadVersion"
 	if versionID == "" {
-		return push.Redacted{}, push.E(op, push.NotFound, fmt.Errorf("secret %s: no version id", id))
+		return push.Redacted{}, push.E(op, push.NotFound, fmt.Errorf("secret %s: no version id", id)).WithMsg(msgNoVersion)
 	}
 	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:  aws.String(id),
@@ -177,7 +177,7 @@ func (s *Store) Promote(ctx context.Context, id, versionID string) error {
 		return classify(op, err, fmt.Sprintf("describe secret %s", id))
 	}
 	if d.DeletedDate != nil {
-		return push.E(op, push.NotFound, fmt.Errorf("secret %s is scheduled for deletion", id))
+		return push.E(op, push.NotFound, fmt.Errorf("secret %s is scheduled for deletion", id)).WithMsg(msgUnavailable)
 	}
 	// VersionIdsToStages lists only labelled versions; a version that lost
 	// its pending label still exists, so an unlisted one is tried anyway.
@@ -202,7 +202,7 @@ func (s *Store) Promote(ctx context.Context, id, versionID string) error {
 		var bad *types.InvalidParameterException
 		if errors.As(err, &bad) {
 			// The version id names no version of this secret.
-			return push.E(op, push.NotFound, fmt.Errorf("promote secret %s version %s: %w", id, versionID, err))
+			return push.E(op, push.NotFound, fmt.Errorf("promote secret %s version %s: %w", id, versionID, err)).WithMsg(msgNoVersion)
 		}
 		return classify(op, err, fmt.Sprintf("promote secret %s version %s", id, versionID))
 	}
@@ -230,18 +230,27 @@ func (s *Store) ScheduleDeletion(ctx context.Context, id string) error {
 	return classify(op, err, fmt.Sprintf("schedule deletion of secret %s", id))
 }
 
+// The client messages of NotFound errors: fixed text, so that neither the
+// SDK's words nor the secret's ARN (account, tenant, app) reach a caller.
+const (
+	msgNoSecret    = "the secret does not exist"
+	msgUnavailable = "the secret is scheduled for deletion"
+	msgNoVersion   = "the secret version does not exist"
+)
+
 // classify turns an SDK error into a *push.Error. The SDK's messages name
-// the secret and the request, never the value.
+// the secret and the request, never the value; they stay in the cause,
+// which is logged, and client-visible kinds carry fixed text.
 func classify(op string, err error, what string) error {
 	var nf *types.ResourceNotFoundException
 	var inv *types.InvalidRequestException
 	var api smithy.APIError
 	switch {
 	case errors.As(err, &nf):
-		return push.E(op, push.NotFound, fmt.Errorf("%s: %w", what, err))
+		return push.E(op, push.NotFound, fmt.Errorf("%s: %w", what, err)).WithMsg(msgNoSecret)
 	case errors.As(err, &inv):
 		// Secrets Manager answers this for a secret scheduled for deletion.
-		return push.E(op, push.NotFound, fmt.Errorf("%s: %w", what, err))
+		return push.E(op, push.NotFound, fmt.Errorf("%s: %w", what, err)).WithMsg(msgUnavailable)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return push.E(op, push.Transient, fmt.Errorf("%s: %w", what, err))
 	case errors.As(err, &api):

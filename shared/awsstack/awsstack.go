@@ -1,6 +1,6 @@
 // Package awsstack assembles what the Lambda functions share on AWS: the
-// credential service over DynamoDB and Secrets Manager, the provider
-// gateways, and the admin use cases, all configured from the environment
+// credential service over DynamoDB and Secrets Manager, the pool of
+// provider clients, and the admin use cases, all configured from the environment
 // in one place (every missing variable is reported at once). Clients are
 // built once per process and reused across invocations.
 package awsstack
@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,11 +26,11 @@ import (
 	"mobilepush/shared/awsevents"
 	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/certinfo"
+	"mobilepush/shared/clientpool"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/envconfig"
 	"mobilepush/shared/expiry"
 	"mobilepush/shared/fcm"
-	"mobilepush/shared/gateway"
 	"mobilepush/shared/httpapi"
 	"mobilepush/shared/registry"
 )
@@ -52,7 +53,7 @@ const (
 type Stack struct {
 	AWS         aws.Config // for the clients a single function needs (SQS, EventBridge)
 	Credentials *credential.Service
-	Gateways    *gateway.Gateways
+	Clients     *clientpool.Pool
 	Registry    *registry.Service
 	TenantClaim string
 	// Events publishes on the system's bus; nil when EVENT_BUS_NAME is empty.
@@ -73,6 +74,21 @@ func (s *Stack) API(log *slog.Logger, serve func(route string) bool) func(contex
 	}))
 }
 
+// ServeAPI is the whole of an HTTP API function (register, validate): it
+// loads the stack through getenv, building every client once before the
+// first invocation, and serves the routes serve selects
+// (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API Gateway
+// events until the Lambda runtime stops the process. It returns only the
+// error of Load.
+func ServeAPI(ctx context.Context, getenv func(string) string, log *slog.Logger, serve func(route string) bool) error {
+	s, err := Load(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	lambda.StartWithOptions(s.API(log, serve), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	return nil
+}
+
 // Load reads the configuration through getenv, loads the AWS SDK
 // configuration (region, credentials and endpoints, AWS_ENDPOINT_URL
 // included) and builds the stack.
@@ -81,7 +97,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*S
 	table := env.Required(EnvTable)
 	prefix := env.Optional(EnvSecretPrefix, "mobilepush/")
 	kms := env.Optional(EnvKMSKeyID, "")
-	gw := gateway.Config{
+	poolCfg := clientpool.Config{
 		APNs: apns.Config{ProductionURL: env.URL(EnvAPNsProductionURL, apns.ProductionURL), SandboxURL: env.URL(EnvAPNsSandboxURL, apns.SandboxURL)},
 		FCM:  fcm.Config{Endpoint: env.URL(EnvFCMURL, fcm.DefaultEndpoint), TokenURL: env.URL(EnvGoogleTokenURL, fcm.DefaultTokenURL)},
 	}
@@ -100,17 +116,17 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*S
 		Secrets: awssecrets.New(secretsmanager.NewFromConfig(cfg), awssecrets.Config{Prefix: prefix, KMSKeyID: kms}),
 		Logger:  log,
 	})
-	gws := gateway.New(gw)
+	pool := clientpool.New(poolCfg)
 	st := &Stack{
 		AWS:         cfg,
 		Credentials: creds,
-		Gateways:    gws,
+		Clients:     pool,
 		TenantClaim: claim,
 		Thresholds:  thresholds,
 	}
 	if bus != "" {
 		st.Events = awsevents.New(eventbridge.NewFromConfig(cfg), bus)
 	}
-	st.Registry = &registry.Service{Store: creds, Inspector: &certinfo.Inspector{}, Prover: gws, Pusher: gws, Events: st.Events, Thresholds: thresholds}
+	st.Registry = &registry.Service{Store: creds, Inspector: &certinfo.Inspector{}, Prover: pool, Pusher: pool, Events: st.Events, Thresholds: thresholds}
 	return st, nil
 }

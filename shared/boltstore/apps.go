@@ -26,7 +26,7 @@ func (s *Store) App(_ context.Context, tenant, id string) (credential.App, error
 			raw = t.Get([]byte(id))
 		}
 		if raw == nil {
-			return push.E(op, push.NotFound, fmt.Errorf("app %s", id))
+			return push.Errorf(op, push.NotFound, "app %s does not exist", id)
 		}
 		return json.Unmarshal(raw, &a)
 	})
@@ -100,16 +100,16 @@ func (s *Store) Apply(_ context.Context, c credential.Change) error {
 		var old *credential.App
 		switch {
 		case c.Expect == 0 && raw != nil:
-			return push.E(op, push.Conflict, fmt.Errorf("app %s: %w", c.AppID, credential.ErrAppExists))
+			return push.E(op, push.Conflict, credential.ErrAppExists).WithMsg("app %s already exists", c.AppID)
 		case c.Expect != 0 && raw == nil:
-			return push.E(op, push.NotFound, fmt.Errorf("app %s", c.AppID))
+			return push.Errorf(op, push.NotFound, "app %s does not exist", c.AppID)
 		case raw != nil:
 			old = new(credential.App)
 			if err := json.Unmarshal(raw, old); err != nil {
 				return err
 			}
 			if old.Version != c.Expect {
-				return push.E(op, push.PreconditionFailed, fmt.Errorf("app %s: %w", c.AppID, credential.ErrVersionMismatch))
+				return push.E(op, push.PreconditionFailed, credential.ErrVersionMismatch).WithMsg("app %s changed since it was read; read it again", c.AppID)
 			}
 		}
 		due := tx.Bucket(bktDue)

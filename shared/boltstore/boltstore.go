@@ -1,6 +1,6 @@
 // Package boltstore is the embedded default store of mobilepush: the
 // credential MetadataStore and SecretStore on one bbolt file, for the local
-// `mobilepush serve` and its tests (DESIGN §4.3, §8).
+// `mobilepush serve` and its tests (docs/ARCHITECTURE.md, The bbolt file).
 //
 // Secret values are sealed with AES-256-GCM under a key kept in a separate
 // file, created with mode 0600 on first use. One process owns the file:

@@ -36,7 +36,7 @@ func randomID(prefix string) string {
 
 func checkSize(op string, v push.Redacted) error {
 	if n := len(v.Reveal()); n > credential.MaxSecretSize {
-		return push.E(op, push.TooLarge, fmt.Errorf("secret value is %d bytes, the limit is %d", n, credential.MaxSecretSize))
+		return push.Errorf(op, push.TooLarge, "the stored credential would be %d bytes, the limit is %d", n, credential.MaxSecretSize)
 	}
 	return nil
 }
@@ -47,13 +47,13 @@ func secret(op string, tx *bolt.Tx, id string) (*bolt.Bucket, secretMeta, error)
 	var m secretMeta
 	b := tx.Bucket(bktSecrets).Bucket([]byte(id))
 	if b == nil {
-		return nil, m, push.E(op, push.NotFound, fmt.Errorf("secret %s", id))
+		return nil, m, push.E(op, push.NotFound, fmt.Errorf("secret %s", id)).WithMsg("the secret does not exist")
 	}
 	if err := json.Unmarshal(b.Get(keyMeta), &m); err != nil {
 		return nil, m, err
 	}
 	if !m.DeleteAt.IsZero() {
-		return nil, m, push.E(op, push.NotFound, fmt.Errorf("secret %s is scheduled for deletion", id))
+		return nil, m, push.E(op, push.NotFound, fmt.Errorf("secret %s is scheduled for deletion", id)).WithMsg("the secret is scheduled for deletion")
 	}
 	return b, m, nil
 }
@@ -123,7 +123,7 @@ func (s *Store) ReadVersion(_ context.Context, id, versionID string) (push.Redac
 		}
 		sealed := b.Bucket(bktVersions).Get([]byte(versionID))
 		if sealed == nil {
-			return push.E(op, push.NotFound, fmt.Errorf("secret %s version %s", id, versionID))
+			return push.E(op, push.NotFound, fmt.Errorf("secret %s version %s", id, versionID)).WithMsg("the secret version does not exist")
 		}
 		plain, err = s.seal.open(sealed, id, versionID)
 		if err != nil {
@@ -147,7 +147,7 @@ func (s *Store) Promote(_ context.Context, id, versionID string) error {
 			return err
 		}
 		if b.Bucket(bktVersions).Get([]byte(versionID)) == nil {
-			return push.E(op, push.NotFound, fmt.Errorf("secret %s version %s", id, versionID))
+			return push.E(op, push.NotFound, fmt.Errorf("secret %s version %s", id, versionID)).WithMsg("the secret version does not exist")
 		}
 		if m.Current == versionID {
 			return nil

@@ -5,7 +5,7 @@
 // is wrong and how to fix it, the facts found, and (when the credential is
 // usable) its normalized secret material for storage.
 //
-// The codes are API contract (DESIGN §4.1): callers branch on them and
+// The codes are API contract (docs/ARCHITECTURE.md, Inspection): callers branch on them and
 // the admin portal shows the messages.
 package certinfo
 
@@ -186,7 +186,8 @@ func (r *Report) withMaterial(b []byte) {
 }
 
 // Err returns nil for an OK report, otherwise a *push.Error of Kind
-// Unprocessable (TooLarge for too_large) whose Code is the report's code.
+// Unprocessable (TooLarge for too_large) whose Code is the report's code
+// and whose client message is that of the first failed check.
 func (r *Report) Err() error {
 	if r.OK {
 		return nil
@@ -195,7 +196,14 @@ func (r *Report) Err() error {
 	if r.Code == TooLarge {
 		kind = push.TooLarge
 	}
-	return &push.Error{Op: "certinfo." + string(r.Kind), Kind: kind, Code: string(r.Code)}
+	e := &push.Error{Op: "certinfo." + string(r.Kind), Kind: kind, Code: string(r.Code)}
+	for _, c := range r.Checks {
+		if !c.OK {
+			e.Msg = c.Message
+			break
+		}
+	}
+	return e
 }
 
 // pass and fail record a check; the first failure sets the report's code.

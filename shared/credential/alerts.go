@@ -10,7 +10,7 @@ import (
 )
 
 // AlertKey names one operational alert about one platform credential: the
-// expiry checker's "(credential version, threshold)" of DESIGN §7. Alerts
+// expiry checker's "(credential version, threshold)" (docs/ARCHITECTURE.md, Expiry checks). Alerts
 // reuse the send-message claims of the Ledger: a claim in progress is a
 // lease on sending the alert, a claim that is Done is the marker that the
 // alert was sent.

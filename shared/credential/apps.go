@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
-	"fmt"
 
 	"mobilepush/shared/push"
 )
@@ -27,11 +25,11 @@ type CreateRequest struct {
 func checkFields(op, name, description string, env push.Environment) error {
 	switch {
 	case name == "" || len(name) > maxName:
-		return push.E(op, push.Invalid, fmt.Errorf("name: must be 1-%d bytes", maxName))
+		return push.Errorf(op, push.Invalid, "name: must be 1-%d bytes", maxName)
 	case len(description) > maxDescription:
-		return push.E(op, push.Invalid, fmt.Errorf("description: must be at most %d bytes", maxDescription))
+		return push.Errorf(op, push.Invalid, "description: must be at most %d bytes", maxDescription)
 	case !env.Valid():
-		return push.E(op, push.Invalid, fmt.Errorf("environment: want %q or %q", push.Production, push.Sandbox))
+		return push.Errorf(op, push.Invalid, "environment: want %q or %q", push.Production, push.Sandbox)
 	}
 	return nil
 }
@@ -168,7 +166,7 @@ func decodeCursor(op, c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 {
-		return "", push.E(op, push.Invalid, errors.New("cursor: not a cursor this service returned"))
+		return "", push.Errorf(op, push.Invalid, "cursor: not a cursor this service returned")
 	}
 	return string(b), nil
 }
@@ -180,7 +178,7 @@ func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString
 func (s *Service) List(ctx context.Context, tenant string, p Page) (AppPage, error) {
 	const op = "credential.List"
 	if !validTenant(tenant) {
-		return AppPage{}, push.E(op, push.Invalid, errors.New("tenant: must be 1-256 printable characters"))
+		return AppPage{}, push.Errorf(op, push.Invalid, "tenant: must be 1-256 printable characters")
 	}
 	after, err := decodeCursor(op, p.Cursor)
 	if err != nil {
@@ -227,7 +225,7 @@ func (s *Service) Update(ctx context.Context, r UpdateRequest) (App, error) {
 	if err := checkRef(op, r.Tenant, r.ID); err != nil {
 		return App{}, err
 	}
-	return s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
+	return s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
 		p := r.Patch
 		if p.Name != nil {
 			a.Name = *p.Name
@@ -242,9 +240,9 @@ func (s *Service) Update(ctx context.Context, r UpdateRequest) (App, error) {
 			a.Environment = *p.Environment
 		}
 		if err := checkFields(op, a.Name, a.Description, a.Environment); err != nil {
-			return nil, nil, err
+			return edit{}, err
 		}
-		return []Event{s.event(a, ActionUpdate, "", r.Actor, nil, nil)}, nil, nil
+		return edit{events: []Event{s.event(a, ActionUpdate, "", r.Actor, nil, nil)}}, nil
 	})
 }
 
@@ -258,39 +256,22 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, expect int64, a
 	if err := checkRef(op, tenant, id); err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		cur, err := s.meta.App(ctx, tenant, id)
-		if err != nil {
-			return wrap(op, err, "load app %s", id)
-		}
-		if expect != 0 && cur.Version != expect {
-			return push.E(op, push.PreconditionFailed,
-				fmt.Errorf("app %s is at version %d, not %d: %w", id, cur.Version, expect, ErrVersionMismatch))
-		}
-		now := s.stamp()
-		var graves []Grave
+	var graves []Grave
+	_, err := s.mutate(ctx, op, tenant, id, expect, func(a *App) (edit, error) {
+		graves = nil
 		for _, p := range []push.Platform{push.APNs, push.FCM} {
-			if m := cur.Meta(p); m != nil {
-				graves = append(graves, Grave{SecretID: m.Secret.ID, Tenant: tenant, AppID: id, Platform: p, At: now})
+			if m := a.Meta(p); m != nil {
+				graves = append(graves, Grave{SecretID: m.Secret.ID, Tenant: tenant, AppID: id, Platform: p, At: a.UpdatedAt})
 			}
 		}
-		gone := cur.Clone()
-		gone.Version++
-		gone.UpdatedAt = now
-		ev := s.event(&gone, ActionDelete, "", actor, nil, nil)
-		err = s.meta.Apply(ctx, Change{Tenant: tenant, AppID: id, App: nil, Expect: cur.Version, Events: []Event{ev}, Bury: graves})
-		if err == nil {
-			for _, g := range graves {
-				s.bury(ctx, g.SecretID)
-			}
-			return nil
-		}
-		if expect == 0 && retryable(err) && attempt < casRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return push.E(op, push.Transient, err)
-			}
-			continue
-		}
-		return wrap(op, err, "delete app %s", id)
+		ev := s.event(a, ActionDelete, "", actor, nil, nil)
+		return edit{events: []Event{ev}, bury: graves, remove: true}, nil
+	})
+	if err != nil {
+		return err
 	}
+	for _, g := range graves {
+		s.bury(ctx, g.SecretID)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package credential
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -114,7 +113,7 @@ func (c *Cache) Credential(ctx context.Context, tenant, id string, p push.Platfo
 	}
 	m := a.Meta(p)
 	if m == nil {
-		return App{}, Material{}, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", id, p))
+		return App{}, Material{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", id, p)
 	}
 	mat, err := c.Version(ctx, m.Secret.ID, m.Secret.VersionID)
 	if err != nil {

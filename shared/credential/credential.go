@@ -1,7 +1,7 @@
 // Package credential is the credential store of mobilepush: apps, the
 // metadata of their push credentials (one per platform), the secret
 // material behind them, the audit trail, and the send-message claims and
-// outcome ledgers the sender keeps (DESIGN §4.3, §4.4, §6).
+// outcome ledgers the sender keeps (docs/ARCHITECTURE.md, Data model; Credential states).
 //
 // The package is the domain: it imports only the standard library and
 // mobilepush/shared/push. It declares the ports it needs (MetadataStore,
@@ -54,7 +54,7 @@ func (k Kind) Platform() push.Platform {
 	return ""
 }
 
-// State is the health of a platform credential (DESIGN §4.4).
+// State is the health of a platform credential (docs/ARCHITECTURE.md, Credential states).
 type State string
 
 // The credential states.
@@ -86,7 +86,7 @@ type Status struct {
 }
 
 // Facts are the non-secret facts inspection found in a credential
-// (DESIGN §4.1). Fields that do not apply to the kind are empty.
+// (docs/ARCHITECTURE.md, Inspection). Fields that do not apply to the kind are empty.
 type Facts struct {
 	FingerprintSHA256 string    `json:"fingerprint_sha256,omitempty"`
 	Subject           string    `json:"subject,omitempty"`

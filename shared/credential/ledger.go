@@ -46,7 +46,7 @@ type Claim struct {
 	ExpiresAt  time.Time // TTL: the claim reads as absent after it
 }
 
-// Result is what happened to one device token (DESIGN §6).
+// Result is what happened to one device token (docs/ARCHITECTURE.md, Outcomes).
 type Result string
 
 // The token results.

@@ -52,7 +52,7 @@ type prepared struct {
 
 func prepare(op string, p push.Platform, up *Upload, now time.Time) (prepared, error) {
 	if up.Material.Kind.Platform() != p {
-		return prepared{}, push.E(op, push.Invalid, fmt.Errorf("%s: credential kind %q is not for this platform", p, up.Material.Kind))
+		return prepared{}, push.Errorf(op, push.Invalid, "%s: credential kind %q is not for this platform", p, up.Material.Kind)
 	}
 	v, err := up.Material.Encode()
 	if err != nil {
@@ -64,7 +64,7 @@ func prepare(op string, p push.Platform, up *Upload, now time.Time) (prepared, e
 		u.Status.State = OK
 	}
 	if !u.Status.State.Valid() || u.Status.State == Unconfigured {
-		return prepared{}, push.E(op, push.Invalid, fmt.Errorf("%s: status %q is not a state of a stored credential", p, u.Status.State))
+		return prepared{}, push.Errorf(op, push.Invalid, "%s: status %q is not a state of a stored credential", p, u.Status.State)
 	}
 	if u.Status.CheckedAt.IsZero() {
 		u.Status.CheckedAt = now
@@ -100,67 +100,33 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	now := s.stamp()
 	pr, err := prepare(op, r.Platform, &r.Upload, now)
 	if err != nil {
 		return App{}, err
 	}
-	cur, err := s.meta.App(ctx, r.Tenant, r.ID)
-	if err != nil {
-		return App{}, wrap(op, err, "load app %s", r.ID)
-	}
-	if r.Expect != 0 && cur.Version != r.Expect {
-		return App{}, push.E(op, push.PreconditionFailed,
-			fmt.Errorf("app %s is at version %d, not %d: %w", r.ID, cur.Version, r.Expect, ErrVersionMismatch))
-	}
-
-	// Write the new value: a pending version of the existing secret, or a
-	// new secret when the platform has none (or it is gone).
-	old := cur.Meta(r.Platform)
-	var secretID, versionID string
-	fresh := false
-	if old != nil {
-		// Repair a promotion an earlier crash skipped, so the version in
-		// use keeps a stage (unlabelled versions may be purged). Best
-		// effort: reads go by VersionID, so the rotation can go on.
-		s.promote(ctx, old.Secret.ID, old.Secret.VersionID)
-		versionID, err = s.secrets.PutVersion(ctx, old.Secret.ID, pr.value)
-		switch {
-		case err == nil:
-			secretID = old.Secret.ID
-		case !push.Is(err, push.NotFound):
-			return App{}, wrap(op, err, "store %s secret version of app %s", r.Platform, r.ID)
-		}
-	}
-	if secretID == "" {
-		secretID, versionID, err = s.secrets.CreateSecret(ctx, SecretOwner{Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform}, pr.value)
-		if err != nil {
-			return App{}, wrap(op, err, "store %s secret of app %s", r.Platform, r.ID)
-		}
-		fresh = true
-	}
-
-	expect := r.Expect
-	var app App
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if cur, err = s.meta.App(ctx, r.Tenant, r.ID); err != nil {
-				break
+	var (
+		old                 *Meta // the credential replaced, as the first attempt read it
+		secretID, versionID string
+		fresh               bool // secretID is a secret this call created
+	)
+	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
+		if secretID == "" {
+			// The first attempt writes the new value before any commit.
+			old = a.Meta(r.Platform)
+			var err error
+			if secretID, versionID, fresh, err = s.writeVersion(ctx, op, r, old, pr.value); err != nil {
+				return edit{}, err
 			}
+		} else if !sameMeta(a.Meta(r.Platform), old) {
 			// Another rotation of this platform won: ours is stale.
-			if m := cur.Meta(r.Platform); !sameMeta(m, old) {
-				err = push.E(op, push.PreconditionFailed, fmt.Errorf("%s credential of app %s changed meanwhile: %w", r.Platform, r.ID, ErrVersionMismatch))
-				break
-			}
+			return edit{}, push.E(op, push.PreconditionFailed, ErrVersionMismatch).WithMsg("the %s credential of app %s changed meanwhile; read it again", r.Platform, r.ID)
 		}
-		next := cur.Clone()
-		next.Version = cur.Version + 1
-		next.UpdatedAt = s.stamp()
 		m := &Meta{
 			Kind: pr.up.Material.Kind, Facts: pr.up.Facts, Status: pr.up.Status,
-			Secret: SecretRef{ID: secretID, VersionID: versionID}, DueAt: pr.up.DueAt, RotatedAt: next.UpdatedAt,
+			Secret: SecretRef{ID: secretID, VersionID: versionID}, DueAt: pr.up.DueAt, RotatedAt: a.UpdatedAt,
 		}
 		var graves []Grave
 		if old != nil {
@@ -173,33 +139,45 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 				graves = append(graves, Grave{SecretID: old.Secret.ID, Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform, At: now})
 			}
 		}
-		next.setMeta(r.Platform, m)
-		ev := s.event(&next, ActionRotate, r.Platform, r.Actor, old, m)
-		err = s.meta.Apply(ctx, Change{Tenant: r.Tenant, AppID: r.ID, App: &next, Expect: cur.Version, Events: []Event{ev}, Bury: graves})
-		if err == nil {
-			app = next
-			break
-		}
-		if expect != 0 || !retryable(err) || attempt >= casRetries {
-			break
-		}
-		if err = backoff(ctx, attempt); err != nil {
-			err = push.E(op, push.Transient, err)
-			break
-		}
-	}
+		a.setMeta(r.Platform, m)
+		return edit{events: []Event{s.event(a, ActionRotate, r.Platform, r.Actor, old, m)}, bury: graves}, nil
+	})
 	if err != nil {
 		// The previous credential stays in use: the metadata still names it.
 		if fresh && rejected(err) {
 			s.discard(ctx, []string{secretID})
 		}
-		return App{}, wrap(op, err, "commit %s credential of app %s", r.Platform, r.ID)
+		return App{}, err
 	}
 	s.promote(ctx, secretID, versionID)
 	if old != nil && old.Secret.ID != secretID {
 		s.bury(ctx, old.Secret.ID)
 	}
-	return app.Clone(), nil
+	return app, nil
+}
+
+// writeVersion stores the value of a rotation: a pending version of the
+// existing secret of old, or a new secret when the platform has none (or
+// it is gone). Nothing reads the value until a commit names it.
+func (s *Service) writeVersion(ctx context.Context, op string, r RotateRequest, old *Meta, value push.Redacted) (secretID, versionID string, fresh bool, err error) {
+	if old != nil {
+		// Repair a promotion an earlier crash skipped, so the version in
+		// use keeps a stage (unlabelled versions may be purged). Best
+		// effort: reads go by VersionID, so the rotation can go on.
+		s.promote(ctx, old.Secret.ID, old.Secret.VersionID)
+		versionID, err = s.secrets.PutVersion(ctx, old.Secret.ID, value)
+		switch {
+		case err == nil:
+			return old.Secret.ID, versionID, false, nil
+		case !push.Is(err, push.NotFound):
+			return "", "", false, wrap(op, err, "store %s secret version of app %s", r.Platform, r.ID)
+		}
+	}
+	secretID, versionID, err = s.secrets.CreateSecret(ctx, SecretOwner{Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform}, value)
+	if err != nil {
+		return "", "", false, wrap(op, err, "store %s secret of app %s", r.Platform, r.ID)
+	}
+	return secretID, versionID, true, nil
 }
 
 func sameMeta(a, b *Meta) bool {
@@ -255,19 +233,19 @@ func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (App, error) 
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	var restored SecretRef
-	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
+	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
 		cur := a.Meta(r.Platform)
 		if cur == nil {
-			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+			return edit{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
 		}
 		if cur.Previous == nil || cur.Secret.PreviousVersionID == "" {
-			return nil, nil, push.E(op, push.Conflict, fmt.Errorf("app %s has no previous %s credential to roll back to", r.ID, r.Platform))
+			return edit{}, push.Errorf(op, push.Conflict, "app %s has no previous %s credential to roll back to", r.ID, r.Platform)
 		}
 		if _, err := s.secrets.ReadVersion(ctx, cur.Secret.ID, cur.Secret.PreviousVersionID); err != nil {
-			return nil, nil, wrap(op, err, "read previous %s secret version of app %s", r.Platform, r.ID)
+			return edit{}, wrap(op, err, "read previous %s secret version of app %s", r.Platform, r.ID)
 		}
 		st := r.Status
 		if st.State == "" {
@@ -289,7 +267,7 @@ func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (App, error) 
 		m.DueAt = dueTime(m.DueAt)
 		a.setMeta(r.Platform, m)
 		restored = m.Secret
-		return []Event{s.event(a, ActionRollback, r.Platform, r.Actor, cur, m)}, nil, nil
+		return edit{events: []Event{s.event(a, ActionRollback, r.Platform, r.Actor, cur, m)}}, nil
 	})
 	if err != nil {
 		return App{}, err
@@ -317,18 +295,18 @@ func (s *Service) RemovePlatform(ctx context.Context, r RemoveRequest) (App, err
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	var secretID string
-	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) ([]Event, []Grave, error) {
+	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
 		cur := a.Meta(r.Platform)
 		if cur == nil {
-			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+			return edit{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
 		}
 		secretID = cur.Secret.ID
 		a.setMeta(r.Platform, nil)
 		g := Grave{SecretID: cur.Secret.ID, Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform, At: a.UpdatedAt}
-		return []Event{s.event(a, ActionRemove, r.Platform, r.Actor, cur, nil)}, []Grave{g}, nil
+		return edit{events: []Event{s.event(a, ActionRemove, r.Platform, r.Actor, cur, nil)}, bury: []Grave{g}}, nil
 	})
 	if err != nil {
 		return App{}, err
@@ -387,18 +365,18 @@ func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
 		return App{}, err
 	}
 	if !r.Platform.Valid() {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", r.Platform))
+		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	if !r.Status.State.Valid() || r.Status.State == Unconfigured {
-		return App{}, push.E(op, push.Invalid, fmt.Errorf("status %q is not a state of a stored credential", r.Status.State))
+		return App{}, push.Errorf(op, push.Invalid, "status %q is not a state of a stored credential", r.Status.State)
 	}
-	return s.mutate(ctx, op, r.Tenant, r.ID, 0, func(a *App) ([]Event, []Grave, error) {
+	return s.mutate(ctx, op, r.Tenant, r.ID, 0, func(a *App) (edit, error) {
 		cur := a.Meta(r.Platform)
 		if cur == nil {
-			return nil, nil, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", r.ID, r.Platform))
+			return edit{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
 		}
 		if r.VersionID != "" && r.VersionID != cur.Secret.VersionID {
-			return nil, nil, push.E(op, push.Conflict, fmt.Errorf("%s credential of app %s: %w", r.Platform, r.ID, ErrStaleCredential))
+			return edit{}, push.E(op, push.Conflict, ErrStaleCredential).WithMsg("the %s credential of app %s changed meanwhile; read it again", r.Platform, r.ID)
 		}
 		m := cur.clone()
 		m.Status = r.Status
@@ -410,12 +388,12 @@ func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
 		}
 		a.setMeta(r.Platform, m)
 		if cur.Status.State == m.Status.State && cur.Status.Reason == m.Status.Reason {
-			return nil, nil, nil
+			return edit{}, nil
 		}
 		ev := s.event(a, ActionStatus, r.Platform, r.Actor, nil, nil)
 		ev.Result = string(m.Status.State)
 		ev.Message = m.Status.Reason
-		return []Event{ev}, nil, nil
+		return edit{events: []Event{ev}}, nil
 	})
 }
 

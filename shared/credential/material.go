@@ -62,7 +62,7 @@ func (m Material) Validate() error {
 		problem = fmt.Sprintf("unknown credential kind %q", m.Kind)
 	}
 	if problem != "" {
-		return push.E(op, push.Invalid, errors.New(problem))
+		return push.Errorf(op, push.Invalid, "%s", problem)
 	}
 	return nil
 }
@@ -108,8 +108,7 @@ func (m Material) Encode() (push.Redacted, error) {
 		return push.Redacted{}, push.E(op, push.Internal, errors.New("encode material"))
 	}
 	if len(b) > MaxSecretSize {
-		return push.Redacted{}, push.E(op, push.TooLarge,
-			fmt.Errorf("secret value is %d bytes, the limit is %d", len(b), MaxSecretSize))
+		return push.Redacted{}, push.Errorf(op, push.TooLarge, "the stored credential would be %d bytes, the limit is %d", len(b), MaxSecretSize)
 	}
 	return push.NewRedacted(b), nil
 }
@@ -166,16 +165,22 @@ func (s *Service) material(ctx context.Context, op, tenant, id string, p push.Pl
 	}
 	m := a.Meta(p)
 	if m == nil {
-		return Material{}, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", id, p))
+		return Material{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", id, p)
 	}
 	ver := m.Secret.VersionID
 	if previous {
 		ver = m.Secret.PreviousVersionID
 		if ver == "" {
-			return Material{}, push.E(op, push.NotFound, fmt.Errorf("app %s has no previous %s credential", id, p))
+			return Material{}, push.Errorf(op, push.NotFound, "app %s has no previous %s credential", id, p)
 		}
 	}
 	mat, err := s.MaterialVersion(ctx, m.Secret.ID, ver)
+	if push.Is(err, push.NotFound) {
+		// The metadata names a secret (version) the store no longer has:
+		// deleted outside mobilepush, or purged.
+		return Material{}, push.E(op, push.NotFound, fmt.Errorf("%s credential of app %s: %w", p, id, err)).
+			WithMsg("the %s credential of app %s is missing from the secret store; upload it again", p, id)
+	}
 	if err != nil {
 		return Material{}, push.E(op, push.Other, fmt.Errorf("%s credential of app %s: %w", p, id, err))
 	}

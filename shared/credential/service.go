@@ -100,47 +100,73 @@ func validTenant(t string) bool {
 
 func checkRef(op, tenant, id string) error {
 	if !validTenant(tenant) {
-		return push.E(op, push.Invalid, errors.New("tenant: must be 1-256 printable characters"))
+		return push.Errorf(op, push.Invalid, "tenant: must be 1-256 printable characters")
 	}
 	if !idPattern.MatchString(id) {
-		return push.E(op, push.Invalid, errors.New("app id: must match [A-Za-z0-9_-]{1,64}"))
+		return push.Errorf(op, push.Invalid, "app id: must match [A-Za-z0-9_-]{1,64}")
 	}
 	return nil
 }
 
-// mutate loads the app, applies change to a copy with the next version,
-// and commits it under optimistic locking. With expect != 0 a different
-// stored version fails at once; with expect == 0 a lost race is retried.
-func (s *Service) mutate(ctx context.Context, op, tenant, id string, expect int64,
-	change func(a *App) ([]Event, []Grave, error)) (App, error) {
+// edit is what a change commits besides the new state of the app: the
+// audit events describing it, the secrets it buries, and whether it
+// deletes the app (then the new state is not written).
+type edit struct {
+	events []Event
+	bury   []Grave
+	remove bool
+}
+
+// mutate is the one optimistic-locking loop of every change to a stored
+// app: it loads the app, lets change edit a copy with the next version
+// and UpdatedAt, and commits that copy (or the deletion) under the
+// condition that the stored version is still the one loaded. With expect
+// != 0 a different stored version fails at once; with expect == 0 a lost
+// race is re-read and retried, calling change again on the new state, so
+// an update is never lost. An error of change ends the loop as it is.
+// It returns the committed app (the zero App after a deletion).
+func (s *Service) mutate(ctx context.Context, op, tenant, id string, expect int64, change func(a *App) (edit, error)) (App, error) {
 	for attempt := 0; ; attempt++ {
 		cur, err := s.meta.App(ctx, tenant, id)
 		if err != nil {
 			return App{}, wrap(op, err, "load app %s", id)
 		}
 		if expect != 0 && cur.Version != expect {
-			return App{}, push.E(op, push.PreconditionFailed,
-				fmt.Errorf("app %s is at version %d, not %d: %w", id, cur.Version, expect, ErrVersionMismatch))
+			return App{}, staleVersion(op, id, cur.Version, expect)
 		}
 		next := cur.Clone()
 		next.Version = cur.Version + 1
 		next.UpdatedAt = s.stamp()
-		events, graves, err := change(&next)
+		e, err := change(&next)
 		if err != nil {
 			return App{}, err
 		}
-		err = s.meta.Apply(ctx, Change{Tenant: tenant, AppID: id, App: &next, Expect: cur.Version, Events: events, Bury: graves})
-		if err == nil {
-			return next.Clone(), nil
+		c := Change{Tenant: tenant, AppID: id, App: &next, Expect: cur.Version, Events: e.events, Bury: e.bury}
+		if e.remove {
+			c.App = nil
 		}
-		if expect == 0 && retryable(err) && attempt < casRetries {
+		err = s.meta.Apply(ctx, c)
+		switch {
+		case err == nil && e.remove:
+			return App{}, nil
+		case err == nil:
+			return next.Clone(), nil
+		case expect == 0 && retryable(err) && attempt < casRetries:
 			if err := backoff(ctx, attempt); err != nil {
 				return App{}, push.E(op, push.Transient, err)
 			}
 			continue
+		case e.remove:
+			return App{}, wrap(op, err, "delete app %s", id)
 		}
 		return App{}, wrap(op, err, "save app %s", id)
 	}
+}
+
+// staleVersion is the error of an app read at version expect that is now
+// at version cur.
+func staleVersion(op, id string, cur, expect int64) error {
+	return push.E(op, push.PreconditionFailed, ErrVersionMismatch).WithMsg("app %s is at version %d, not %d; read it again", id, cur, expect)
 }
 
 // retryable reports whether a failed conditional write lost a race that a

@@ -1,8 +1,8 @@
 package dispatch_test
 
 // BenchmarkSend measures the send path against the fake gateways over
-// real TLS and HTTP/2 on 127.0.0.1 and prints one table (DESIGN §6, issue
-// 5 "Performance"): notifications/s, CPU seconds per 10,000
+// real TLS and HTTP/2 on 127.0.0.1 and prints one table (README.md,
+// Capacity): notifications/s, CPU seconds per 10,000
 // notifications and peak RSS of our sender, next to bare open-source
 // clients driven on the same fake in the same run.
 //

@@ -31,10 +31,10 @@ import (
 
 	"mobilepush/shared/apns"
 	"mobilepush/shared/boltstore"
+	"mobilepush/shared/clientpool"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
-	"mobilepush/shared/gateway"
 	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
@@ -291,7 +291,7 @@ func sbMessage(id string, p push.Platform, from, n int) *push.Message {
 
 // sbDispatch wires a Sender as the local server does (bbolt store for
 // app metadata, secrets and the outcome ledger, read-through cache,
-// gateway client cache) and returns a burst of 10 concurrent messages of
+// client pool) and returns a burst of 10 concurrent messages of
 // 1000 tokens.
 func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Platform) (sbBurst, error) {
 	_, _, s, err := sbSetup(ctx, spec, roots, p)
@@ -408,8 +408,8 @@ func (c *sbCountingSender) Send(ctx context.Context, d dispatch.Delivery) (dispa
 }
 
 // sbSetup wires a Sender as the local server does (bbolt store for app
-// metadata, secrets and the outcome ledger, read-through cache, gateway
-// client cache), registers the app and sends one warm-up token.
+// metadata, secrets and the outcome ledger, read-through cache, client
+// pool), registers the app and sends one warm-up token.
 func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Platform) (*boltstore.Store, *credential.Service, *dispatch.Sender, error) {
 	st, err := boltstore.Open(filepath.Join(spec.Dir, "bench.db"), boltstore.Options{})
 	if err != nil {
@@ -444,7 +444,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 	if _, err := store.Create(ctx, req); err != nil {
 		return nil, nil, nil, err
 	}
-	gw := gateway.New(gateway.Config{
+	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
 		FCM:  fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
 	})
@@ -453,7 +453,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 	// defaults), for exploring; the table uses the defaults.
 	conc, _ := strconv.Atoi(os.Getenv("SENDBENCH_CONCURRENCY"))
 	inflight, _ := strconv.Atoi(os.Getenv("SENDBENCH_MAXINFLIGHT"))
-	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: gw, Owner: "bench", Concurrency: conc, MaxInFlight: inflight})
+	s := dispatch.New(dispatch.Config{Apps: credential.NewCache(store, credential.CacheConfig{}), Ledger: store, Suspender: store, Clients: pool, Owner: "bench", Concurrency: conc, MaxInFlight: inflight})
 
 	// Warm-up: one token, so the client exists and its connection is open.
 	res, err := s.Send(ctx, dispatch.Delivery{Message: sbMessage("warm", p, spec.Tokens, 1)})

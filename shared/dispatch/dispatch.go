@@ -1,4 +1,4 @@
-// Package dispatch is the send use case of mobilepush (DESIGN §6): it
+// Package dispatch is the send use case of mobilepush (docs/ARCHITECTURE.md, Send path): it
 // sends one queue message to its device tokens through APNs and FCM and
 // records exactly one outcome per token in the message's ledger as each
 // answer arrives. It does not touch a queue: it returns what must happen
@@ -53,7 +53,7 @@ type Suspender interface {
 }
 
 // Clients gives the provider clients of stored material, kept per
-// credential; *gateway.Gateways implements it.
+// credential; *clientpool.Pool implements it.
 type Clients interface {
 	APNs(m credential.Material, env push.Environment) (*apns.Client, error)
 	FCM(ctx context.Context, m credential.Material) (*fcm.Client, error)

@@ -196,7 +196,7 @@ func TestFCMCallsBoundRequestsInFlight(t *testing.T) {
 		t.Run(fmt.Sprintf("FCMCalls=%d", tt.calls), func(t *testing.T) {
 			r := newRig(t)
 			r.Google.SetLatency(20 * time.Millisecond)
-			s := dispatch.New(dispatch.Config{Apps: credential.NewCache(r.Store, credential.CacheConfig{}), Ledger: r.Store, Suspender: r.Store, Clients: r.Gateways(), Owner: "w", FCMCalls: tt.calls})
+			s := dispatch.New(dispatch.Config{Apps: credential.NewCache(r.Store, credential.CacheConfig{}), Ledger: r.Store, Suspender: r.Store, Clients: r.Clients(), Owner: "w", FCMCalls: tt.calls})
 			var wg sync.WaitGroup
 			for i := range 3 {
 				toks := make([]string, 120)

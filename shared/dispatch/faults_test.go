@@ -91,7 +91,7 @@ func TestDeadlineLeavesNoTokenBehind(t *testing.T) {
 		r.Apple.Script(tok, apnstest.Response{Status: 200, Delay: 150 * time.Millisecond})
 	}
 	cache := credential.NewCache(r.Store, credential.CacheConfig{})
-	s := dispatch.New(dispatch.Config{Apps: cache, Ledger: r.Store, Suspender: r.Store, Clients: r.Gateways(), Owner: "slow", Concurrency: 4, Reserve: 100 * time.Millisecond})
+	s := dispatch.New(dispatch.Config{Apps: cache, Ledger: r.Store, Suspender: r.Store, Clients: r.Clients(), Owner: "slow", Concurrency: 4, Reserve: 100 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
 	res, err := s.Send(ctx, dispatch.Delivery{Message: message("slow", toks, nil)})

@@ -10,7 +10,7 @@ import (
 )
 
 // AlertNotifier is a Notifier that publishes "Device Tokens Invalid" and
-// "Push Credential Invalid" events (DESIGN §7) through pub.
+// "Push Credential Invalid" events (docs/ARCHITECTURE.md, Events) through pub.
 func AlertNotifier(pub alert.Publisher) Notifier { return alertNotifier{pub} }
 
 type alertNotifier struct{ pub alert.Publisher }

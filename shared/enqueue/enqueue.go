@@ -193,7 +193,7 @@ func (c *Client) send(ctx context.Context, op string, entries []Entry) ([]Result
 			continue
 		}
 		if j, dup := seen[id]; dup {
-			results[i].Err = push.E(op, push.Conflict, fmt.Errorf("message %s: message_id repeats entry %d of the same call", id, j))
+			results[i].Err = push.Errorf(op, push.Conflict, "message %s: message_id repeats entry %d of the same call", id, j)
 			continue
 		}
 		seen[id] = i
@@ -231,7 +231,7 @@ func (c *Client) send(ctx context.Context, op string, entries []Entry) ([]Result
 // prepare validates e and builds its batch entry.
 func (c *Client) prepare(op string, e Entry) (pending, string, error) {
 	if e.Message == nil {
-		return pending{}, "", push.E(op, push.Invalid, errors.New("nil message"))
+		return pending{}, "", push.Errorf(op, push.Invalid, "nil message")
 	}
 	m := *e.Message // a shallow copy: the caller's message is not modified
 	if m.MessageID == "" {
@@ -249,27 +249,27 @@ func (c *Client) prepare(op string, e Entry) (pending, string, error) {
 	size := len(body)
 	switch {
 	case e.Delay < 0 || e.Delay > MaxDelay:
-		return pending{}, id, push.E(op, push.Invalid, fmt.Errorf("message %s: delay %s, want 0 to %s", id, e.Delay, MaxDelay))
+		return pending{}, id, push.Errorf(op, push.Invalid, "message %s: delay %s, want 0 to %s", id, e.Delay, MaxDelay)
 	case e.Delay > 0 && c.fifo:
-		return pending{}, id, push.E(op, push.Invalid, fmt.Errorf("message %s: a FIFO queue cannot delay single messages", id))
+		return pending{}, id, push.Errorf(op, push.Invalid, "message %s: a FIFO queue cannot delay single messages", id)
 	case e.Delay > 0:
 		entry.DelaySeconds = int32((e.Delay + time.Second - 1) / time.Second)
 	}
 	if len(e.Attributes) > MaxAttributes {
-		return pending{}, id, push.E(op, push.Invalid, fmt.Errorf("message %s: %d attributes, at most %d", id, len(e.Attributes), MaxAttributes))
+		return pending{}, id, push.Errorf(op, push.Invalid, "message %s: %d attributes, at most %d", id, len(e.Attributes), MaxAttributes)
 	}
 	if len(e.Attributes) > 0 {
 		entry.MessageAttributes = make(map[string]types.MessageAttributeValue, len(e.Attributes))
 		for k, v := range e.Attributes {
 			if k == "" || v == "" {
-				return pending{}, id, push.E(op, push.Invalid, fmt.Errorf("message %s: attribute %q: empty name or value", id, k))
+				return pending{}, id, push.Errorf(op, push.Invalid, "message %s: attribute %q: empty name or value", id, k)
 			}
 			entry.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 			size += len(k) + len("String") + len(v)
 		}
 	}
 	if size > MaxBody {
-		return pending{}, id, push.E(op, push.TooLarge, fmt.Errorf("message %s: %d bytes, at most %d per SQS message", id, size, MaxBody))
+		return pending{}, id, push.Errorf(op, push.TooLarge, "message %s: %d bytes, at most %d per SQS message", id, size, MaxBody)
 	}
 	if c.fifo {
 		entry.MessageDeduplicationId = aws.String(id)

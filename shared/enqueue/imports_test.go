@@ -8,7 +8,7 @@ import (
 )
 
 // allowedImports are the non-standard packages enqueue may import: it is
-// vendored into application servers (DESIGN §2).
+// vendored into application servers.
 var allowedImports = []string{
 	"mobilepush/shared/push",
 	"github.com/aws/aws-sdk-go-v2/aws",

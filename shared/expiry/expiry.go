@@ -1,10 +1,10 @@
-// Package expiry is the scheduled expiry checker of mobilepush (DESIGN §7):
+// Package expiry is the scheduled expiry checker (docs/ARCHITECTURE.md, Expiry checks):
 // it warns at every threshold before an APNs certificate expires, marks
 // expired certificates, and re-proves the keys that never expire (.p8
 // keys, service-account keys) because they can be revoked or deleted.
 //
 // A run reads only the credentials whose due time has come (the sparse
-// expiry index of DESIGN §4.3), so its cost grows with what is due, not
+// expiry index; docs/ARCHITECTURE.md, Data model), so its cost grows with what is due, not
 // with how many apps exist. For each it:
 //
 //   - certificate: computes days_left = floor((not_after - now) / 24h) and
@@ -59,7 +59,7 @@ type Store interface {
 }
 
 // Prover proves a stored credential live, without a visible push; the
-// validate path's prover (gateway.Gateways) implements it.
+// validate path's prover (clientpool.Pool) implements it.
 type Prover interface {
 	Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult
 }

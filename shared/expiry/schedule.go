@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultThresholds are the days before not_after at which a certificate
-// is warned about (DESIGN §7).
+// is warned about.
 var DefaultThresholds = []int{60, 30, 14, 7, 3, 1}
 
 // MaxThreshold bounds a configured threshold (ten years).

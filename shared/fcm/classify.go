@@ -14,7 +14,7 @@ import (
 	"firebase.google.com/go/v4/messaging"
 )
 
-// Outcome is what one send means for its device token (DESIGN §6). The
+// Outcome is what one send means for its device token (docs/ARCHITECTURE.md, Outcomes). The
 // values other than RefreshThenCredentialFault equal the result names
 // of the outcome ledger.
 type Outcome string

@@ -1,8 +1,8 @@
-// Package fcm is the Firebase Cloud Messaging gateway: a Client built
-// from a stored service-account key that proves the key against Google
-// (Check, DESIGN §4.2), sends batches of messages through the
+// Package fcm is mobilepush's client of Firebase Cloud Messaging: a Client
+// built from a stored service-account key that proves the key against Google
+// (Check; docs/ARCHITECTURE.md, Live check), sends batches of messages through the
 // firebase-admin-go messaging client (Send), and classifies every send
-// error into the outcomes of DESIGN §6 (Classify).
+// error into the outcomes (docs/ARCHITECTURE.md, Outcomes) with Classify.
 //
 // Destinations come only from Config. The key's token_uri and
 // universe_domain are never read: the package mints OAuth tokens itself
@@ -105,7 +105,7 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 	const op = "fcm.New"
 	sa, err := parseServiceAccount(serviceAccountJSON.Reveal())
 	if err != nil {
-		return nil, push.E(op, push.Unprocessable, err)
+		return nil, push.E(op, push.Other, err)
 	}
 	cfg = cfg.withDefaults()
 
@@ -198,8 +198,8 @@ func (c *Client) RefreshToken(ctx context.Context) error {
 	return err
 }
 
-// Check proves the key against Google without a visible push (DESIGN
-// §4.2): it mints a fresh OAuth token (a cached one would hide a key
+// Check proves the key against Google without a visible push: it
+// mints a fresh OAuth token (a cached one would hide a key
 // deleted since it was minted), then sends a validate_only message to
 // CheckToken. It always returns a result; ProviderReason is Google's
 // own text. It also warms the connection for a following Send.

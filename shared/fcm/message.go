@@ -10,7 +10,7 @@ import (
 	"mobilepush/shared/push"
 )
 
-// Template is the FCM form of one queue message (DESIGN §6), built once
+// Template is the FCM form of one queue message, built once
 // per message: every part of the *messaging.Message but the token. For and
 // Messages fill in the registration tokens; the messages they return
 // share the template's parts (maps and pointers) read-only, which the

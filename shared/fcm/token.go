@@ -46,10 +46,10 @@ func parseServiceAccount(b []byte) (serviceAccount, error) {
 		PrivateKey   string `json:"private_key"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return serviceAccount{}, errors.New("the service-account key is not valid JSON")
+		return serviceAccount{}, badKey("the service-account key is not valid JSON")
 	}
 	if raw.Type != "service_account" {
-		return serviceAccount{}, errors.New(`the key's type is not "service_account"`)
+		return serviceAccount{}, badKey(`the key's type is not "service_account"`)
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"project_id", raw.ProjectID}, {"client_email", raw.ClientEmail}, {"private_key", raw.PrivateKey}} {
@@ -58,7 +58,7 @@ func parseServiceAccount(b []byte) (serviceAccount, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return serviceAccount{}, fmt.Errorf("the service-account key lacks %s", strings.Join(missing, ", "))
+		return serviceAccount{}, badKey("the service-account key lacks %s", strings.Join(missing, ", "))
 	}
 	key, err := parseRSAKey(raw.PrivateKey)
 	if err != nil {
@@ -67,30 +67,36 @@ func parseServiceAccount(b []byte) (serviceAccount, error) {
 	return serviceAccount{ProjectID: raw.ProjectID, ClientEmail: raw.ClientEmail, PrivateKeyID: raw.PrivateKeyID, Key: key}, nil
 }
 
+// badKey is the error of a service-account key that does not load; its
+// text, shown to the administrator, never quotes the key.
+func badKey(format string, args ...any) error {
+	return push.Errorf("fcm.parseServiceAccount", push.Unprocessable, format, args...)
+}
+
 func parseRSAKey(s string) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode([]byte(s))
 	if block == nil {
-		return nil, errors.New("the private_key field is not a PEM private key")
+		return nil, badKey("the private_key field is not a PEM private key")
 	}
 	switch block.Type {
 	case "RSA PRIVATE KEY":
 		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, errors.New("the private_key field cannot be parsed as a PKCS#1 RSA key")
+			return nil, badKey("the private_key field cannot be parsed as a PKCS#1 RSA key")
 		}
 		return k, nil
 	case "PRIVATE KEY":
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, errors.New("the private_key field cannot be parsed as a PKCS#8 key")
+			return nil, badKey("the private_key field cannot be parsed as a PKCS#8 key")
 		}
 		rk, ok := k.(*rsa.PrivateKey)
 		if !ok {
-			return nil, errors.New("the private_key field holds a key that is not RSA")
+			return nil, badKey("the private_key field holds a key that is not RSA")
 		}
 		return rk, nil
 	}
-	return nil, fmt.Errorf("the private_key field holds a %q PEM block, not a private key", block.Type)
+	return nil, badKey("the private_key field holds a %q PEM block, not a private key", block.Type)
 }
 
 // TokenError is a failure to obtain an OAuth access token: Google's own

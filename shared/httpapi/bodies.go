@@ -29,7 +29,7 @@ func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
 func (e *fieldError) Unwrap() error { return e.err }
 
 func badField(field, format string, args ...any) error {
-	return &fieldError{field: field, err: push.E("httpapi", push.Invalid, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))}
+	return &fieldError{field: field, err: push.Errorf("httpapi", push.Invalid, "%s: %s", field, fmt.Sprintf(format, args...))}
 }
 
 // readBody reads the whole (capped) body: 413 past the cap.
@@ -37,10 +37,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, push.E("httpapi", push.TooLarge, fmt.Errorf("the request body exceeds %d bytes", tooBig.Limit))
+		return nil, push.Errorf("httpapi", push.TooLarge, "the request body exceeds %d bytes", tooBig.Limit)
 	}
 	if err != nil {
-		return nil, push.E("httpapi", push.Invalid, fmt.Errorf("read body: %w", err))
+		return nil, push.E("httpapi", push.Invalid, fmt.Errorf("read body: %w", err)).WithMsg("the request body could not be read")
 	}
 	return b, nil
 }
@@ -53,7 +53,7 @@ func decodeJSON(r *http.Request, v any) error {
 		return err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return push.E("httpapi", push.Invalid, errors.New("the request body is empty; send a JSON object"))
+		return push.Errorf("httpapi", push.Invalid, "the request body is empty; send a JSON object")
 	}
 	if err := checkFields(b, reflect.TypeOf(v).Elem(), ""); err != nil {
 		return err
@@ -64,10 +64,10 @@ func decodeJSON(r *http.Request, v any) error {
 		if errors.As(err, &typ) {
 			return badField(typ.Field, "must be a JSON %s", jsonKind(typ.Type))
 		}
-		return push.E("httpapi", push.Invalid, errors.New("the request body is not valid JSON"))
+		return push.Errorf("httpapi", push.Invalid, "the request body is not valid JSON")
 	}
 	if dec.More() {
-		return push.E("httpapi", push.Invalid, errors.New("the request body holds more than one JSON value"))
+		return push.Errorf("httpapi", push.Invalid, "the request body holds more than one JSON value")
 	}
 	return nil
 }
@@ -102,9 +102,9 @@ func checkFields(data []byte, t reflect.Type, path string) error {
 		if path == "" {
 			var syn *json.SyntaxError
 			if errors.As(err, &syn) {
-				return push.E("httpapi", push.Invalid, fmt.Errorf("the request body is not valid JSON (syntax error at byte %d)", syn.Offset))
+				return push.Errorf("httpapi", push.Invalid, "the request body is not valid JSON (syntax error at byte %d)", syn.Offset)
 			}
-			return push.E("httpapi", push.Invalid, errors.New("the request body must be a JSON object"))
+			return push.Errorf("httpapi", push.Invalid, "the request body must be a JSON object")
 		}
 		return nil // not an object: the decoder names the type error
 	}
@@ -207,7 +207,7 @@ var multipartFields = map[string]bool{
 func decodeMultipart(r *http.Request) (*appBody, error) {
 	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || params["boundary"] == "" {
-		return nil, push.E("httpapi", push.Invalid, errors.New("multipart/form-data without a boundary"))
+		return nil, push.Errorf("httpapi", push.Invalid, "multipart/form-data without a boundary")
 	}
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	vals := map[string][]byte{}
@@ -218,10 +218,10 @@ func decodeMultipart(r *http.Request) (*appBody, error) {
 		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, push.E("httpapi", push.TooLarge, fmt.Errorf("the request body exceeds %d bytes", tooBig.Limit))
+			return nil, push.Errorf("httpapi", push.TooLarge, "the request body exceeds %d bytes", tooBig.Limit)
 		}
 		if err != nil {
-			return nil, push.E("httpapi", push.Invalid, errors.New("malformed multipart/form-data body"))
+			return nil, push.Errorf("httpapi", push.Invalid, "malformed multipart/form-data body")
 		}
 		name := part.FormName()
 		if !multipartFields[name] {
@@ -232,10 +232,10 @@ func decodeMultipart(r *http.Request) (*appBody, error) {
 		}
 		b, err := io.ReadAll(io.LimitReader(part, certinfo.MaxInputSize+1))
 		if errors.As(err, &tooBig) {
-			return nil, push.E("httpapi", push.TooLarge, fmt.Errorf("the request body exceeds %d bytes", tooBig.Limit))
+			return nil, push.Errorf("httpapi", push.TooLarge, "the request body exceeds %d bytes", tooBig.Limit)
 		}
 		if err != nil {
-			return nil, push.E("httpapi", push.Invalid, errors.New("malformed multipart/form-data body"))
+			return nil, push.Errorf("httpapi", push.Invalid, "malformed multipart/form-data body")
 		}
 		vals[name] = b
 	}

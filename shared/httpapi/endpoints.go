@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -128,7 +127,7 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request, c *call) err
 func platform(r *http.Request) (push.Platform, error) {
 	p := push.Platform(r.PathValue("platform"))
 	if !p.Valid() {
-		return "", push.E("httpapi", push.NotFound, errors.New("no such platform "+strconv.Quote(string(p))+": want apns or fcm"))
+		return "", push.Errorf("httpapi", push.NotFound, "no such platform %q: want apns or fcm", p)
 	}
 	return p, nil
 }
@@ -315,7 +314,7 @@ func (h *Handler) inspect(w http.ResponseWriter, r *http.Request, c *call) error
 	return nil
 }
 
-// appJSON is the API form of an app (DESIGN §5). It never holds secret
+// appJSON is the API form of an app. It never holds secret
 // material nor where the secrets are kept.
 type appJSON struct {
 	ID          string        `json:"id"`

@@ -1,4 +1,4 @@
-// Package httpapi is the HTTP API of mobilepush (DESIGN §5): one
+// Package httpapi is the HTTP API of mobilepush (docs/ARCHITECTURE.md, HTTP API): one
 // http.Handler, used by the register and validate Lambda functions behind
 // API Gateway and by `mobilepush serve` locally. Requests and responses
 // are JSON (uploads also as multipart/form-data, as a browser form posts
@@ -82,7 +82,7 @@ func New(c Config) *Handler {
 		h.mux.Handle(pattern, eh)
 	}
 	h.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, push.E("httpapi", push.NotFound, errors.New("no such route: "+r.Method+" "+r.URL.Path)), h.log)
+		writeError(w, r, push.Errorf("httpapi", push.NotFound, "no such route: %s %s", r.Method, r.URL.Path), h.log)
 	}))
 	return h
 }
@@ -146,10 +146,16 @@ func (h *Handler) wrap(pattern string, fn func(w http.ResponseWriter, r *http.Re
 				err = push.E("httpapi.authenticate", push.Unauthorized, err)
 			}
 		}
+		var cause []any
 		if err != nil {
 			writeError(sw, r, err, log)
+			if k := push.KindOf(err); k != push.Internal && k != push.Transient {
+				// The cause of a client error (e.g. the SDK's answer) is
+				// never in the body: it is here, for the operator.
+				cause = []any{"code", push.CodeOf(err), "err", err}
+			}
 		}
-		log.Info("request", "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+		log.Info("request", append([]any{"status", sw.status, "duration_ms", time.Since(start).Milliseconds()}, cause...)...)
 	})
 }
 
@@ -210,9 +216,12 @@ type errorDetail struct {
 	Details map[string]any `json:"details,omitempty"`
 }
 
-// writeError renders err: status from its Kind, code from its Code,
-// message from its cause for client errors only. An upload rejection
-// carries its report (and live result) in details.
+// writeError renders err: status from its Kind, code from its Code, and
+// the message meant for the caller (push.MessageOf: the error's explicit
+// client message, else its Kind's fixed text), never the text of a cause.
+// Server errors are logged here with their cause; the access-log line
+// carries the cause of the others. An upload rejection carries its report
+// (and live result) in details.
 func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
 	kind := push.KindOf(err)
 	status, ok := statusOf[kind]
@@ -231,7 +240,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	}
 	var rej *registry.Rejection
 	if errors.As(err, &rej) {
-		d.Message = rej.Message()
 		d.Details = map[string]any{"platform": rej.Platform}
 		if rej.Report != nil {
 			d.Details["report"] = rej.Report
@@ -269,13 +277,13 @@ func ifMatch(r *http.Request) (int64, error) {
 	v = strings.TrimPrefix(v, "W/")
 	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, &fieldError{field: "If-Match", err: push.E("httpapi", push.Invalid, errors.New(`If-Match must be an ETag such as "3"`))}
+		return 0, &fieldError{field: "If-Match", err: push.Errorf("httpapi", push.Invalid, `If-Match must be an ETag such as "3"`)}
 	}
 	return n, nil
 }
 
 // loadApp loads the caller's app {id} and checks If-Match against it, in
-// the order DESIGN §5 fixes: 404 (also for another tenant's app), then
+// the API's order of handling: 404 (also for another tenant's app), then
 // 412. It returns the app and the version to write under.
 func (h *Handler) loadApp(r *http.Request, c *call) (credential.App, int64, error) {
 	app, err := h.reg.Get(r.Context(), c.who, r.PathValue("id"))
@@ -287,7 +295,7 @@ func (h *Handler) loadApp(r *http.Request, c *call) (credential.App, int64, erro
 		return credential.App{}, 0, err
 	}
 	if want != 0 && want != app.Version {
-		return credential.App{}, 0, push.E("httpapi", push.PreconditionFailed, errors.New("the app changed since it was read (ETag "+etag(app.Version)+"); read it again"))
+		return credential.App{}, 0, push.Errorf("httpapi", push.PreconditionFailed, "the app changed since it was read (ETag %s); read it again", etag(app.Version))
 	}
 	return app, want, nil
 }

@@ -37,7 +37,7 @@ import (
 )
 
 // proverFunc is a fake Prover: the tests that need Apple's and Google's
-// real answers run against the apnstest/fcmtest fakes (see gateway); this
+// real answers run against the apnstest/fcmtest fakes (see live_test.go); this
 // one isolates the HTTP layer.
 type proverFunc func(m credential.Material, env push.Environment, topic string) push.LiveResult
 
@@ -58,6 +58,21 @@ type api struct {
 	mu     sync.Mutex
 	bodies []string // every response body, for the secret scan
 	events []alert.Event
+	// The stores under the API, for changing things behind its back.
+	meta    credential.MetadataStore
+	secrets credential.SecretStore
+	// pushErr, when set, is what the fake TestPusher fails with.
+	pushErr error
+}
+
+// TestPush is the api's fake registry.TestPusher: delivered, or pushErr.
+func (a *api) TestPush(_ context.Context, m credential.Material, _ push.Environment, _ string, _ registry.TestMessage) (registry.Answer, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pushErr != nil {
+		return registry.Answer{}, a.pushErr
+	}
+	return registry.Answer{Platform: m.Kind.Platform(), Status: 200, Delivered: true}, nil
 }
 
 // Publish is the api's fake alert.Publisher: it keeps the events.
@@ -112,7 +127,7 @@ func newAPIOn(t *testing.T, backend string, prover registry.Prover) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api{tokens: map[string]string{}, logs: &bytes.Buffer{}}
+	a := &api{tokens: map[string]string{}, logs: &bytes.Buffer{}, meta: meta, secrets: secrets}
 	for _, tenant := range []string{"acme", "globex"} {
 		if a.tokens[tenant], err = toks.Issue(tenant); err != nil {
 			t.Fatal(err)
@@ -127,6 +142,7 @@ func newAPIOn(t *testing.T, backend string, prover registry.Prover) *api {
 		Store:     credential.NewService(credential.Config{Meta: meta, Secrets: secrets, Logger: logger}),
 		Inspector: &certinfo.Inspector{Roots: roots},
 		Prover:    prover,
+		Pusher:    a,
 		Events:    a,
 	}
 	a.srv = httptest.NewServer(httpapi.New(httpapi.Config{Registry: reg, Auth: toks, Logger: logger}))

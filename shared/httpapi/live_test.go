@@ -9,32 +9,32 @@ import (
 
 	"mobilepush/shared/apns"
 	"mobilepush/shared/apns/apnstest"
+	"mobilepush/shared/clientpool"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
-	"mobilepush/shared/gateway"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
 
 // providers are the fake Apple (strict: it trusts only the test Apple
 // root) and the fake Google (strict: only registered keys), and the real
-// gateway code pointed at them.
+// client pool pointed at them.
 type providers struct {
 	apple  *apnstest.Server
 	google *fcmtest.Server
-	gw     *gateway.Gateways
+	pool   *clientpool.Pool
 }
 
 func newProviders(t *testing.T) *providers {
 	t.Helper()
 	apple := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	google := fcmtest.NewServer(t, fcmtest.Options{})
-	gw := gateway.New(gateway.Config{
+	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: apple.URL, SandboxURL: "https://127.0.0.1:1", RootCAs: apple.RootCAs},
 		FCM:  fcm.Config{Endpoint: google.URL, TokenURL: google.TokenURL, RootCAs: google.RootCAs},
 	})
-	t.Cleanup(gw.Close)
-	return &providers{apple: apple, google: google, gw: gw}
+	t.Cleanup(pool.Close)
+	return &providers{apple: apple, google: google, pool: pool}
 }
 
 // TestLiveChecksAgainstFakeProviders: live rejections by the fake Apple
@@ -47,7 +47,7 @@ func TestLiveChecksAgainstFakeProviders(t *testing.T) {
 
 func testLiveChecksAgainstFakeProviders(t *testing.T, backend string) {
 	pv := newProviders(t)
-	a := newAPIOn(t, backend, pv.gw)
+	a := newAPIOn(t, backend, pv.pool)
 	ca, err := testcred.AppleWWDR()
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ type route struct {
 	handle  func(h *Handler, w http.ResponseWriter, r *http.Request, c *call) error
 }
 
-// routes is every endpoint of DESIGN §5. Order of handling in each:
+// routes is every endpoint of the API. Order of handling in each:
 // authenticate (401) -> load (tenant, id) (404) -> If-Match (412) ->
 // body (400/413/422).
 var routes = []route{
@@ -35,7 +35,7 @@ var routes = []route{
 }
 
 // statusOf maps every push.Kind to its HTTP status: the one place this
-// mapping lives (DESIGN §5).
+// mapping lives (docs/ARCHITECTURE.md, Error model).
 var statusOf = map[push.Kind]int{
 	push.NotFound:           http.StatusNotFound,
 	push.Invalid:            http.StatusBadRequest,

@@ -3,7 +3,6 @@ package localsend
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -92,18 +91,18 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		_, derr := push.DecodeMessage(body) // names the problem without quoting the body
 		if derr == nil {
-			derr = push.E(op, push.Invalid, errors.New("message: not a JSON object"))
+			derr = push.Errorf(op, push.Invalid, "message: not a JSON object")
 		}
 		return "", derr
 	}
 	if raw, ok := fields["tenant"]; ok {
 		var t string
 		if err := json.Unmarshal(raw, &t); err != nil {
-			return "", push.E(op, push.Invalid, errors.New("tenant: must be a JSON string"))
+			return "", push.Errorf(op, push.Invalid, "tenant: must be a JSON string")
 		}
 		if t != "" && t != tenant { // "" is absent: push.Message always writes the field
 			// As for another tenant's app: nothing tells whether it exists.
-			return "", push.E(op, push.NotFound, fmt.Errorf("tenant: %q is not the tenant of this token; leave it out or send %q", t, tenant))
+			return "", push.Errorf(op, push.NotFound, "tenant: %q is not the tenant of this token; leave it out or send %q", t, tenant)
 		}
 	}
 	fields["tenant"], _ = json.Marshal(tenant)
@@ -126,7 +125,7 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 	if a.Apps != nil {
 		if _, err := a.Apps.App(ctx, tenant, m.AppID); err != nil {
 			if push.Is(err, push.NotFound) {
-				return "", push.E(op, push.NotFound, fmt.Errorf("app_id: no app %q", m.AppID))
+				return "", push.Errorf(op, push.NotFound, "app_id: no app %q", m.AppID)
 			}
 			return "", fmt.Errorf("%s: load app %s: %w", op, m.AppID, err)
 		}
@@ -192,7 +191,7 @@ func (a *API) Status(ctx context.Context, tenant, id string) (Status, error) {
 	const op = "localsend.Status"
 	g, err := a.Inbox.Group(ctx, Group(tenant, id))
 	if push.Is(err, push.NotFound) {
-		return Status{}, push.E(op, push.NotFound, fmt.Errorf("message %s: not found (unknown, another tenant's, or expired)", id))
+		return Status{}, push.Errorf(op, push.NotFound, "message %s: not found (unknown, another tenant's, or expired)", id)
 	}
 	if err != nil {
 		return Status{}, fmt.Errorf("%s: %w", op, err)

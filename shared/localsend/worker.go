@@ -1,5 +1,5 @@
-// Package localsend is the send path of `mobilepush serve` (DESIGN §6,
-// §8): the worker that takes queue messages v1 off the embedded durable
+// Package localsend is the send path of `mobilepush serve` (docs/ARCHITECTURE.md, Local server):
+// the worker that takes queue messages v1 off the embedded durable
 // queue (boltstore.Queue) and sends them with the same dispatch use case
 // the send Lambda function runs, and the HTTP endpoints application
 // servers use locally instead of SQS: POST /v1/messages and

@@ -2,6 +2,7 @@ package push
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -38,6 +39,21 @@ var kindNames = [...]string{
 	Internal:           "internal",
 }
 
+// kindMessages are the fixed client messages of the kinds: what a caller
+// is told when an error carries no message of its own.
+var kindMessages = [...]string{
+	Other:              "An internal error occurred.",
+	NotFound:           "The requested resource does not exist.",
+	Invalid:            "The request is not valid.",
+	Unprocessable:      "The request is well-formed but cannot be processed.",
+	Conflict:           "The request conflicts with the current state; read it again.",
+	PreconditionFailed: "A precondition of the request did not hold; read the resource again.",
+	TooLarge:           "The request is too large.",
+	Unauthorized:       "The request lacks valid credentials.",
+	Transient:          "A dependency is unavailable; retry later.",
+	Internal:           "An internal error occurred.",
+}
+
 // String returns the kind's stable snake_case name, used as the default
 // error code in API responses.
 func (k Kind) String() string {
@@ -47,9 +63,26 @@ func (k Kind) String() string {
 	return "other"
 }
 
+// Message returns the kind's fixed client message, shown for an error of
+// that kind that carries no message of its own (see MessageOf).
+func (k Kind) Message() string {
+	if int(k) < len(kindMessages) {
+		return kindMessages[k]
+	}
+	return kindMessages[Internal]
+}
+
 // Error is the error type of mobilepush: the operation that failed, its
 // Kind, an optional stable machine-readable Code (e.g. a certinfo code),
-// and the underlying error.
+// an optional message for the caller, and the underlying error.
+//
+// The two texts have different readers. Msg is for the caller (an API
+// client, a CLI user): it says what is wrong with the request in the
+// request's own terms, and the API shows it verbatim. Err is for the
+// operator: it may quote a dependency (an SDK error, a file path) and is
+// logged, never shown. An Error without a Msg is shown by its Kind's fixed
+// text (Kind.Message), so a dependency's words never reach a caller by
+// accident.
 //
 // Error never holds secret material: callers construct it from facts, not
 // from the secrets themselves.
@@ -57,15 +90,35 @@ type Error struct {
 	Op   string // operation, e.g. "credential.Get"
 	Kind Kind   // class of failure
 	Code string // optional stable code; defaults to Kind.String()
+	Msg  string // optional message for the caller; see MessageOf
 	Err  error  // underlying error, may be nil
 }
 
-// E builds an *Error. A nil err is allowed (the kind alone describes it).
+// E builds an *Error with a cause and no client message. A nil err is
+// allowed (the kind alone describes it).
 func E(op string, kind Kind, err error) *Error {
 	return &Error{Op: op, Kind: kind, Err: err}
 }
 
-// Error renders "op: kind: underlying".
+// Errorf builds an *Error whose client message is the formatted text, and
+// no cause. The arguments are the caller's own facts (field names, limits,
+// ids from the request), never the text of another error: a cause goes in
+// Err (see Error.WithMsg), where it is logged but not shown.
+func Errorf(op string, kind Kind, format string, args ...any) *Error {
+	return &Error{Op: op, Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// WithMsg sets the client message of e and returns e, for an error that
+// has both a cause to log and a message to show:
+//
+//	push.E(op, push.NotFound, sdkErr).WithMsg("the app's credential is missing")
+func (e *Error) WithMsg(format string, args ...any) *Error {
+	e.Msg = fmt.Sprintf(format, args...)
+	return e
+}
+
+// Error renders "op: code: message: underlying" (code defaults to the
+// kind's name; an empty part is left out), the whole story for a log line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Op != "" {
@@ -76,6 +129,10 @@ func (e *Error) Error() string {
 		b.WriteString(e.Code)
 	} else {
 		b.WriteString(e.Kind.String())
+	}
+	if e.Msg != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -126,30 +183,33 @@ func CodeOf(err error) string {
 // Is reports whether err's Kind is k.
 func Is(err error, k Kind) bool { return KindOf(err) == k }
 
-// MessageOf returns the text of the underlying cause of err for showing
-// to a caller: the error wrapped by the innermost *Error, without the Op
-// and Kind prefixes. Callers decide whether the Kind allows showing it
-// (never for Internal or Transient errors, whose causes may quote
-// dependencies).
+// MessageOf returns the message of err for showing to a caller: the Msg
+// of the outermost *Error in err's chain that has one, provided no *Error
+// before it sets a different Kind (a cause of another kind does not
+// describe err); else the fixed text of err's Kind (Kind.Message). The
+// text of a cause is never returned. Internal and Transient errors always
+// give their kind's fixed text: what went wrong is the operator's to read
+// in the log. It returns "" for nil.
 func MessageOf(err error) string {
-	var inner *Error
+	if err == nil {
+		return ""
+	}
+	kind := KindOf(err)
+	if kind == Internal || kind == Transient {
+		return kind.Message()
+	}
 	for e := err; e != nil; {
 		var pe *Error
 		if !errors.As(e, &pe) {
 			break
 		}
-		inner = pe
+		if pe.Kind != Other && pe.Kind != kind {
+			break
+		}
+		if pe.Msg != "" {
+			return pe.Msg
+		}
 		e = pe.Err
 	}
-	switch {
-	case inner == nil && err != nil:
-		return err.Error()
-	case inner == nil:
-		return ""
-	case inner.Err != nil:
-		return inner.Err.Error()
-	case inner.Code != "":
-		return inner.Code
-	}
-	return inner.Kind.String()
+	return kind.Message()
 }

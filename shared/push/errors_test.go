@@ -3,6 +3,7 @@ package push
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,8 @@ func TestErrorString(t *testing.T) {
 		{E("credential.Get", NotFound, errors.New("app a1")), "credential.Get: not_found: app a1"},
 		{&Error{Op: "certinfo", Kind: Unprocessable, Code: "wrong_password"}, "certinfo: wrong_password"},
 		{&Error{Kind: Invalid}, "invalid"},
+		{Errorf("httpapi", Invalid, "name: must be 1-%d bytes", 200), "httpapi: invalid: name: must be 1-200 bytes"},
+		{E("awssecrets.ReadVersion", NotFound, errors.New("sdk text")).WithMsg("gone"), "awssecrets.ReadVersion: not_found: gone: sdk text"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -99,20 +102,49 @@ func TestParseEnvironment(t *testing.T) {
 }
 
 func TestMessageOf(t *testing.T) {
+	sdk := errors.New("operation error Secrets Manager: GetSecretValue, https response error StatusCode: 400, RequestID: r1")
 	tests := []struct {
+		name string
 		err  error
 		want string
 	}{
-		{nil, ""},
-		{errors.New("plain"), "plain"},
-		{E("credential.Get", NotFound, errors.New("app a1 not found")), "app a1 not found"},
-		{fmt.Errorf("register: %w", E("outer", Other, fmt.Errorf("save app x: %w", E("inner", Conflict, errors.New("app x exists"))))), "app x exists"},
-		{&Error{Op: "x", Kind: Unprocessable, Code: "expired"}, "expired"},
-		{E("x", TooLarge, nil), "too_large"},
+		{"nil", nil, ""},
+		{"plain error is internal", errors.New("plain"), Internal.Message()},
+		{"a cause is never shown", E("credential.Get", NotFound, sdk), NotFound.Message()},
+		{"explicit message", Errorf("credential.Get", NotFound, "app %s does not exist", "a1"), "app a1 does not exist"},
+		{"message and cause", E("awssecrets.ReadVersion", NotFound, sdk).WithMsg("the secret is gone"), "the secret is gone"},
+		{"through Other and fmt wrappers",
+			fmt.Errorf("register: %w", E("outer", Other, fmt.Errorf("save app x: %w", Errorf("inner", Conflict, "app x exists")))), "app x exists"},
+		{"the outermost message wins", E("outer", Conflict, Errorf("inner", Conflict, "inner text")).WithMsg("outer text"), "outer text"},
+		{"a message of the same kind below", E("outer", Conflict, Errorf("inner", Conflict, "inner text")), "inner text"},
+		{"a cause of another kind does not describe the error", E("outer", NotFound, Errorf("inner", Invalid, "field x")), NotFound.Message()},
+		{"internal hides its message", Errorf("x", Internal, "key file /etc/k has mode 0644"), Internal.Message()},
+		{"transient hides its message", E("outer", Transient, Errorf("inner", Invalid, "x")), Transient.Message()},
+		{"coded without a message", &Error{Op: "x", Kind: Unprocessable, Code: "expired"}, Unprocessable.Message()},
+		{"kind alone", E("x", TooLarge, nil), TooLarge.Message()},
 	}
 	for _, tt := range tests {
-		if got := MessageOf(tt.err); got != tt.want {
-			t.Errorf("MessageOf(%v) = %q, want %q", tt.err, got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MessageOf(tt.err); got != tt.want {
+				t.Errorf("MessageOf(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKindMessage(t *testing.T) {
+	seen := map[string]Kind{}
+	for k := NotFound; k <= Internal; k++ {
+		m := k.Message()
+		if m == "" || !strings.HasSuffix(m, ".") {
+			t.Errorf("Kind %v has message %q, want a sentence", k, m)
 		}
+		if prev, dup := seen[m]; dup {
+			t.Errorf("Kinds %v and %v share the message %q", prev, k, m)
+		}
+		seen[m] = k
+	}
+	if got := Kind(200).Message(); got != Internal.Message() {
+		t.Errorf("unknown kind message = %q, want the internal one", got)
 	}
 }

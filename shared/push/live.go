@@ -1,7 +1,7 @@
 package push
 
 // LiveCode is the stable result of proving a credential against Apple or
-// Google without a visible push (DESIGN §4.2). The codes are API contract.
+// Google without a visible push (docs/ARCHITECTURE.md, Live check). The codes are API contract.
 type LiveCode string
 
 // The live codes.

@@ -19,7 +19,7 @@ import (
 )
 
 // MessageVersion is the queue message format version this package reads
-// and writes (DESIGN §6).
+// and writes (docs/ARCHITECTURE.md, Queue message v1).
 const MessageVersion = 1
 
 // Limits of a queue message. Each is checked by Message.Validate, and the
@@ -94,7 +94,7 @@ func InterruptionLevels() []InterruptionLevel {
 	return []InterruptionLevel{InterruptionPassive, InterruptionActive, InterruptionTimeSensitive, InterruptionCritical}
 }
 
-// Message is the queue message v1 (DESIGN §6): what an application server
+// Message is the queue message v1: what an application server
 // asks mobilepush to send to up to MaxTokens devices of one app. Its JSON
 // form is the SQS message body, the body of POST /v1/messages and the
 // body kept in the dead-letter queue; shared/enqueue/message.schema.json
@@ -184,13 +184,13 @@ var (
 )
 
 // Validate checks m against the queue message contract. It returns nil or
-// a *Error of Kind Invalid (TooLarge for a size limit) whose message
-// names the field and the limit, e.g. "tokens: 1001 tokens, at most 1000
+// a *Error of Kind Invalid (TooLarge for a size limit) whose client
+// message (Msg) names the field and the limit, e.g. "tokens: 1001 tokens, at most 1000
 // per message". Device tokens are named by index, never quoted.
 func (m *Message) Validate() error {
 	const op = "push.Message.Validate"
-	invalid := func(format string, a ...any) error { return E(op, Invalid, fmt.Errorf(format, a...)) }
-	tooLarge := func(format string, a ...any) error { return E(op, TooLarge, fmt.Errorf(format, a...)) }
+	invalid := func(format string, a ...any) error { return Errorf(op, Invalid, format, a...) }
+	tooLarge := func(format string, a ...any) error { return Errorf(op, TooLarge, format, a...) }
 
 	if m.Version != MessageVersion {
 		return invalid("version: %d is not supported, want %d", m.Version, MessageVersion)
@@ -582,24 +582,24 @@ func (m *Message) FCMPayloadSize() int {
 func DecodeMessage(body []byte) (*Message, error) {
 	const op = "push.DecodeMessage"
 	if len(body) > MaxMessageDecode {
-		return nil, E(op, TooLarge, fmt.Errorf("message: %d bytes, at most %d", len(body), MaxMessageDecode))
+		return nil, Errorf(op, TooLarge, "message: %d bytes, at most %d", len(body), MaxMessageDecode)
 	}
 	var probe struct {
 		Version json.RawMessage `json:"version"`
 	}
 	if err := json.Unmarshal(body, &probe); err == nil {
 		if v := string(probe.Version); v != "" && v != "1" {
-			return nil, E(op, Invalid, fmt.Errorf("version: %s is not supported, want %d", v, MessageVersion))
+			return nil, Errorf(op, Invalid, "version: %s is not supported, want %d", v, MessageVersion)
 		}
 	}
 	var m Message
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, E(op, Invalid, fmt.Errorf("message: %s", jsonProblem(err)))
+		return nil, Errorf(op, Invalid, "message: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, E(op, Invalid, errors.New("message: data after the JSON object"))
+		return nil, Errorf(op, Invalid, "message: data after the JSON object")
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

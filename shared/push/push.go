@@ -5,8 +5,6 @@
 // the app-server client can all depend on it.
 package push
 
-import "fmt"
-
 // Platform names a push provider a credential belongs to.
 type Platform string
 
@@ -38,7 +36,7 @@ func (e Environment) Valid() bool { return e == Production || e == Sandbox }
 func ParseEnvironment(s string) (Environment, error) {
 	e := Environment(s)
 	if !e.Valid() {
-		return "", E("push.ParseEnvironment", Invalid, fmt.Errorf("environment %q: want %q or %q", s, Production, Sandbox))
+		return "", Errorf("push.ParseEnvironment", Invalid, "environment %q: want %q or %q", s, Production, Sandbox)
 	}
 	return e, nil
 }

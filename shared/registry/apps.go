@@ -41,7 +41,7 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 		in.Environment = push.Production
 	}
 	if !in.Environment.Valid() {
-		return Result{}, push.E(op, push.Invalid, fmt.Errorf("environment %q: want production or sandbox", in.Environment))
+		return Result{}, push.Errorf(op, push.Invalid, "environment %q: want production or sandbox", in.Environment)
 	}
 	res := Result{Checked: map[push.Platform]*Checked{}}
 	req := credential.CreateRequest{
@@ -91,7 +91,7 @@ func (s *Service) Update(ctx context.Context, who Principal, id string, expect i
 	const op = "registry.Update"
 	if patch.Environment != nil {
 		if !patch.Environment.Valid() {
-			return credential.App{}, push.E(op, push.Invalid, fmt.Errorf("environment %q: want production or sandbox", *patch.Environment))
+			return credential.App{}, push.Errorf(op, push.Invalid, "environment %q: want production or sandbox", *patch.Environment)
 		}
 		app, err := s.Store.Get(ctx, who.Tenant, id)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *Service) Update(ctx context.Context, who Principal, id string, expect i
 		}
 		if m := app.APNs; m != nil && m.Kind == credential.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
 			return credential.App{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: string(certinfo.EnvironmentMismatch),
-				Err: fmt.Errorf("the APNs certificate serves only %s; upload a certificate for %s first", m.Facts.Environment, *patch.Environment)}
+				Msg: fmt.Sprintf("the APNs certificate serves only %s; upload a certificate for %s first", m.Facts.Environment, *patch.Environment)}
 		}
 	}
 	return s.Store.Update(ctx, credential.UpdateRequest{Tenant: who.Tenant, ID: id, Expect: expect, Patch: patch, Actor: who.Subject})
@@ -211,7 +211,7 @@ func (s *Service) Rollback(ctx context.Context, who Principal, id string, p push
 	}
 	cur := app.Meta(p)
 	if cur == nil || cur.Previous == nil {
-		return Result{}, push.E(op, push.Conflict, fmt.Errorf("app %s has no previous %s credential to roll back to", id, p))
+		return Result{}, push.Errorf(op, push.Conflict, "app %s has no previous %s credential to roll back to", id, p)
 	}
 	m, err := s.Store.PreviousMaterial(ctx, who.Tenant, id, p)
 	if err != nil {
@@ -219,7 +219,7 @@ func (s *Service) Rollback(ctx context.Context, who Principal, id string, p push
 	}
 	st, live := s.revalidate(ctx, app, p, m, cur.Previous.Facts)
 	if st.State == credential.Expired || st.State == credential.Invalid {
-		return Result{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: st.Reason, Err: errors.New(st.Message)}
+		return Result{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: st.Reason, Msg: st.Message}
 	}
 	var due time.Time
 	if na := cur.Previous.Facts.NotAfter; !na.IsZero() {
@@ -304,7 +304,7 @@ func (s *Service) revalidate(ctx context.Context, app credential.App, p push.Pla
 func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsUpload, fcm *FCMUpload) (map[push.Platform]*Checked, error) {
 	const op = "registry.Inspect"
 	if apns == nil && fcm == nil {
-		return nil, push.E(op, push.Invalid, errors.New("give apns or fcm"))
+		return nil, push.Errorf(op, push.Invalid, "give apns or fcm")
 	}
 	out := map[push.Platform]*Checked{}
 	run := func(p push.Platform, check func() (*Checked, error)) error {
@@ -341,10 +341,10 @@ func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsU
 func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push.Platform, msg TestMessage) (Answer, error) {
 	const op = "registry.TestPush"
 	if !p.Valid() {
-		return Answer{}, push.E(op, push.Invalid, fmt.Errorf("platform %q: want apns or fcm", p))
+		return Answer{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", p)
 	}
 	if msg.Token == "" {
-		return Answer{}, push.E(op, push.Invalid, errors.New("token is required"))
+		return Answer{}, push.Errorf(op, push.Invalid, "token is required")
 	}
 	app, err := s.Store.Get(ctx, who.Tenant, id)
 	if err != nil {
@@ -352,7 +352,7 @@ func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push
 	}
 	meta := app.Meta(p)
 	if meta == nil {
-		return Answer{}, push.E(op, push.NotFound, fmt.Errorf("app %s has no %s credential", id, p))
+		return Answer{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", id, p)
 	}
 	m, err := s.Store.Material(ctx, who.Tenant, id, p)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package registry is the admin use cases of mobilepush (DESIGN §4, §5):
+// Package registry is the admin use cases (docs/ARCHITECTURE.md, Credential lifecycle):
 // register apps, upload and rotate their push credentials, roll back,
 // re-validate, send a test push, and read the audit trail. Every upload is
 // inspected offline (certinfo) and then proven live against Apple or
@@ -23,14 +23,14 @@ import (
 )
 
 // Prover proves a credential against the provider without a visible push
-// (DESIGN §4.2). topic is the APNs topic (the bundle id); env selects the
+// (docs/ARCHITECTURE.md, Live check). topic is the APNs topic (the bundle id); env selects the
 // APNs gateway and is ignored for FCM. It never returns secret material.
 type Prover interface {
 	Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult
 }
 
 // TestPusher sends one real notification for POST /v1/apps/{id}/test-push
-// through the same gateway code the sender uses.
+// through the same clients the sender uses (clientpool).
 type TestPusher interface {
 	TestPush(ctx context.Context, m credential.Material, env push.Environment, topic string, msg TestMessage) (Answer, error)
 }
@@ -142,7 +142,7 @@ func (r *Rejection) Error() string {
 }
 
 func reject(op string, rej *Rejection) error {
-	return &push.Error{Op: op, Kind: push.Unprocessable, Code: rej.Code(), Err: rej}
+	return &push.Error{Op: op, Kind: push.Unprocessable, Code: rej.Code(), Msg: rej.Message(), Err: rej}
 }
 
 // Checked is the outcome of checking one upload: the report, the live
@@ -168,19 +168,19 @@ func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env 
 	var r *certinfo.Report
 	switch {
 	case up.BundleID == "":
-		return nil, push.E(op, push.Invalid, errors.New("apns.bundle_id is required"))
+		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id is required")
 	case len(up.P12) > 0 && len(up.P8) > 0:
-		return nil, push.E(op, push.Invalid, errors.New("apns: give either p12 or p8, not both"))
+		return nil, push.Errorf(op, push.Invalid, "apns: give either p12 or p8, not both")
 	case len(up.P12) > 0:
 		if !up.HasPassword {
-			return nil, push.E(op, push.Invalid, errors.New("apns.password is required with a .p12 (send \"\" for an empty password)"))
+			return nil, push.Errorf(op, push.Invalid, "apns.password is required with a .p12 (send \"\" for an empty password)")
 		}
 		r = s.Inspector.P12(up.P12, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
 	case len(up.P8) > 0:
 		r = s.Inspector.P8(up.P8, certinfo.P8Request{KeyID: up.KeyID, TeamID: up.TeamID})
 		r.RequestedBundleID = up.BundleID
 	default:
-		return nil, push.E(op, push.Invalid, errors.New("apns: give p12 (with password) or p8 (with key_id and team_id)"))
+		return nil, push.Errorf(op, push.Invalid, "apns: give p12 (with password) or p8 (with key_id and team_id)")
 	}
 	return s.prove(ctx, op, push.APNs, r, liveEnvironment(env, r), up.BundleID)
 }
@@ -200,7 +200,7 @@ func liveEnvironment(env push.Environment, r *certinfo.Report) push.Environment 
 // checkFCM inspects a service account offline, then live.
 func (s *Service) checkFCM(ctx context.Context, op string, up *FCMUpload) (*Checked, error) {
 	if len(up.ServiceAccountJSON) == 0 {
-		return nil, push.E(op, push.Invalid, errors.New("fcm.service_account_json is required"))
+		return nil, push.Errorf(op, push.Invalid, "fcm.service_account_json is required")
 	}
 	r := s.Inspector.ServiceAccount(up.ServiceAccountJSON)
 	return s.prove(ctx, op, push.FCM, r, "", "")

@@ -25,7 +25,7 @@ import (
 )
 
 // Object identifiers of Apple's push certificate extensions and the UID
-// subject attribute (see DESIGN §4.1).
+// subject attribute.
 var (
 	OIDSandbox    = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 3, 1}
 	OIDProduction = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 3, 2}

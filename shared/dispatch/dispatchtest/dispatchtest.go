@@ -13,11 +13,11 @@ import (
 	"mobilepush/shared/apns"
 	"mobilepush/shared/apns/apnstest"
 	"mobilepush/shared/boltstore"
+	"mobilepush/shared/clientpool"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
-	"mobilepush/shared/gateway"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
@@ -68,11 +68,11 @@ func NewRig(t testing.TB) *Rig {
 	r := &Rig{Store: credential.NewService(credential.Config{Meta: st, Secrets: st}), Notes: &Notes{Invalid: map[push.Platform][]string{}}}
 	r.Apple = apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
-	gw := gateway.New(gateway.Config{
+	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
 		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
 	})
-	t.Cleanup(gw.Close)
+	t.Cleanup(pool.Close)
 
 	r.App, r.Cert = r.AddApp(t, "shop")
 	r.Sender = r.NewSender("worker-1")
@@ -118,9 +118,9 @@ func (r *Rig) AddApp(t testing.TB, id string) (credential.App, *testcred.Identit
 	return app, cert
 }
 
-// Gateways returns provider clients pointed at the rig's fakes.
-func (r *Rig) Gateways() *gateway.Gateways {
-	return gateway.New(gateway.Config{
+// Clients returns a pool of provider clients pointed at the rig's fakes.
+func (r *Rig) Clients() *clientpool.Pool {
+	return clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
 		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
 	})
@@ -130,11 +130,11 @@ func (r *Rig) Gateways() *gateway.Gateways {
 // and fakes, with its own client cache and a metadata cache of 1 ms.
 func (r *Rig) NewSender(owner string) *dispatch.Sender {
 	cache := credential.NewCache(r.Store, credential.CacheConfig{TTL: time.Millisecond})
-	gw := gateway.New(gateway.Config{
+	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
 		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
 	})
-	return dispatch.New(dispatch.Config{Apps: cache, Ledger: r.Store, Suspender: r.Store, Clients: gw, Notifier: r.Notes, Owner: owner, LeaseFor: time.Minute, MaxAttempts: 3})
+	return dispatch.New(dispatch.Config{Apps: cache, Ledger: r.Store, Suspender: r.Store, Clients: pool, Notifier: r.Notes, Owner: owner, LeaseFor: time.Minute, MaxAttempts: 3})
 }
 
 // HexToken is a well-formed APNs device token for i.

@@ -1,7 +1,7 @@
 // admin.js: the behaviour of the mobilepush admin page (package adminpage).
 //
 // Plain JavaScript, no framework, no build step. It talks to the HTTP API
-// on the same origin (DESIGN §5) with the bearer token the administrator
+// on the same origin (docs/ARCHITECTURE.md, HTTP API) with the bearer token the administrator
 // enters once; the token stays in sessionStorage (this tab only). Every
 // value from the server is put into the page with textContent, never as
 // HTML. The inputs live in index.html; this file only reads them, shows

@@ -1,4 +1,4 @@
-package gateway_test
+package clientpool_test
 
 import (
 	"context"
@@ -9,21 +9,21 @@ import (
 
 	"mobilepush/shared/apns"
 	"mobilepush/shared/apns/apnstest"
+	"mobilepush/shared/clientpool"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
-	"mobilepush/shared/gateway"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 	"mobilepush/shared/testcred"
 )
 
 // world is a fake Apple (both environments, strict trust) and a fake
-// Google (strict keys) with Gateways pointed at them.
+// Google (strict keys) with a Pool pointed at them.
 type world struct {
 	prod, sandbox *apnstest.Server
 	google        *fcmtest.Server
-	gw            *gateway.Gateways
+	pool          *clientpool.Pool
 	ca            *testcred.Authority
 }
 
@@ -51,11 +51,11 @@ func newWorld(t *testing.T) *world {
 	roots := x509.NewCertPool()
 	roots.AddCert(w.prod.Certificate)
 	roots.AddCert(w.sandbox.Certificate)
-	w.gw = gateway.New(gateway.Config{
+	w.pool = clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: w.prod.URL, SandboxURL: w.sandbox.URL, RootCAs: roots},
 		FCM:  fcm.Config{Endpoint: w.google.URL, TokenURL: w.google.TokenURL, RootCAs: w.google.RootCAs},
 	})
-	t.Cleanup(w.gw.Close)
+	t.Cleanup(w.pool.Close)
 	return w
 }
 
@@ -160,7 +160,7 @@ func TestProve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := w.gw.Prove(ctx, tt.m, tt.env, tt.topic)
+			got := w.pool.Prove(ctx, tt.m, tt.env, tt.topic)
 			if got.Code != tt.want {
 				t.Fatalf("Prove = %+v, want %s", got, tt.want)
 			}
@@ -177,17 +177,17 @@ func TestProve(t *testing.T) {
 func TestProveUnreachable(t *testing.T) {
 	w := newWorld(t)
 	m, _ := saMaterial(t, "acme-push")
-	gw := gateway.New(gateway.Config{
+	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: "https://127.0.0.1:1", SandboxURL: "https://127.0.0.1:1"},
 		FCM:  fcm.Config{Endpoint: "https://127.0.0.1:1", TokenURL: "https://127.0.0.1:1/token"},
 	})
-	defer gw.Close()
+	defer pool.Close()
 	id, err := w.ca.IssuePush(testcred.PushCert{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, mat := range map[string]credential.Material{"apns": certMaterial(t, id), "fcm": m} {
-		if got := gw.Prove(context.Background(), mat, push.Production, "com.example.app"); got.Code != push.LiveUnreachable {
+		if got := pool.Prove(context.Background(), mat, push.Production, "com.example.app"); got.Code != push.LiveUnreachable {
 			t.Errorf("%s: Prove = %+v, want unreachable", name, got)
 		}
 	}
@@ -200,13 +200,13 @@ func TestClientsAreCachedPerCredentialAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := certMaterial(t, id)
-	a1, err := w.gw.APNs(m, push.Production)
+	a1, err := w.pool.APNs(m, push.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, _ := w.gw.APNs(certMaterial(t, id), push.Production)
-	a3, _ := w.gw.APNs(m, push.Sandbox)
-	other, _ := w.gw.APNs(certMaterial(t, mustIssue(t, w.ca)), push.Production)
+	a2, _ := w.pool.APNs(certMaterial(t, id), push.Production)
+	a3, _ := w.pool.APNs(m, push.Sandbox)
+	other, _ := w.pool.APNs(certMaterial(t, mustIssue(t, w.ca)), push.Production)
 	if a1 != a2 {
 		t.Error("the same credential and environment built a second client")
 	}
@@ -214,11 +214,11 @@ func TestClientsAreCachedPerCredentialAndEnvironment(t *testing.T) {
 		t.Error("a different environment or credential reused a client")
 	}
 	sa, _ := saMaterial(t, "p")
-	f1, err := w.gw.FCM(context.Background(), sa)
+	f1, err := w.pool.FCM(context.Background(), sa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f2, _ := w.gw.FCM(context.Background(), sa)
+	f2, _ := w.pool.FCM(context.Background(), sa)
 	if f1 != f2 {
 		t.Error("the same service account built a second FCM client")
 	}
@@ -227,12 +227,12 @@ func TestClientsAreCachedPerCredentialAndEnvironment(t *testing.T) {
 func TestTestPush(t *testing.T) {
 	w := newWorld(t)
 	id := mustIssue(t, w.ca)
-	ans, err := w.gw.TestPush(context.Background(), certMaterial(t, id), push.Production, "com.example.app", registry.TestMessage{Token: strings.Repeat("ab", 32), Title: "Hi", Body: "there"})
+	ans, err := w.pool.TestPush(context.Background(), certMaterial(t, id), push.Production, "com.example.app", registry.TestMessage{Token: strings.Repeat("ab", 32), Title: "Hi", Body: "there"})
 	if err != nil || !ans.Delivered || ans.Status != 200 || ans.MessageID == "" {
 		t.Fatalf("apns test push = %+v, %v", ans, err)
 	}
 	w.prod.Script(strings.Repeat("cd", 32), apnstest.Response{Status: 410, Reason: "Unregistered"})
-	ans, err = w.gw.TestPush(context.Background(), certMaterial(t, id), push.Production, "com.example.app", registry.TestMessage{Token: strings.Repeat("cd", 32), Title: "Hi"})
+	ans, err = w.pool.TestPush(context.Background(), certMaterial(t, id), push.Production, "com.example.app", registry.TestMessage{Token: strings.Repeat("cd", 32), Title: "Hi"})
 	if err != nil || ans.Delivered || ans.Status != 410 || ans.Reason != "Unregistered" {
 		t.Fatalf("apns test push to a dead token = %+v, %v", ans, err)
 	}
@@ -240,12 +240,12 @@ func TestTestPush(t *testing.T) {
 	if err := w.google.AddServiceAccount(saJSON); err != nil {
 		t.Fatal(err)
 	}
-	ans, err = w.gw.TestPush(context.Background(), sa, "", "", registry.TestMessage{Token: "fcm-device-1", Title: "Hi", Body: "there"})
+	ans, err = w.pool.TestPush(context.Background(), sa, "", "", registry.TestMessage{Token: "fcm-device-1", Title: "Hi", Body: "there"})
 	if err != nil || !ans.Delivered || ans.MessageID == "" {
 		t.Fatalf("fcm test push = %+v, %v", ans, err)
 	}
 	w.google.ScriptToken("fcm-dead", fcmtest.Unregistered())
-	ans, err = w.gw.TestPush(context.Background(), sa, "", "", registry.TestMessage{Token: "fcm-dead", Title: "Hi"})
+	ans, err = w.pool.TestPush(context.Background(), sa, "", "", registry.TestMessage{Token: "fcm-dead", Title: "Hi"})
 	if err != nil || ans.Delivered || ans.Reason != "UNREGISTERED" {
 		t.Fatalf("fcm test push to a dead token = %+v, %v", ans, err)
 	}

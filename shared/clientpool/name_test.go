@@ -1,4 +1,4 @@
-package gateway_test
+package clientpool_test
 
 import "crypto/x509/pkix"
 

@@ -1,11 +1,11 @@
-// Package gateway turns stored credential material into APNs and FCM
-// clients and keeps them: one APNs client per (credential, environment)
-// and one FCM client per credential, reused across requests and Lambda
-// invocations (Apple treats rapid reconnects as an attack; a warm HTTP/2
+// Package clientpool builds APNs and FCM clients from stored credential
+// material and keeps them per credential: one APNs client per
+// (credential, environment) and one FCM client per credential, reused
+// across requests and Lambda invocations (Apple treats rapid reconnects as an attack; a warm HTTP/2
 // connection is most of FCM's speed). It implements the registry's live
 // check and test push on top of shared/apns and shared/fcm, and is the
 // client source of the sender.
-package gateway
+package clientpool
 
 import (
 	"container/list"
@@ -36,9 +36,9 @@ type Config struct {
 	MaxClients int
 }
 
-// Gateways builds and caches provider clients. It is safe for concurrent
+// Pool builds and caches provider clients. It is safe for concurrent
 // use.
-type Gateways struct {
+type Pool struct {
 	cfg Config
 
 	mu    sync.Mutex
@@ -47,8 +47,8 @@ type Gateways struct {
 }
 
 var (
-	_ registry.Prover     = (*Gateways)(nil)
-	_ registry.TestPusher = (*Gateways)(nil)
+	_ registry.Prover     = (*Pool)(nil)
+	_ registry.TestPusher = (*Pool)(nil)
 )
 
 // key identifies a client: a digest of the material (so a rotated
@@ -65,12 +65,12 @@ type entry struct {
 	fcm  *fcm.Client
 }
 
-// New returns Gateways for cfg.
-func New(cfg Config) *Gateways {
+// New returns a Pool for cfg.
+func New(cfg Config) *Pool {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
 	}
-	return &Gateways{cfg: cfg, lru: list.New(), byKey: map[key]*list.Element{}}
+	return &Pool{cfg: cfg, lru: list.New(), byKey: map[key]*list.Element{}}
 }
 
 func digest(m credential.Material) ([32]byte, error) {
@@ -84,8 +84,8 @@ func digest(m credential.Material) ([32]byte, error) {
 // APNs returns the cached client of m for env, building it on first use.
 // Errors: Invalid (m is not an APNs credential), Unprocessable or
 // Internal (the material does not load).
-func (g *Gateways) APNs(m credential.Material, env push.Environment) (*apns.Client, error) {
-	const op = "gateway.APNs"
+func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, error) {
+	const op = "clientpool.APNs"
 	var auth apns.Auth
 	switch m.Kind {
 	case credential.APNsP12:
@@ -111,8 +111,8 @@ func (g *Gateways) APNs(m credential.Material, env push.Environment) (*apns.Clie
 
 // FCM returns the cached client of m, building it on first use.
 // Errors: Invalid (m is not a service account), Unprocessable or Internal.
-func (g *Gateways) FCM(ctx context.Context, m credential.Material) (*fcm.Client, error) {
-	const op = "gateway.FCM"
+func (g *Pool) FCM(ctx context.Context, m credential.Material) (*fcm.Client, error) {
+	const op = "clientpool.FCM"
 	if m.Kind != credential.FCMJSON {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("credential kind %q is not FCM", m.Kind))
 	}
@@ -133,7 +133,7 @@ func (g *Gateways) FCM(ctx context.Context, m credential.Material) (*fcm.Client,
 // get returns the entry of k, building it with build on a miss. Building
 // happens under the lock: it is local work (no network), and it keeps two
 // callers from opening two clients for one credential.
-func (g *Gateways) get(k key, build func() (*entry, error)) (*entry, error) {
+func (g *Pool) get(k key, build func() (*entry, error)) (*entry, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if el, ok := g.byKey[k]; ok {
@@ -166,7 +166,7 @@ func (e *entry) close() {
 }
 
 // Close closes every cached client.
-func (g *Gateways) Close() {
+func (g *Pool) Close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for el := g.lru.Front(); el != nil; el = el.Next() {
@@ -178,7 +178,7 @@ func (g *Gateways) Close() {
 
 // Prove implements registry.Prover: the APNs live check on env for topic,
 // or the FCM token + validate_only check.
-func (g *Gateways) Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult {
+func (g *Pool) Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult {
 	switch m.Kind.Platform() {
 	case push.APNs:
 		c, err := g.APNs(m, env)
@@ -203,7 +203,7 @@ func unusable(code push.LiveCode, err error) push.LiveResult {
 }
 
 // TestPush implements registry.TestPusher: one visible notification.
-func (g *Gateways) TestPush(ctx context.Context, m credential.Material, env push.Environment, topic string, msg registry.TestMessage) (registry.Answer, error) {
+func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Environment, topic string, msg registry.TestMessage) (registry.Answer, error) {
 	switch m.Kind.Platform() {
 	case push.APNs:
 		c, err := g.APNs(m, env)
@@ -232,5 +232,5 @@ func (g *Gateways) TestPush(ctx context.Context, m credential.Material, env push
 		}
 		return ans, nil
 	}
-	return registry.Answer{}, push.E("gateway.TestPush", push.Invalid, fmt.Errorf("credential kind %q", m.Kind))
+	return registry.Answer{}, push.E("clientpool.TestPush", push.Invalid, fmt.Errorf("credential kind %q", m.Kind))
 }
