@@ -234,10 +234,11 @@ func (c *Client) Authority() string { return c.authority }
 
 // Do sends req and returns the complete response. Any status is a
 // Response; an error means there is none: ErrUnprocessed (the server
-// did not act on it), ErrConnLost, a *ResetError, a dial error (a
-// *net.OpError; a TLS alert from the server when it refused the client
-// certificate; within the back-off after a failed dial, that dial's
-// error) or ctx's error.
+// did not act on it), ErrConnLost, ErrResponseTooLarge, a *ResetError, a
+// dial error (a *net.OpError; a TLS alert from the server when it
+// refused the client certificate; within the back-off after a failed
+// dial, that dial's error; errors.Is reports it as ErrUnprocessed too,
+// since nothing was sent) or ctx's error.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	type result struct {
 		resp *Response
@@ -326,6 +327,9 @@ func (c *Client) reserve(ctx context.Context, retry bool) (*conn, error) {
 			c.dialing = call
 			c.mu.Unlock()
 			cn, err := c.dial(ctx)
+			if err != nil {
+				err = &dialError{err}
+			}
 			c.mu.Lock()
 			c.dialing = nil
 			call.err = err

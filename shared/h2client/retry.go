@@ -27,6 +27,13 @@ var (
 	errConnEndedIdle = &unprocessedError{"the connection ended before it answered any request", false}
 )
 
+// dialError is a failed dial: its own message, and both the dial's error
+// and ErrUnprocessed for errors.Is and errors.As (nothing was sent).
+type dialError struct{ err error }
+
+func (e *dialError) Error() string   { return e.err.Error() }
+func (e *dialError) Unwrap() []error { return []error{e.err, ErrUnprocessed} }
+
 // attempt counts a request's tries: all of them, and those that count
 // against maxTries.
 type attempt struct{ tries, counted int }

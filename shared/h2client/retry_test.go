@@ -3,6 +3,7 @@ package h2client_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -74,5 +75,26 @@ func TestGoAwayChurnLeavesNoRequestUnprocessed(t *testing.T) {
 	if unprocessed.Load() > 0 || failed.Load() > 0 || twice.Load() > 0 {
 		t.Errorf("of %d requests: %d unprocessed, %d failed otherwise, %d processed twice; %d connections",
 			requests, unprocessed.Load(), failed.Load(), twice.Load(), s.conns.Load())
+	}
+}
+
+// A failed dial sent nothing: its error is both the dial's own (a
+// *net.OpError) and ErrUnprocessed, so a caller may retry it safely.
+func TestDialErrorIsUnprocessed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, err := h2client.New(h2client.Config{Addr: addr, DialTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Do(context.Background(), &h2client.Request{Path: "/"})
+	var oe *net.OpError
+	if !errors.Is(err, h2client.ErrUnprocessed) || !errors.As(err, &oe) || oe.Op != "dial" {
+		t.Errorf("err = %v (%T), want a dial *net.OpError that is also ErrUnprocessed", err, err)
 	}
 }
