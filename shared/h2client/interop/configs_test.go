@@ -1,12 +1,14 @@
 package interop
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nginxOptions are the nginx settings a scenario sets.
@@ -32,7 +34,7 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/error.log info;
 events { worker_connections 4096; }
 http {
-  log_format targets '$request_uri $status';
+  log_format targets '$request_uri $status $connection';
   access_log %[1]s/access.log targets;
   client_body_temp_path %[1]s/body;
   proxy_temp_path %[1]s/proxy;
@@ -48,7 +50,7 @@ http {
     location / { return 200 "$request_uri"; }
   }
 }
-`, d, s.addr, s.cert, s.key, max(o.keepaliveRequests, 1000), max(o.maxStreams, 128))
+`, d, s.addr, s.cert, s.key, cmp.Or(o.keepaliveRequests, 1000), cmp.Or(o.maxStreams, 128))
 	if err := os.WriteFile(filepath.Join(d, "nginx.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +66,34 @@ func nginxSignal(t *testing.T, s *server, sig string) {
 	if err != nil {
 		t.Fatalf("nginx -s %s: %v\n%s", sig, err, out)
 	}
+}
+
+// connections counts the connections (nginx's $connection) that carried
+// the requests whose ids start with prefix.
+func (s *server) connections(t *testing.T, prefix string) int {
+	t.Helper()
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]bool{}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 3 && strings.HasPrefix(requestID(f[0]), prefix) {
+			conns[f[2]] = true
+		}
+	}
+	return len(conns)
+}
+
+// waitLog waits until nginx's error log has msg.
+func (s *server) waitLog(t *testing.T, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(s.dir, "error.log")); strings.Contains(string(b), msg) {
+			return
+		}
+	}
+	t.Fatalf("%s: no %q in its error log after 10 s", s.name, msg)
 }
 
 // startH2O runs h2o with an mruby handler: /big answers with a 70,000-

@@ -76,8 +76,27 @@ func (l lean) send(ctx context.Context, r *request, done func(int, http.Header, 
 func (l lean) close() { l.c.Close() }
 
 type std struct {
-	tr   *http2.Transport
-	base string
+	tr    *http2.Transport
+	base  string
+	conns *connSet
+}
+
+// connSet tracks the std client's connections, so that close can end
+// them all: x/net's Transport has only CloseIdleConnections, and keeps
+// a connection with reset streams open until a PING says it is alive.
+type connSet struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (cs *connSet) dial(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+	c, err := (&tls.Dialer{Config: cfg}).DialContext(ctx, network, addr)
+	if err == nil {
+		cs.mu.Lock()
+		cs.conns = append(cs.conns, c)
+		cs.mu.Unlock()
+	}
+	return c, err
 }
 
 func (s std) send(ctx context.Context, r *request, done func(int, http.Header, []byte, error)) {
@@ -110,7 +129,14 @@ func (s std) send(ctx context.Context, r *request, done func(int, http.Header, [
 	}()
 }
 
-func (s std) close() { s.tr.CloseIdleConnections() }
+func (s std) close() {
+	s.tr.CloseIdleConnections()
+	s.conns.mu.Lock()
+	defer s.conns.mu.Unlock()
+	for _, c := range s.conns.conns {
+		_ = c.Close()
+	}
+}
 
 // clientKinds are the two clients every scenario runs through; the
 // options adjust them for a scenario.
@@ -121,7 +147,6 @@ type clientKind struct {
 
 type clientOptions struct {
 	lean func(*h2client.Config)
-	std  func(*http2.Transport)
 }
 
 func clientKinds(o clientOptions) []clientKind {
@@ -138,11 +163,9 @@ func clientKinds(o clientOptions) []clientKind {
 			return lean{c}
 		}},
 		{"std", func(t *testing.T, s *server) client {
-			tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}
-			if o.std != nil {
-				o.std(tr)
-			}
-			return std{tr, "https://" + s.addr}
+			cs := &connSet{}
+			tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}, DialTLSContext: cs.dial}
+			return std{tr, "https://" + s.addr, cs}
 		}},
 	}
 }
