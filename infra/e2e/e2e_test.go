@@ -65,7 +65,11 @@ import (
 //     Tokens Invalid" event on the bus;
 //  4. expiry with the schedule's Input from template.yaml -> a "Push
 //     Credential Expiring" event for the 30-day threshold (the
-//     certificate's thresholds are already crossed: no clock moves).
+//     certificate's thresholds are already crossed: no clock moves);
+//  5. register again, certificates without a Mac: POST
+//     /v1/apps/{id}/apns/csr, Apple's aps.cer for the request (the
+//     stand-in authority) uploaded with cer_base64 -> live_ok, the request
+//     consumed and its key's secret scheduled for deletion.
 //
 // Events are read from SQS taps on the bus (moto cannot deliver to the
 // template's SNS target).
@@ -296,6 +300,9 @@ func TestE2E(t *testing.T) {
 	if d.Platform != push.APNs || d.BundleID != bundle || d.ThresholdDays != 30 || d.DaysLeft == nil || *d.DaysLeft != 20 || d.Tenant != tenant {
 		t.Fatalf("Push Credential Expiring detail = %+v, want APNs %s, threshold 30, 20 days left", d, bundle)
 	}
+
+	// 5. Certificates without a Mac, through the register function.
+	driveSigningRequest(t, ctx, fns["register"], claims, apnsProd, secretsmanager.NewFromConfig(cfg), prefix)
 	t.Logf("E2E passed in %s", time.Since(start).Round(time.Millisecond))
 }
 

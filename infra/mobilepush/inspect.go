@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"mobilepush/shared/certinfo"
@@ -18,6 +19,8 @@ import (
 
 const inspectUsage = `usage:
   mobilepush inspect --apns-p12 FILE (--password P | --password-file F) --bundle-id B [--environment production|sandbox]
+  mobilepush inspect --apns-cer FILE --key KEY.pem --bundle-id B [--environment production|sandbox]
+  mobilepush inspect --apns-pem FILE [--password-file F] --bundle-id B [--environment production|sandbox]
   mobilepush inspect --apns-p8 FILE --key-id K --team-id T
   mobilepush inspect --fcm-json FILE
 common flags: [--now RFC3339] [--format json|text] [--expiring-days N]
@@ -50,6 +53,9 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		passwordFile = fs.String("password-file", "", "read the .p12 password from `file` (- for stdin)")
 		bundleID     = fs.String("bundle-id", "", "the app's bundle `id` (required with --apns-p12)")
 		environment  = fs.String("environment", "", "required APNs `environment`: production or sandbox (default: none)")
+		cerFile      = fs.String("apns-cer", "", "Apple's certificate `file` (aps.cer, DER or PEM), paired with --key")
+		keyFile      = fs.String("key", "", "the private key `file` (PEM) a --apns-cer was requested with")
+		pemFile      = fs.String("apns-pem", "", "APNs certificate and private key as PEM text `file` (openssl pkcs12 -nodes output)")
 		p8File       = fs.String("apns-p8", "", "APNs auth key `file` (.p8)")
 		keyID        = fs.String("key-id", "", "the auth key's 10-character Key `ID`")
 		teamID       = fs.String("team-id", "", "the developer account's 10-character Team `ID`")
@@ -71,6 +77,7 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		set: set, p12: *p12File, password: *password, passwordFile: *passwordFile, bundleID: *bundleID,
 		environment: *environment, p8: *p8File, keyID: *keyID, teamID: *teamID, fcm: *fcmFile,
 		now: *now, format: *format, expiringDays: *expiringDays, extra: fs.Args(),
+		cer: *cerFile, key: *keyFile, pem: *pemFile,
 	}, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "mobilepush inspect: %v\n\n", err)
@@ -97,6 +104,7 @@ type inspectArgs struct {
 	set                                                map[string]bool
 	p12, password, passwordFile, bundleID, environment string
 	p8, keyID, teamID, fcm, now, format                string
+	cer, key, pem                                      string
 	expiringDays                                       int
 	extra                                              []string
 }
@@ -108,14 +116,14 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		return nil, usageError{fmt.Sprintf("unexpected argument %q", a.extra[0])}
 	}
 	var kinds []string
-	for _, k := range []string{"apns-p12", "apns-p8", "fcm-json"} {
+	for _, k := range []string{"apns-p12", "apns-cer", "apns-pem", "apns-p8", "fcm-json"} {
 		if a.set[k] {
 			kinds = append(kinds, "--"+k)
 		}
 	}
 	switch len(kinds) {
 	case 0:
-		return nil, usageError{"one of --apns-p12, --apns-p8 or --fcm-json is required"}
+		return nil, usageError{"one of --apns-p12, --apns-cer, --apns-pem, --apns-p8 or --fcm-json is required"}
 	case 1:
 	default:
 		return nil, usageError{"give only one of " + strings.Join(kinds, ", ")}
@@ -143,7 +151,12 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		return nil
 	}
 
+	if a.set["key"] && !a.set["apns-cer"] {
+		return nil, usageError{"--key applies only with --apns-cer"}
+	}
 	switch {
+	case a.set["apns-cer"], a.set["apns-pem"]:
+		return inspectCertificate(a, in, stdin)
 	case a.set["apns-p12"]:
 		if err := onlyWith("apns-p8", "key-id", "team-id"); err != nil {
 			return nil, err
@@ -224,23 +237,26 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeText prints a report for a person.
+// writeText prints a report for a person: the verdict, then the checks
+// and warnings, then the facts, each block in aligned columns.
 func writeText(w io.Writer, r *certinfo.Report) {
 	verdict := "OK"
 	if !r.OK {
 		verdict = "REJECTED (" + string(r.Code) + ")"
 	}
 	fmt.Fprintf(w, "%s: %s\n", r.Kind, verdict)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	for _, c := range r.Checks {
 		mark := "pass"
 		if !c.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "  %-4s %-12s %s\n", mark, c.Name, c.Message)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark, c.Name, c.Message)
 	}
 	for _, wn := range r.Warnings {
-		fmt.Fprintf(w, "  warn %-12s %s\n", wn.Code, wn.Message)
+		fmt.Fprintf(tw, "  warn\t%s\t%s\n", wn.Code, wn.Message)
 	}
+	tw.Flush()
 	facts := []struct{ k, v string }{
 		{"requested bundle id", r.RequestedBundleID},
 		{"requested environment", r.RequestedEnvironment},
@@ -264,15 +280,36 @@ func writeText(w io.Writer, r *certinfo.Report) {
 	if r.NotBefore != nil {
 		facts = append(facts, struct{ k, v string }{"not before", r.NotBefore.Format(time.RFC3339)})
 	}
-	if r.NotAfter != nil {
-		facts = append(facts, struct{ k, v string }{"not after", fmt.Sprintf("%s (%d days left)", r.NotAfter.Format(time.RFC3339), *r.DaysLeft)})
+	if r.NotAfter != nil && r.DaysLeft != nil {
+		facts = append(facts, struct{ k, v string }{"not after", r.NotAfter.Format(time.RFC3339) + " (" + daysText(*r.DaysLeft) + ")"})
 	}
 	if r.CertificatesInFile > 0 {
 		facts = append(facts, struct{ k, v string }{"certificates in file", fmt.Sprint(r.CertificatesInFile)})
 	}
+	tw = tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	for _, f := range facts {
 		if f.v != "" {
-			fmt.Fprintf(w, "  %-26s %s\n", f.k+":", f.v)
+			fmt.Fprintf(tw, "  %s:\t%s\n", f.k, f.v)
 		}
 	}
+	tw.Flush()
+}
+
+// daysText says how a certificate with left whole days left stands:
+// "12 days left", "expires today", "expired 3 days ago" (days left are
+// floored, so -1 means expired within the last day).
+func daysText(left int) string {
+	switch {
+	case left == 0:
+		return "expires within a day"
+	case left == 1:
+		return "1 day left"
+	case left > 1:
+		return fmt.Sprintf("%d days left", left)
+	case left == -1:
+		return "expired within the last day"
+	case left == -2:
+		return "expired 1 day ago"
+	}
+	return fmt.Sprintf("expired %d days ago", -left-1)
 }

@@ -304,6 +304,7 @@ func TestSendCommand(t *testing.T) {
 		{"tokens file, waits for the outcomes", []string{"--app", appID, "--tokens-file", tokensFile, "--title", "Hi", "--url", base, "--token-file", bearerFile}, 0, "done: 3 tokens: delivered 3,", ""},
 		{"repeated --token, no wait", []string{"--app", appID, "--token", strings.Repeat("ab", 32), "--token", strings.Repeat("cd", 32), "--body", "x", "--url", base, "--bearer", token, "--no-wait"}, 0, "(2 tokens)", ""},
 		{"unknown app", []string{"--app", "nope", "--token", strings.Repeat("ab", 32), "--title", "Hi", "--url", base, "--bearer", token}, 1, "", "404 not_found: app_id"},
+		{"a platform the app has no credential for", []string{"--app", appID, "--platform", "fcm", "--token", "fcm-device-1", "--title", "Hi", "--url", base, "--bearer", token}, 1, "", "422 platform_unconfigured: tokens.fcm"},
 		{"bad token refused before sending", []string{"--app", appID, "--token", "xyz", "--title", "Hi", "--url", base, "--bearer", token}, 1, "", "tokens.apns[0]"},
 		{"no app", []string{"--token", "x"}, 2, "", "--app is required"},
 		{"queue URL needs a tenant", []string{"--app", "a", "--token", "x", "--queue-url", "https://sqs.example/q"}, 2, "", "--tenant"},

@@ -91,19 +91,52 @@ type metaItem struct {
 }
 
 type appItem struct {
-	PK          string    `dynamodbav:"pk"`
-	SK          string    `dynamodbav:"sk"`
-	Tenant      string    `dynamodbav:"tenant"`
-	AppID       string    `dynamodbav:"app_id"`
-	Name        string    `dynamodbav:"name"`
-	Description string    `dynamodbav:"description,omitempty"`
-	Enabled     bool      `dynamodbav:"enabled"`
-	Environment string    `dynamodbav:"environment"`
-	APNs        *metaItem `dynamodbav:"apns,omitempty"`
-	FCM         *metaItem `dynamodbav:"fcm,omitempty"`
-	Version     int64     `dynamodbav:"version"`
-	CreatedAt   time.Time `dynamodbav:"created_at"`
-	UpdatedAt   time.Time `dynamodbav:"updated_at"`
+	PK          string       `dynamodbav:"pk"`
+	SK          string       `dynamodbav:"sk"`
+	Tenant      string       `dynamodbav:"tenant"`
+	AppID       string       `dynamodbav:"app_id"`
+	Name        string       `dynamodbav:"name"`
+	Description string       `dynamodbav:"description,omitempty"`
+	Enabled     bool         `dynamodbav:"enabled"`
+	Environment string       `dynamodbav:"environment"`
+	APNs        *metaItem    `dynamodbav:"apns,omitempty"`
+	FCM         *metaItem    `dynamodbav:"fcm,omitempty"`
+	PendingAPNs *pendingItem `dynamodbav:"pending_apns,omitempty"`
+	Version     int64        `dynamodbav:"version"`
+	CreatedAt   time.Time    `dynamodbav:"created_at"`
+	UpdatedAt   time.Time    `dynamodbav:"updated_at"`
+}
+
+// pendingItem is an app's pending APNs key request (no secret material).
+type pendingItem struct {
+	CSRPEM               string    `dynamodbav:"csr_pem"`
+	KeyFingerprintSHA256 string    `dynamodbav:"key_fingerprint_sha256"`
+	CommonName           string    `dynamodbav:"common_name,omitempty"`
+	Email                string    `dynamodbav:"email,omitempty"`
+	SecretID             string    `dynamodbav:"secret_id"`
+	VersionID            string    `dynamodbav:"version_id"`
+	CreatedAt            time.Time `dynamodbav:"created_at"`
+	ExpiresAt            time.Time `dynamodbav:"expires_at"`
+}
+
+func toPending(p *credential.PendingKey) *pendingItem {
+	if p == nil {
+		return nil
+	}
+	return &pendingItem{
+		CSRPEM: p.CSRPEM, KeyFingerprintSHA256: p.KeyFingerprintSHA256, CommonName: p.CommonName, Email: p.Email,
+		SecretID: p.Secret.ID, VersionID: p.Secret.VersionID, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt,
+	}
+}
+
+func fromPending(it *pendingItem) *credential.PendingKey {
+	if it == nil {
+		return nil
+	}
+	return &credential.PendingKey{
+		CSRPEM: it.CSRPEM, KeyFingerprintSHA256: it.KeyFingerprintSHA256, CommonName: it.CommonName, Email: it.Email,
+		Secret: credential.SecretRef{ID: it.SecretID, VersionID: it.VersionID}, CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt,
+	}
 }
 
 // dueItem is an entry of the sparse due index: only these items carry
@@ -162,15 +195,15 @@ type claimItem struct {
 }
 
 type outcomeItem struct {
-	PK        string    `dynamodbav:"pk"`
-	SK        string    `dynamodbav:"sk"`
-	Platform  string    `dynamodbav:"platform"`
-	Token     string    `dynamodbav:"token"`
-	Result    string    `dynamodbav:"result"`
-	Reason    string    `dynamodbav:"reason,omitempty"`
-	At        time.Time `dynamodbav:"at"`
-	TTL       int64     `dynamodbav:"ttl"`
-	ExpiresAt time.Time `dynamodbav:"expires_at"`
+	PK        string       `dynamodbav:"pk"`
+	SK        string       `dynamodbav:"sk"`
+	Platform  string       `dynamodbav:"platform"`
+	Token     string       `dynamodbav:"token"`
+	Result    push.Outcome `dynamodbav:"result"`
+	Reason    string       `dynamodbav:"reason,omitempty"`
+	At        time.Time    `dynamodbav:"at"`
+	TTL       int64        `dynamodbav:"ttl"`
+	ExpiresAt time.Time    `dynamodbav:"expires_at"`
 }
 
 func toFacts(f credential.Facts) factsItem {
@@ -226,13 +259,13 @@ func fromMeta(it *metaItem) *credential.Meta {
 		return nil
 	}
 	m := &credential.Meta{
-		Kind: credential.Kind(it.Kind), Facts: fromFacts(it.Facts),
+		Kind: push.CredentialKind(it.Kind), Facts: fromFacts(it.Facts),
 		Status: credential.Status{State: credential.State(it.Status.State), Reason: it.Status.Reason, Message: it.Status.Message, CheckedAt: it.Status.CheckedAt},
 		Secret: credential.SecretRef{ID: it.SecretID, VersionID: it.VersionID, PreviousVersionID: it.PreviousVersionID},
 		DueAt:  timeOrZero(it.DueAt), RotatedAt: it.RotatedAt,
 	}
 	if it.Previous != nil {
-		m.Previous = &credential.Revision{Kind: credential.Kind(it.Previous.Kind), Facts: fromFacts(it.Previous.Facts)}
+		m.Previous = &credential.Revision{Kind: push.CredentialKind(it.Previous.Kind), Facts: fromFacts(it.Previous.Facts)}
 	}
 	return m
 }
@@ -241,7 +274,7 @@ func toApp(a *credential.App) appItem {
 	return appItem{
 		PK: tenantPK(a.Tenant), SK: appSK(a.ID), Tenant: a.Tenant, AppID: a.ID,
 		Name: a.Name, Description: a.Description, Enabled: a.Enabled, Environment: string(a.Environment),
-		APNs: toMeta(a.APNs), FCM: toMeta(a.FCM), Version: a.Version, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		APNs: toMeta(a.APNs), FCM: toMeta(a.FCM), PendingAPNs: toPending(a.PendingAPNs), Version: a.Version, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
 
@@ -249,7 +282,7 @@ func fromApp(it appItem) credential.App {
 	return credential.App{
 		Tenant: it.Tenant, ID: it.AppID, Name: it.Name, Description: it.Description, Enabled: it.Enabled,
 		Environment: push.Environment(it.Environment), APNs: fromMeta(it.APNs), FCM: fromMeta(it.FCM),
-		Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		PendingAPNs: fromPending(it.PendingAPNs), Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 	}
 }
 

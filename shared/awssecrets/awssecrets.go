@@ -106,16 +106,23 @@ func (s *Store) CreateSecret(ctx context.Context, owner credential.SecretOwner, 
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	name := fmt.Sprintf("%s%s/%s/%s-%s", s.cfg.Prefix, nameSafe(owner.Tenant, 128), nameSafe(owner.AppID, 64), owner.Platform, hex.EncodeToString(rnd[:]))
+	kind, purpose, what := string(owner.Platform), "credential", fmt.Sprintf("mobilepush %s credential of app %s", owner.Platform, nameSafe(owner.AppID, 64))
+	if owner.Pending {
+		// A signing request's key: a secret of its own, never a version of
+		// the credential's secret.
+		kind, purpose, what = string(owner.Platform)+"-pending", "pending_key", fmt.Sprintf("mobilepush pending %s key (signing request) of app %s", owner.Platform, nameSafe(owner.AppID, 64))
+	}
+	name := fmt.Sprintf("%s%s/%s/%s-%s", s.cfg.Prefix, nameSafe(owner.Tenant, 128), nameSafe(owner.AppID, 64), kind, hex.EncodeToString(rnd[:]))
 	in := &secretsmanager.CreateSecretInput{
 		Name:               aws.String(name),
-		Description:        aws.String(fmt.Sprintf("mobilepush %s credential of app %s", owner.Platform, nameSafe(owner.AppID, 64))),
+		Description:        aws.String(what),
 		SecretString:       aws.String(string(value.Reveal())),
 		ClientRequestToken: aws.String(token()),
 		Tags: []types.Tag{
 			{Key: aws.String("tenant"), Value: aws.String(owner.Tenant)},
 			{Key: aws.String("app_id"), Value: aws.String(owner.AppID)},
 			{Key: aws.String("platform"), Value: aws.String(string(owner.Platform))},
+			{Key: aws.String("purpose"), Value: aws.String(purpose)},
 		},
 	}
 	if s.cfg.KMSKeyID != "" {

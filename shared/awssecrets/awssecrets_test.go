@@ -89,8 +89,31 @@ func TestStagesNameTagsAndDeletion(t *testing.T) {
 	for _, tg := range d.Tags {
 		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
-	if tags["tenant"] != owner.Tenant || tags["app_id"] != owner.AppID || tags["platform"] != "apns" {
+	if tags["tenant"] != owner.Tenant || tags["app_id"] != owner.AppID || tags["platform"] != "apns" || tags["purpose"] != "credential" {
 		t.Errorf("tags = %v", tags)
+	}
+
+	// A signing request's pending key is a secret of its own, named and
+	// tagged as such.
+	pendingOwner := owner
+	pendingOwner.Pending = true
+	pid, _, err := store.CreateSecret(ctx, pendingOwner, push.NewRedacted([]byte("pending")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(pid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := aws.ToString(pd.Name); !strings.HasPrefix(n, prefix+"acme_corp_1/app-1/apns-pending-") {
+		t.Errorf("pending key secret name = %q, want prefix/tenant/app/apns-pending-<random id>", n)
+	}
+	ptags := map[string]string{}
+	for _, tg := range pd.Tags {
+		ptags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	if ptags["purpose"] != "pending_key" || ptags["platform"] != "apns" {
+		t.Errorf("pending key tags = %v", ptags)
 	}
 	if aws.ToString(d.KmsKeyId) != "alias/mobilepush-test" {
 		t.Errorf("kms key = %q", aws.ToString(d.KmsKeyId))

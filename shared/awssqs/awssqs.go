@@ -8,7 +8,6 @@ package awssqs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,17 +17,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/enqueue"
 	"mobilepush/shared/push"
-)
-
-// Message attributes the sender reads and writes.
-const (
-	AttrAttempt    = "attempt"     // the retry count of a re-enqueued message
-	AttrEnqueuedAt = "enqueued_at" // unix milliseconds of the first attempt
-	AttrReason     = "reason"      // why a message is in the dead-letter queue
 )
 
 // Sender is the send use case; *dispatch.Sender implements it.
@@ -71,7 +62,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var (
 		mu     sync.Mutex
 		resp   events.SQSEventResponse
-		counts = map[credential.Result]int{}
+		counts = map[push.Outcome]int{}
 		wg     sync.WaitGroup
 		sem    = make(chan struct{}, limit)
 	)
@@ -98,22 +89,19 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 }
 
 func (h *Handler) record(ctx context.Context, rec events.SQSMessage) (dispatch.Result, error) {
-	m, err := push.DecodeMessage([]byte(rec.Body))
+	attrs := make(map[string]string, len(rec.MessageAttributes))
+	for k, v := range rec.MessageAttributes {
+		if v.StringValue != nil {
+			attrs[k] = *v.StringValue
+		}
+	}
+	var sentAt time.Time
+	if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil {
+		sentAt = time.UnixMilli(ms)
+	}
+	d, err := dispatch.DecodeDelivery([]byte(rec.Body), attrs, sentAt, h.now())
 	if err != nil {
 		return dispatch.Result{}, fmt.Errorf("decode message: %w", err)
-	}
-	d := dispatch.Delivery{Message: m, EnqueuedAt: h.now()}
-	if a, ok := rec.MessageAttributes[AttrAttempt]; ok && a.StringValue != nil {
-		if d.Attempt, err = strconv.Atoi(*a.StringValue); err != nil || d.Attempt < 0 {
-			return dispatch.Result{}, push.E("awssqs.record", push.Invalid, errors.New("attempt attribute is not a count"))
-		}
-	}
-	if at, ok := rec.MessageAttributes[AttrEnqueuedAt]; ok && at.StringValue != nil {
-		if ms, err := strconv.ParseInt(*at.StringValue, 10, 64); err == nil {
-			d.EnqueuedAt = time.UnixMilli(ms)
-		}
-	} else if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil {
-		d.EnqueuedAt = time.UnixMilli(ms)
 	}
 	res, err := h.Sender.Send(ctx, d)
 	if err != nil {
@@ -124,32 +112,29 @@ func (h *Handler) record(ctx context.Context, rec events.SQSMessage) (dispatch.R
 			return res, err
 		}
 		if err := h.Sender.Complete(ctx, d); err != nil {
-			return res, fmt.Errorf("complete message %s: %w", m.MessageID, err)
+			return res, fmt.Errorf("complete message %s: %w", d.Message.MessageID, err)
 		}
 	}
 	return res, nil
 }
 
-// followUp enqueues the retry and dead-letter messages of one delivery.
+// followUp enqueues the retry and dead-letter messages of one delivery:
+// the retry's delay in whole seconds, at most SQS's longest.
 func (h *Handler) followUp(ctx context.Context, d dispatch.Delivery, res dispatch.Result) error {
-	enqueued := strconv.FormatInt(d.EnqueuedAt.UnixMilli(), 10)
-	if r := res.Retry; r != nil {
-		delay := min(r.Delay.Round(time.Second), enqueue.MaxDelay)
-		_, err := h.Retry.SendEntries(ctx, []enqueue.Entry{{Message: r.Message, Delay: delay, Attributes: map[string]string{
-			AttrAttempt: strconv.Itoa(r.Attempt), AttrEnqueuedAt: enqueued,
-		}}})
+	retry, dead := dispatch.FollowUps(d, res)
+	if retry != nil {
+		delay := min(retry.Delay.Round(time.Second), enqueue.MaxDelay)
+		_, err := h.Retry.SendEntries(ctx, []enqueue.Entry{{Message: retry.Message, Delay: delay, Attributes: retry.Attributes}})
 		if err != nil {
-			return fmt.Errorf("re-enqueue %d tokens of message %s: %w", r.Message.Tokens.Len(), r.Message.MessageID, err)
+			return fmt.Errorf("re-enqueue %d tokens of message %s: %w", retry.Message.Tokens.Len(), retry.Message.MessageID, err)
 		}
 	}
-	if len(res.Dead) == 0 {
+	if len(dead) == 0 {
 		return nil
 	}
-	entries := make([]enqueue.Entry, len(res.Dead))
-	for i, dl := range res.Dead {
-		entries[i] = enqueue.Entry{Message: dl.Message, Attributes: map[string]string{
-			AttrReason: dl.Reason, AttrAttempt: strconv.Itoa(dl.Attempt), AttrEnqueuedAt: enqueued,
-		}}
+	entries := make([]enqueue.Entry, len(dead))
+	for i, dl := range dead {
+		entries[i] = enqueue.Entry{Message: dl.Message, Attributes: dl.Attributes}
 	}
 	if _, err := h.Dead.SendEntries(ctx, entries); err != nil {
 		return fmt.Errorf("dead-letter message %s: %w", d.Message.MessageID, err)
@@ -173,7 +158,7 @@ func (h *Handler) log() *slog.Logger {
 
 // metrics writes one embedded-metric-format line: CloudWatch turns it into
 // metrics without an API call.
-func (h *Handler) metrics(records, failed int, c map[credential.Result]int, took time.Duration) {
+func (h *Handler) metrics(records, failed int, c map[push.Outcome]int, took time.Duration) {
 	if h.Metrics == nil {
 		return
 	}
@@ -196,10 +181,10 @@ func (h *Handler) metrics(records, failed int, c map[credential.Result]int, took
 			"CloudWatchMetrics": []any{map[string]any{"Namespace": "mobilepush", "Dimensions": [][]string{{}}, "Metrics": defs}},
 		},
 		"Sent":          sent,
-		"Delivered":     c[credential.Delivered],
-		"Invalid":       c[credential.InvalidToken],
-		"Retried":       c[credential.Retry],
-		"Failed":        c[credential.CredentialFault] + c[credential.Rejected],
+		"Delivered":     c[push.Delivered],
+		"Invalid":       c[push.InvalidToken],
+		"Retried":       c[push.Retry],
+		"Failed":        c[push.CredentialFault] + c[push.Rejected],
 		"RecordsFailed": failed,
 		"LatencyMs":     took.Milliseconds(),
 		"records":       records,

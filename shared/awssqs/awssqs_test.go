@@ -17,6 +17,7 @@ import (
 	"mobilepush/shared/apns/apnstest"
 	"mobilepush/shared/awsdynamo/dynamotest"
 	"mobilepush/shared/awssqs"
+	"mobilepush/shared/dispatch"
 	"mobilepush/shared/dispatch/dispatchtest"
 	"mobilepush/shared/enqueue"
 	"mobilepush/shared/push"
@@ -109,7 +110,7 @@ func TestHandleBatchWithFollowUps(t *testing.T) {
 		t.Errorf("a retry was visible before its back-off: %d", len(retries))
 	}
 	dead := q.receive(t, q.dead)
-	if len(dead) != 1 || *dead[0].MessageAttributes[awssqs.AttrReason].StringValue != "app_not_found" {
+	if len(dead) != 1 || *dead[0].MessageAttributes[dispatch.AttrReason].StringValue != "app_not_found" {
 		t.Fatalf("dead letters = %+v", dead)
 	}
 	var body push.Message
@@ -208,7 +209,7 @@ func TestCredentialFaultIsolatedToItsApp(t *testing.T) {
 	if c.ByToken[dispatchtest.HexToken(80)] != 1 || c.ByToken[dispatchtest.HexToken(81)] != 1 || r.Google.Requests("f-1") != 1 {
 		t.Errorf("the good app was not delivered in full: %v", c.ByToken)
 	}
-	if len(dead.entries) != 1 || dead.entries[0].Message.AppID != "revoked" || dead.entries[0].Attributes[awssqs.AttrReason] == "" {
+	if len(dead.entries) != 1 || dead.entries[0].Message.AppID != "revoked" || dead.entries[0].Attributes[dispatch.AttrReason] == "" {
 		t.Errorf("dead letters = %+v", dead.entries)
 	}
 	app, err := r.Store.Get(context.Background(), "acme", "revoked")

@@ -1,6 +1,8 @@
 // Package boltstore is the embedded default store of mobilepush: the
 // credential MetadataStore and SecretStore on one bbolt file, for the local
 // `mobilepush serve` and its tests (docs/ARCHITECTURE.md, The bbolt file).
+// The same file holds the embedded send queue (shared/localqueue, opened
+// on Store.DB).
 //
 // Secret values are sealed with AES-256-GCM under a key kept in a separate
 // file, created with mode 0600 on first use. One process owns the file:
@@ -112,6 +114,11 @@ func Open(path string, o Options) (*Store, error) {
 	return &Store{db: db, seal: sl, now: o.Now, window: o.RecoveryWindow}, nil
 }
 
+// DB returns the open bbolt file, for a package that keeps buckets of its
+// own in it (shared/localqueue, under "queues"); it must not touch the
+// store's buckets. The Store closes it.
+func (s *Store) DB() *bolt.DB { return s.db }
+
 // Close releases the file and its lock.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
@@ -141,4 +148,16 @@ func internal(op string, err error) error {
 		return err
 	}
 	return push.E(op, push.Internal, err)
+}
+
+// CopyTo writes a consistent copy of the data file to path (mode 0600),
+// while the store stays in use: e.g. for a dry run that must not change
+// the original. The copy opens with the same sealing key.
+// Errors: Internal.
+func (s *Store) CopyTo(path string) error {
+	err := s.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) })
+	if err != nil {
+		return push.E("boltstore.CopyTo", push.Internal, fmt.Errorf("copy to %s: %w", path, err))
+	}
+	return nil
 }

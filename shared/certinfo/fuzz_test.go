@@ -8,6 +8,7 @@ import (
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
+	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
 
@@ -81,5 +82,45 @@ func FuzzServiceAccount(f *testing.F) {
 	in := &Inspector{}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzInvariants(t, in.ServiceAccount(data))
+	})
+}
+
+func FuzzPEMBundle(f *testing.F) {
+	ca, err := testcred.AppleWWDR()
+	if err != nil {
+		f.Fatal(err)
+	}
+	id := issue(f, ca, testcred.PushCert{BundleID: "com.acme.app"})
+	for _, b := range []testcred.PEMBundle{{BagAttributes: true}, {PKCS1: true, KeyFirst: true}, {Password: "pw"}} {
+		out, err := id.Bundle(b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(out, b.Password)
+	}
+	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"), "pw")
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), "")
+	in := &Inspector{Now: func() time.Time { return testNow }}
+	f.Fuzz(func(t *testing.T, data []byte, password string) {
+		fuzzInvariants(t, in.PEMBundle(data, P12Request{Password: password, BundleID: "com.acme.app"}))
+	})
+}
+
+func FuzzCer(f *testing.F) {
+	ca, err := testcred.AppleWWDR()
+	if err != nil {
+		f.Fatal(err)
+	}
+	id := issue(f, ca, testcred.PushCert{BundleID: "com.acme.app"})
+	f.Add(id.Cert.Raw)
+	f.Add(testcred.CertificatePEM(id.Cert.Raw))
+	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"))
+	pk, err := id.Bundle(testcred.PEMBundle{NoChain: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	in := &Inspector{Now: func() time.Time { return testNow }}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzInvariants(t, in.Cer(data, CerRequest{Key: push.NewRedacted(pk), BundleID: "com.acme.app"}))
 	})
 }

@@ -264,6 +264,9 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, expect int64, a
 				graves = append(graves, Grave{SecretID: m.Secret.ID, Tenant: tenant, AppID: id, Platform: p, At: a.UpdatedAt})
 			}
 		}
+		if pk := a.PendingAPNs; pk != nil {
+			graves = append(graves, Grave{SecretID: pk.Secret.ID, Tenant: tenant, AppID: id, Platform: push.APNs, At: a.UpdatedAt})
+		}
 		ev := s.event(a, ActionDelete, "", actor, nil, nil)
 		return edit{events: []Event{ev}, bury: graves, remove: true}, nil
 	})

@@ -21,18 +21,16 @@ type Upload struct {
 	DueAt time.Time
 }
 
-// DefaultDue is when the expiry checker first looks at a new credential:
-// for a certificate, 60 days before not_after (at once if that has
-// passed); for a key, which never expires, 7 days after its check.
-func DefaultDue(kind Kind, f Facts, checkedAt time.Time) time.Time {
-	if kind == APNsP12 && !f.NotAfter.IsZero() {
-		due := f.NotAfter.Add(-60 * 24 * time.Hour)
-		if due.Before(checkedAt) {
-			return checkedAt
-		}
-		return due
+// DefaultDue is when the expiry checker first looks at a new credential
+// under the default schedule: for a certificate, push.FirstDue with
+// push.DefaultThresholds (at once if that has passed); for a key, which
+// never expires, push.DefaultRecheckEvery after its check. Callers that
+// know configured thresholds set the due time themselves.
+func DefaultDue(kind push.CredentialKind, f Facts, checkedAt time.Time) time.Time {
+	if kind == push.APNsP12 && !f.NotAfter.IsZero() {
+		return push.FirstDue(nil, f.NotAfter, checkedAt)
 	}
-	return checkedAt.Add(7 * 24 * time.Hour)
+	return checkedAt.Add(push.DefaultRecheckEvery)
 }
 
 // dueTime normalizes a due time to whole seconds in UTC: the expiry index
@@ -84,6 +82,11 @@ type RotateRequest struct {
 	Expect   int64 // 0: any version (still never a lost update)
 	Upload   Upload
 	Actor    string
+	// FromPending, when set, names the pending APNs key (PendingKey.Secret)
+	// whose private key Upload pairs with Apple's certificate: the commit
+	// consumes it (Conflict with ErrStaleCredential when the app's pending
+	// key is no longer that one) and the audit event says so.
+	FromPending *SecretRef
 }
 
 // Rotate replaces the credential of r.Platform with r.Upload, crash-safely:
@@ -92,8 +95,11 @@ type RotateRequest struct {
 // commit the previous credential stays in use; after it, the metadata
 // points at the new version whether or not the promotion happened. The
 // replaced credential becomes the one Rollback restores.
-// Errors: Invalid, TooLarge, NotFound, PreconditionFailed
-// (ErrVersionMismatch), Transient, Internal.
+// With r.FromPending the pending key is removed and its secret buried in
+// the same commit, so a crash leaves either the old credential and the
+// pending key, or the new credential and no pending key.
+// Errors: Invalid, TooLarge, NotFound, Conflict (ErrStaleCredential),
+// PreconditionFailed (ErrVersionMismatch), Transient, Internal.
 func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 	const op = "credential.Rotate"
 	if err := checkRef(op, r.Tenant, r.ID); err != nil {
@@ -101,6 +107,9 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 	}
 	if !r.Platform.Valid() {
 		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
+	}
+	if r.FromPending != nil && r.Platform != push.APNs {
+		return App{}, push.Errorf(op, push.Invalid, "a signing request makes only an APNs credential")
 	}
 	now := s.stamp()
 	pr, err := prepare(op, r.Platform, &r.Upload, now)
@@ -129,6 +138,13 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 			Secret: SecretRef{ID: secretID, VersionID: versionID}, DueAt: pr.up.DueAt, RotatedAt: a.UpdatedAt,
 		}
 		var graves []Grave
+		if r.FromPending != nil {
+			g, err := s.consumePending(op, a, *r.FromPending, a.UpdatedAt)
+			if err != nil {
+				return edit{}, err
+			}
+			graves = append(graves, g)
+		}
 		if old != nil {
 			m.Previous = &Revision{Kind: old.Kind, Facts: old.Facts}
 			if secretID == old.Secret.ID {
@@ -140,7 +156,11 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 			}
 		}
 		a.setMeta(r.Platform, m)
-		return edit{events: []Event{s.event(a, ActionRotate, r.Platform, r.Actor, old, m)}, bury: graves}, nil
+		ev := s.event(a, ActionRotate, r.Platform, r.Actor, old, m)
+		if r.FromPending != nil {
+			ev.Message = FromSigningRequest
+		}
+		return edit{events: []Event{ev}, bury: graves}, nil
 	})
 	if err != nil {
 		// The previous credential stays in use: the metadata still names it.
@@ -152,6 +172,9 @@ func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 	s.promote(ctx, secretID, versionID)
 	if old != nil && old.Secret.ID != secretID {
 		s.bury(ctx, old.Secret.ID)
+	}
+	if r.FromPending != nil {
+		s.bury(ctx, r.FromPending.ID)
 	}
 	return app, nil
 }

@@ -34,7 +34,7 @@ type Change struct {
 	// not exist yet (create).
 	Expect int64
 	Events []Event // at most 3
-	Bury   []Grave // at most 2
+	Bury   []Grave // at most 3
 }
 
 // AppStore keeps apps. Stores derive the expiry index from each app's
@@ -154,6 +154,9 @@ type SecretOwner struct {
 	Tenant   string
 	AppID    string
 	Platform push.Platform
+	// Pending marks the secret of a pending key (a signing request's
+	// private key), which is never a credential in use.
+	Pending bool
 }
 
 // SecretStore keeps secret values, versioned. Values are opaque bytes

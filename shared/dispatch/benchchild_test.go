@@ -35,6 +35,7 @@ import (
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
@@ -314,7 +315,7 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 					mu.Unlock()
 					return
 				}
-				delivered.Add(int64(res.Counts[credential.Delivered]))
+				delivered.Add(int64(res.Counts[push.Delivered]))
 			})
 		}
 		wg.Wait()
@@ -332,7 +333,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := st.Queue(localsend.QueueName, boltstore.QueueConfig{VisibilityTimeout: time.Minute})
+	q, err := localqueue.Open(st.DB(), localsend.QueueName, localqueue.Config{VisibilityTimeout: time.Minute})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -345,8 +346,8 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 			if err != nil {
 				return 0, err
 			}
-			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
-				Attributes: map[string]string{localsend.AttrAttempt: "0"}}); err != nil {
+			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
+				Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				return 0, err
 			}
 			ids = append(ids, m.MessageID)
@@ -382,7 +383,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 				return err
 			}
 			for _, o := range outs {
-				if o.Result == credential.Delivered {
+				if o.Result == push.Delivered {
 					inLedger++
 				}
 			}
@@ -403,7 +404,7 @@ type sbCountingSender struct {
 
 func (c *sbCountingSender) Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error) {
 	res, err := c.Sender.Send(ctx, d)
-	c.delivered.Add(int64(res.Counts[credential.Delivered]))
+	c.delivered.Add(int64(res.Counts[push.Delivered]))
 	return res, err
 }
 
@@ -431,7 +432,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 			return nil, nil, nil, err
 		}
 		req.APNs = &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
+			Material: credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
 			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
 		}
 	} else {
@@ -439,7 +440,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		req.FCM = &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
+		req.FCM = &credential.Upload{Material: credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
 	}
 	if _, err := store.Create(ctx, req); err != nil {
 		return nil, nil, nil, err
@@ -460,7 +461,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if res.Counts[credential.Delivered] != 1 {
+	if res.Counts[push.Delivered] != 1 {
 		return nil, nil, nil, fmt.Errorf("warm-up: %v", res.Counts)
 	}
 	return st, store, s, nil

@@ -5,7 +5,10 @@
 // next (the tokens to re-enqueue with back-off, the tokens for the
 // dead-letter queue with their reason), and the caller (the send Lambda
 // function over SQS, or the local server over its embedded queue)
-// performs it before acknowledging the message.
+// performs it before acknowledging the message. The queue contract both
+// callers map to their transport (message attributes, decoding a
+// received message into a Delivery, the follow-ups) is declared once, in
+// queue.go.
 //
 // Crash safety: the message is leased before anything is sent; a resumed
 // message sends only tokens without an outcome and rebuilds its follow-up
@@ -195,7 +198,7 @@ type Result struct {
 	// was sent and nothing must be enqueued.
 	AlreadyDone bool
 	// Counts of recorded outcomes by result, over the whole attempt.
-	Counts map[credential.Result]int
+	Counts map[push.Outcome]int
 	Retry  *Retry
 	Dead   []Dead
 }
@@ -255,11 +258,11 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (Result, error) {
 	app, err := s.cfg.Apps.App(ctx, m.Tenant, m.AppID)
 	switch {
 	case push.Is(err, push.NotFound):
-		rec.all(ctx, m, credential.Rejected, ReasonAppNotFound)
+		rec.all(ctx, m, push.Rejected, ReasonAppNotFound)
 	case err != nil:
 		return Result{}, fmt.Errorf("load app %s: %w", m.AppID, err)
 	case !app.Enabled:
-		rec.all(ctx, m, credential.Rejected, ReasonAppDisabled)
+		rec.all(ctx, m, push.Rejected, ReasonAppDisabled)
 	default:
 		var wg sync.WaitGroup
 		if pending := rec.pending(push.APNs, m.Tokens.APNs); len(pending) > 0 {
@@ -295,10 +298,10 @@ func (s *Sender) platformReady(ctx context.Context, m *push.Message, app credent
 	meta := app.Meta(p)
 	switch {
 	case meta == nil:
-		rec.each(ctx, p, tokens, credential.Rejected, ReasonNoCredential)
+		rec.each(ctx, p, tokens, push.Rejected, ReasonNoCredential)
 		return app, credential.Material{}, false
 	case meta.Status.State == credential.Suspended:
-		rec.each(ctx, p, tokens, credential.CredentialFault, ReasonPlatformSuspended)
+		rec.each(ctx, p, tokens, push.CredentialFault, ReasonPlatformSuspended)
 		return app, credential.Material{}, false
 	}
 	a, mat, err := s.cfg.Apps.Credential(ctx, m.Tenant, m.AppID, p)
@@ -343,14 +346,14 @@ func (s *Sender) nearDeadline(ctx context.Context) bool {
 // followUp turns every recorded outcome of the attempt into the retry and
 // dead-letter messages and publishes the dead tokens.
 func (s *Sender) followUp(m *push.Message, attempt int, rec *recorder) Result {
-	res := Result{Counts: map[credential.Result]int{}}
+	res := Result{Counts: map[push.Outcome]int{}}
 	retry := push.Tokens{}
 	var delay time.Duration
 	dead := map[string]*push.Tokens{}
 	for _, o := range rec.outcomes() {
 		res.Counts[o.Result]++
 		switch o.Result {
-		case credential.Retry:
+		case push.Retry:
 			if attempt+1 >= s.cfg.MaxAttempts {
 				add(dead, ReasonRetriesExhausted, o)
 				continue
@@ -359,7 +362,7 @@ func (s *Sender) followUp(m *push.Message, attempt int, rec *recorder) Result {
 			if d := rec.retryAfter(o.Token); d > delay {
 				delay = d
 			}
-		case credential.CredentialFault, credential.Rejected:
+		case push.CredentialFault, push.Rejected:
 			add(dead, o.Reason, o)
 		}
 	}

@@ -25,12 +25,12 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 	meta := app.APNs
 	tmpl, err := apns.NewTemplate(m, meta.Facts.BundleID, enqueued)
 	if err != nil {
-		rec.each(ctx, push.APNs, tokens, credential.Rejected, push.CodeOf(err))
+		rec.each(ctx, push.APNs, tokens, push.Rejected, push.CodeOf(err))
 		return
 	}
 	client, err := s.cfg.Clients.APNs(mat, app.Environment)
 	if err != nil {
-		rec.each(ctx, push.APNs, tokens, credential.CredentialFault, ReasonCredentialFault)
+		rec.each(ctx, push.APNs, tokens, push.CredentialFault, ReasonCredentialFault)
 		s.suspend(ctx, app, push.APNs, ReasonCredentialFault)
 		return
 	}
@@ -43,12 +43,12 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 	defer stop()
 	for _, tok := range tokens {
 		if f := b.fault.Load(); f != nil {
-			rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+			rec.record(ctx, push.APNs, tok, push.CredentialFault, *f, 0)
 			continue
 		}
 		// Slots: this message's pushes in flight, then the Sender's.
 		if !s.acquire(starts, b.sem, s.inFlight) {
-			rec.record(ctx, push.APNs, tok, credential.Retry, ReasonDeadline, 0)
+			rec.record(ctx, push.APNs, tok, push.Retry, ReasonDeadline, 0)
 			continue
 		}
 		b.wg.Add(1)
@@ -104,7 +104,7 @@ type apnsBatch struct {
 // push sends to tok; answered records the answer when it comes.
 func (b *apnsBatch) push(tok string) {
 	if f := b.fault.Load(); f != nil {
-		b.rec.record(b.ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+		b.rec.record(b.ctx, push.APNs, tok, push.CredentialFault, *f, 0)
 		b.release()
 		return
 	}
@@ -125,7 +125,7 @@ func (b *apnsBatch) release() {
 func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
 	defer b.release()
 	s, ctx := b.s, b.ctx
-	var out apns.Outcome
+	var out push.Outcome
 	reason := resp.Reason
 	if err != nil {
 		out, reason = apns.ClassifyError(err), "network_error"
@@ -135,17 +135,17 @@ func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
 	} else {
 		out = resp.Outcome(b.isConfirmed())
 	}
-	if out == apns.Delivered && !b.confirmed.Load() {
+	if out == push.Delivered && !b.confirmed.Load() {
 		s.confirm(b.ck)
 		b.confirmed.Store(true)
 	}
-	if out == apns.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !b.isConfirmed() {
+	if out == push.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !b.isConfirmed() {
 		reason = apns.TokenEnvironmentUnconfirmed
 	}
-	if out == apns.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
+	if out == push.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
 		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, reason) })
 	}
-	b.rec.record(ctx, push.APNs, tok, credential.Result(out), reason, 0)
+	b.rec.record(ctx, push.APNs, tok, out, reason, 0)
 }
 
 // isConfirmed reports whether the credential has delivered to the
@@ -170,12 +170,12 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 		return
 	}
 	if s.nearDeadline(ctx) {
-		rec.each(ctx, push.FCM, tokens, credential.Retry, ReasonDeadline)
+		rec.each(ctx, push.FCM, tokens, push.Retry, ReasonDeadline)
 		return
 	}
 	client, err := s.cfg.Clients.FCM(ctx, mat)
 	if err != nil {
-		rec.each(ctx, push.FCM, tokens, credential.CredentialFault, ReasonCredentialFault)
+		rec.each(ctx, push.FCM, tokens, push.CredentialFault, ReasonCredentialFault)
 		s.suspend(ctx, app, push.FCM, ReasonCredentialFault)
 		return
 	}
@@ -187,29 +187,23 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 	for start := 0; start < len(tokens); start += fcm.MaxBatch {
 		chunk := tokens[start:min(start+fcm.MaxBatch, len(tokens))]
 		if !s.acquire(starts, s.fcmCalls) {
-			rec.each(ctx, push.FCM, chunk, credential.Retry, ReasonDeadline)
+			rec.each(ctx, push.FCM, chunk, push.Retry, ReasonDeadline)
 			continue
 		}
 		if f := fault.Load(); f != nil { // an earlier chunk found the key refused
 			<-s.fcmCalls
-			rec.each(ctx, push.FCM, chunk, credential.CredentialFault, *f)
+			rec.each(ctx, push.FCM, chunk, push.CredentialFault, *f)
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-s.fcmCalls }()
 			results := client.Send(ctx, tmpl.Messages(chunk))
-			outs := make([]fcm.Outcome, len(results))
-			for i, r := range results {
-				outs[i] = r.Verdict.Outcome
-				if outs[i] == fcm.RefreshThenCredentialFault { // Send already refreshed once
-					outs[i] = fcm.CredentialFault
-				}
-			}
-			if i := slices.Index(outs, fcm.CredentialFault); i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
+			i := slices.IndexFunc(results, func(r fcm.Result) bool { return r.Verdict.Outcome == push.CredentialFault })
+			if i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
 				s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
 			}
 			for i, r := range results {
-				rec.record(ctx, push.FCM, chunk[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
+				rec.record(ctx, push.FCM, chunk[i], r.Verdict.Outcome, r.Verdict.Reason, r.Verdict.RetryAfter)
 			}
 		})
 	}
@@ -224,7 +218,7 @@ func (s *Sender) publishInvalid(ctx context.Context, app credential.App, p push.
 	}
 	var dead []string
 	for _, o := range rec.outcomes() {
-		if o.Platform == p && o.Result == credential.InvalidToken {
+		if o.Platform == p && o.Result == push.InvalidToken {
 			dead = append(dead, o.Token)
 		}
 	}

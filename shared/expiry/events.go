@@ -27,9 +27,10 @@ func certificateEvent(app credential.App, p push.Platform, m *credential.Meta, l
 	d.DaysLeft = &left
 	d.CheckedAt = now
 	date := m.Facts.NotAfter.UTC().Format("2006-01-02")
-	renew := "In the Apple Developer portal (Certificates, Identifiers & Profiles -> Certificates -> +), create an " +
-		"\"Apple Push Notification service SSL (Sandbox & Production)\" certificate for " + bundleOf(m) +
-		", export it with its private key as .p12 from Keychain Access, and upload it to this app"
+	renew := "Renew without a Mac: make a signing request with POST /v1/apps/" + app.ID + "/apns/csr (or mobilepush csr --app " + app.ID +
+		"), upload it in the Apple Developer portal (Certificates, Identifiers & Profiles -> Certificates -> + -> " +
+		"\"Apple Push Notification service SSL (Sandbox & Production)\" -> the App ID " + bundleOf(m) +
+		") and upload the aps.cer Apple gives back with PUT /v1/apps/" + app.ID + "/apns (or a .p12 exported from Keychain Access)"
 	if level == levelExpired {
 		d.Reason = "expired"
 		d.Message = fmt.Sprintf("The APNs certificate of %q (%s) expired on %s: pushes to its iOS devices fail.", app.Name, bundleOf(m), date)
@@ -50,11 +51,11 @@ func invalidEvent(app credential.App, p push.Platform, m *credential.Meta, live 
 	d.ProviderReason = live.ProviderReason
 	d.CheckedAt = now
 	switch m.Kind {
-	case credential.APNsP8:
+	case push.APNsP8:
 		d.Message = fmt.Sprintf("Apple rejected the APNs auth key %s of %q: %s", m.Facts.KeyID, app.Name, live.Message)
 		d.Action = "The key was revoked or does not match the team: in the Apple Developer portal (Keys -> +) create a key " +
 			"with APNs enabled, download the .p8 and upload it with its key id and team id."
-	case credential.FCMJSON:
+	case push.FCMJSON:
 		d.Message = fmt.Sprintf("Google rejected the service-account key of %q (project %s): %s", app.Name, m.Facts.ProjectID, live.Message)
 		d.Action = "The key was deleted or disabled, or lacks permission: in the Firebase console (Project settings -> " +
 			"Service accounts -> Generate new private key) create a new key and upload the JSON file."

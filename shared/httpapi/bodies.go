@@ -52,6 +52,11 @@ func decodeJSON(r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSONBytes(b, v)
+}
+
+// decodeJSONBytes is decodeJSON of a body already read.
+func decodeJSONBytes(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return push.Errorf("httpapi", push.Invalid, "the request body is empty; send a JSON object")
 	}
@@ -143,6 +148,8 @@ type apnsBody struct {
 	BundleID  string  `json:"bundle_id"`
 	P12Base64 string  `json:"p12_base64"`
 	Password  *string `json:"password"`
+	PEM       string  `json:"pem"`
+	CerBase64 string  `json:"cer_base64"`
 	P8        string  `json:"p8"`
 	KeyID     string  `json:"key_id"`
 	TeamID    string  `json:"team_id"`
@@ -156,13 +163,20 @@ func (b *apnsBody) upload(prefix string) (*registry.APNsUpload, error) {
 	if b == nil {
 		return nil, nil
 	}
-	up := &registry.APNsUpload{BundleID: b.BundleID, KeyID: b.KeyID, TeamID: b.TeamID, P8: []byte(b.P8)}
+	up := &registry.APNsUpload{BundleID: b.BundleID, KeyID: b.KeyID, TeamID: b.TeamID, P8: []byte(b.P8), PEM: []byte(b.PEM)}
 	if b.P12Base64 != "" {
 		p12, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b.P12Base64))
 		if err != nil {
 			return nil, badField(prefix+"p12_base64", "is not valid base64")
 		}
 		up.P12 = p12
+	}
+	if b.CerBase64 != "" {
+		cer, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b.CerBase64))
+		if err != nil {
+			return nil, badField(prefix+"cer_base64", "is not valid base64")
+		}
+		up.Cer = cer
 	}
 	if b.Password != nil {
 		up.Password, up.HasPassword = push.NewRedacted([]byte(*b.Password)), true
@@ -195,10 +209,11 @@ func isMultipart(r *http.Request) bool {
 }
 
 // multipartFields are the form fields an upload form may send; file parts
-// carry the files (apns.p12, apns.p8, fcm.service_account_json).
+// carry the files (apns.p12, apns.pem, apns.cer, apns.p8,
+// fcm.service_account_json).
 var multipartFields = map[string]bool{
 	"id": true, "name": true, "description": true, "enabled": true, "environment": true,
-	"apns.bundle_id": true, "apns.p12": true, "apns.password": true, "apns.p8": true, "apns.key_id": true, "apns.team_id": true,
+	"apns.bundle_id": true, "apns.p12": true, "apns.password": true, "apns.pem": true, "apns.cer": true, "apns.p8": true, "apns.key_id": true, "apns.team_id": true,
 	"fcm.service_account_json": true,
 }
 
@@ -260,6 +275,10 @@ func decodeMultipart(r *http.Request) (*appBody, error) {
 		if p12, ok := vals["apns.p12"]; ok && len(p12) > 0 {
 			a.P12Base64 = base64.StdEncoding.EncodeToString(p12)
 		}
+		if cer, ok := vals["apns.cer"]; ok && len(cer) > 0 {
+			a.CerBase64 = base64.StdEncoding.EncodeToString(cer)
+		}
+		a.PEM = string(vals["apns.pem"])
 		if pw, ok := vals["apns.password"]; ok {
 			s := string(pw)
 			a.Password = &s

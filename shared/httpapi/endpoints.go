@@ -249,6 +249,9 @@ func (h *Handler) testPush(w http.ResponseWriter, r *http.Request, c *call) erro
 	if b.Token == "" {
 		return badField("token", "is required")
 	}
+	if err := push.CheckToken(p, b.Token); err != nil {
+		return badField("token", "%v", err)
+	}
 	if b.Title == "" && b.Body == "" {
 		b.Title, b.Body = "mobilepush test", "This is a test notification from mobilepush."
 	}
@@ -327,6 +330,8 @@ type appJSON struct {
 	UpdatedAt   time.Time     `json:"updated_at"`
 	APNs        *platformJSON `json:"apns"`
 	FCM         *platformJSON `json:"fcm"`
+	// SigningRequest is the pending signing request, if any (csr.go).
+	SigningRequest *pendingJSON `json:"apns_signing_request,omitempty"`
 }
 
 type platformJSON struct {
@@ -373,6 +378,7 @@ func renderApp(a credential.App, checked map[push.Platform]*registry.Checked) ap
 		ID: a.ID, Name: a.Name, Description: a.Description, Enabled: a.Enabled, Environment: string(a.Environment),
 		Version: a.Version, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		APNs: renderPlatform(a.APNs, checked[push.APNs]), FCM: renderPlatform(a.FCM, checked[push.FCM]),
+		SigningRequest: renderPending(a.PendingAPNs),
 	}
 }
 

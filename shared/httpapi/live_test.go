@@ -27,7 +27,8 @@ type providers struct {
 
 func newProviders(t *testing.T) *providers {
 	t.Helper()
-	apple := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
+	apple := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production,
+		ClientCAs: apnstest.TrustAppleWWDR(t), Intermediates: apnstest.AppleIntermediates(t)}})
 	google := fcmtest.NewServer(t, fcmtest.Options{})
 	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: apple.URL, SandboxURL: "https://127.0.0.1:1", RootCAs: apple.RootCAs},

@@ -19,20 +19,21 @@ import (
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/httpapi"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 )
 
 var apnsToken = strings.Repeat("ab", 32)
 
-func newQueue(t *testing.T) (*boltstore.Store, *boltstore.Queue) {
+func newQueue(t *testing.T) (*boltstore.Store, *localqueue.Queue) {
 	t.Helper()
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "data.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	q, err := s.Queue(QueueName, boltstore.QueueConfig{VisibilityTimeout: time.Minute})
+	q, err := localqueue.Open(s.DB(), QueueName, localqueue.Config{VisibilityTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,40 +76,40 @@ func TestWorkerHandle(t *testing.T) {
 		name          string
 		body          []byte
 		sender        *fakeSender
-		wantStats     boltstore.QueueStats
+		wantStats     localqueue.Stats
 		wantCompleted int
 		wantReason    string // of the dead letter
 	}{
 		{
 			name: "retry and dead follow-ups settle the message",
 			sender: &fakeSender{res: dispatch.Result{
-				Counts: map[credential.Result]int{credential.Retry: 1, credential.Rejected: 1},
+				Counts: map[push.Outcome]int{push.Retry: 1, push.Rejected: 1},
 				Retry:  &dispatch.Retry{Message: retryMsg, Attempt: 1, Delay: 2 * time.Second},
 				Dead:   []dispatch.Dead{{Message: deadMsg, Reason: "BadExpirationDate", Attempt: 0}},
 			}},
-			wantStats: boltstore.QueueStats{Delayed: 1, Dead: 1}, wantCompleted: 1, wantReason: "BadExpirationDate",
+			wantStats: localqueue.Stats{Delayed: 1, Dead: 1}, wantCompleted: 1, wantReason: "BadExpirationDate",
 		},
 		{
 			name:      "busy leaves the message for redelivery",
 			sender:    &fakeSender{err: push.E("dispatch.Send", push.Conflict, fmt.Errorf("x: %w", dispatch.ErrBusy))},
-			wantStats: boltstore.QueueStats{InFlight: 1},
+			wantStats: localqueue.Stats{InFlight: 1},
 		},
 		{
 			name:      "transient leaves the message for redelivery",
 			sender:    &fakeSender{err: push.E("credential.Lease", push.Transient, errors.New("store down"))},
-			wantStats: boltstore.QueueStats{InFlight: 1},
+			wantStats: localqueue.Stats{InFlight: 1},
 		},
 		{
 			name:      "already done is acknowledged",
 			sender:    &fakeSender{res: dispatch.Result{AlreadyDone: true}},
-			wantStats: boltstore.QueueStats{},
+			wantStats: localqueue.Stats{},
 		},
 		{
 			name:       "an invalid body goes to the dead-letter queue",
 			body:       []byte(`{"version":1}`),
 			sender:     &fakeSender{},
-			wantStats:  boltstore.QueueStats{Dead: 1},
-			wantReason: ReasonInvalidMessage,
+			wantStats:  localqueue.Stats{Dead: 1},
+			wantReason: dispatch.ReasonInvalidMessage,
 		},
 	}
 	for _, tt := range tests {
@@ -121,7 +122,7 @@ func TestWorkerHandle(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Attributes: map[string]string{AttrAttempt: "0"}}); err != nil {
+			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: Group("acme", "m1"), Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				t.Fatal(err)
 			}
 			w := NewWorker(WorkerConfig{Queue: q, Sender: tt.sender, Visibility: time.Minute})
@@ -141,22 +142,22 @@ func TestWorkerHandle(t *testing.T) {
 				t.Errorf("completed %d times, want %d", n, tt.wantCompleted)
 			}
 			if tt.wantReason != "" {
-				var dead []boltstore.QueueMessage
-				_ = q.Peek(ctx, true, func(m boltstore.QueueMessage) bool { dead = append(dead, m); return true })
-				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[AttrReason] != tt.wantReason {
+				var dead []localqueue.Message
+				_ = q.Peek(ctx, true, func(m localqueue.Message) bool { dead = append(dead, m); return true })
+				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[dispatch.AttrReason] != tt.wantReason {
 					t.Errorf("dead letters = %+v, want reason %s", dead, tt.wantReason)
 				}
 				if tt.body == nil {
 					m, err := push.DecodeMessage(dead[0].Body)
-					if err != nil || len(m.Tokens.APNs) != 1 || dead[0].Attributes[AttrAttempt] != "0" {
+					if err != nil || len(m.Tokens.APNs) != 1 || dead[0].Attributes[dispatch.AttrAttempt] != "0" {
 						t.Errorf("dead letter body %v (%v), attributes %v: want a valid v1 message with one token, attempt 0", m, err, dead[0].Attributes)
 					}
 				}
 			}
 			if tt.wantStats.Delayed == 1 {
-				var next []boltstore.QueueMessage
-				_ = q.Peek(ctx, false, func(m boltstore.QueueMessage) bool { next = append(next, m); return true })
-				if len(next) != 1 || next[0].Attributes[AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") {
+				var next []localqueue.Message
+				_ = q.Peek(ctx, false, func(m localqueue.Message) bool { next = append(next, m); return true })
+				if len(next) != 1 || next[0].Attributes[dispatch.AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") {
 					t.Errorf("retry = %+v, want attempt 1 in the message's group", next)
 				}
 			}
@@ -182,7 +183,7 @@ type fakeApps map[string]bool
 
 func (a fakeApps) App(_ context.Context, tenant, id string) (credential.App, error) {
 	if a[tenant+"/"+id] {
-		return credential.App{Tenant: tenant, ID: id}, nil
+		return credential.App{Tenant: tenant, ID: id, Enabled: true, APNs: &credential.Meta{}, FCM: &credential.Meta{}}, nil
 	}
 	return credential.App{}, push.E("fake", push.NotFound, errors.New("no app"))
 }
@@ -256,7 +257,7 @@ func TestAPI(t *testing.T) {
 
 	// The queued bodies carry the caller's tenant and a message id.
 	var queued []*push.Message
-	_ = q.Peek(context.Background(), false, func(m boltstore.QueueMessage) bool {
+	_ = q.Peek(context.Background(), false, func(m localqueue.Message) bool {
 		pm, err := push.DecodeMessage(m.Body)
 		if err != nil {
 			t.Errorf("queued body: %v", err)
@@ -282,10 +283,10 @@ func TestAPI(t *testing.T) {
 	}
 	other := strings.Repeat("cd", 32)
 	ledger[0] = []credential.Outcome{
-		{Platform: push.APNs, Token: apnsToken, Result: credential.Retry},
-		{Platform: push.APNs, Token: other, Result: credential.InvalidToken},
+		{Platform: push.APNs, Token: apnsToken, Result: push.Retry},
+		{Platform: push.APNs, Token: other, Result: push.InvalidToken},
 	}
-	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: strings.ToUpper(apnsToken), Result: credential.Delivered}}
+	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: strings.ToUpper(apnsToken), Result: push.Delivered}}
 	st, err := api.Status(context.Background(), "acme", "order-42")
 	if err != nil {
 		t.Fatal(err)
@@ -321,14 +322,14 @@ func TestRedrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := func(attempt string) boltstore.SendInput {
-		return boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Reason: "platform_suspended",
-			Attributes: map[string]string{AttrAttempt: attempt, AttrReason: "platform_suspended", AttrEnqueuedAt: "1000"}}
+	dead := func(attempt string) localqueue.SendInput {
+		return localqueue.SendInput{Body: body, Group: Group("acme", "m1"), Reason: "platform_suspended",
+			Attributes: map[string]string{dispatch.AttrAttempt: attempt, dispatch.AttrReason: "platform_suspended", dispatch.AttrEnqueuedAt: "1000"}}
 	}
 	if _, err := q.SendDead(ctx, dead("1"), dead("0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Send(ctx, boltstore.SendInput{Body: body, Group: Group("acme", "m1"), Delay: time.Hour, Attributes: map[string]string{AttrAttempt: "2"}}); err != nil {
+	if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: Group("acme", "m1"), Delay: time.Hour, Attributes: map[string]string{dispatch.AttrAttempt: "2"}}); err != nil {
 		t.Fatal(err)
 	}
 	ledger := fakeLedger{0: nil, 1: nil, 2: nil, 3: nil} // attempt 3 leased, say by an earlier redrive
@@ -337,8 +338,8 @@ func TestRedrive(t *testing.T) {
 		t.Fatalf("Redrive = %d, %v", n, err)
 	}
 	var got []string
-	_ = q.Peek(ctx, false, func(m boltstore.QueueMessage) bool {
-		got = append(got, m.Attributes[AttrAttempt]+"/"+m.Attributes[AttrEnqueuedAt])
+	_ = q.Peek(ctx, false, func(m localqueue.Message) bool {
+		got = append(got, m.Attributes[dispatch.AttrAttempt]+"/"+m.Attributes[dispatch.AttrEnqueuedAt])
 		return true
 	})
 	slices.Sort(got)

@@ -3,17 +3,17 @@ package localsend
 import (
 	"context"
 	"fmt"
-	"strconv"
 
-	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/dispatch"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
 )
 
 // RedriveQueue is the part of the embedded queue Redrive uses;
-// *boltstore.Queue implements it.
+// *localqueue.Queue implements it.
 type RedriveQueue interface {
-	Peek(ctx context.Context, dead bool, fn func(boltstore.QueueMessage) bool) error
+	Peek(ctx context.Context, dead bool, fn func(localqueue.Message) bool) error
 	Redrive(ctx context.Context, ids []string, attrs map[string]map[string]string) (int, error)
 }
 
@@ -29,16 +29,17 @@ func Redrive(ctx context.Context, q RedriveQueue, ledger Ledger) (int, error) {
 	const op = "localsend.Redrive"
 	type ref struct{ tenant, id string }
 	highest := map[ref]int{} // the highest attempt seen per message
-	var dead []boltstore.QueueMessage
+	var dead []localqueue.Message
 	refOf := map[string]ref{} // dead letter id -> its message
 	scan := func(isDead bool) error {
-		return q.Peek(ctx, isDead, func(m boltstore.QueueMessage) bool {
+		return q.Peek(ctx, isDead, func(m localqueue.Message) bool {
 			pm, err := push.DecodeMessage(m.Body)
 			if err != nil {
 				return true
 			}
 			r := ref{pm.Tenant, pm.MessageID}
-			a, _ := strconv.Atoi(m.Attributes[AttrAttempt])
+			attrs, _ := dispatch.DecodeAttributes(m.Attributes) // a malformed attempt counts as 0
+			a := attrs.Attempt
 			if cur, ok := highest[r]; !ok || a > cur {
 				highest[r] = a
 			}
@@ -79,11 +80,11 @@ func Redrive(ctx context.Context, q RedriveQueue, ledger Ledger) (int, error) {
 			continue
 		}
 		highest[r]++
-		a := map[string]string{AttrAttempt: strconv.Itoa(highest[r])}
-		if v, ok := m.Attributes[AttrEnqueuedAt]; ok {
-			a[AttrEnqueuedAt] = v
+		next := dispatch.Attributes{Attempt: highest[r]}
+		if old, err := dispatch.DecodeAttributes(m.Attributes); err == nil {
+			next.EnqueuedAt = old.EnqueuedAt
 		}
-		attrs[m.ID] = a
+		attrs[m.ID] = next.Encode()
 	}
 	n, err := q.Redrive(ctx, ids, attrs)
 	if err != nil {

@@ -1,11 +1,11 @@
 // Package localsend is the send path of `mobilepush serve` (docs/ARCHITECTURE.md, Local server):
 // the worker that takes queue messages v1 off the embedded durable
-// queue (boltstore.Queue) and sends them with the same dispatch use case
+// queue (localqueue.Queue) and sends them with the same dispatch use case
 // the send Lambda function runs, and the HTTP endpoints application
 // servers use locally instead of SQS: POST /v1/messages and
 // GET /v1/messages/{id}.
 //
-// Per message the worker receives it, decodes it (push.DecodeMessage),
+// Per message the worker receives it, decodes it (dispatch.DecodeDelivery),
 // sends it (dispatch.Sender.Send), then in one queue transaction puts the
 // retry follow-up on the queue (with its back-off delay and attempt
 // number), the dead follow-ups in the dead-letter queue (reason and
@@ -24,13 +24,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
-	"mobilepush/shared/boltstore"
-	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
+	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
 )
 
@@ -41,27 +39,20 @@ const QueueName = "send"
 // dispatch lease).
 const DefaultVisibility = 5 * time.Minute
 
-// Message attributes the worker reads and writes; the names are those
-// the SQS path uses.
-const (
-	AttrAttempt    = "attempt"     // the retry count of a re-enqueued message
-	AttrEnqueuedAt = "enqueued_at" // unix milliseconds of the first attempt
-	AttrReason     = "reason"      // why a message is in the dead-letter queue
-)
-
-// Dead-letter reasons of the worker itself (dispatch names the others).
-const (
-	ReasonInvalidMessage = "invalid_message" // the body is not a valid v1 message
-)
-
 // Queue is the part of the embedded queue the worker uses;
-// *boltstore.Queue implements it.
+// *localqueue.Queue implements it.
 type Queue interface {
-	Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]boltstore.Received, error)
-	Settle(ctx context.Context, receiptHandle string, next, dead []boltstore.SendInput) error
+	Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]localqueue.Received, error)
+	Settle(ctx context.Context, receiptHandle string, next, dead []localqueue.SendInput) error
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 	ExpireGroups(ctx context.Context) (int, error)
 }
+
+var (
+	_ Queue        = (*localqueue.Queue)(nil)
+	_ Inbox        = (*localqueue.Queue)(nil)
+	_ RedriveQueue = (*localqueue.Queue)(nil)
+)
 
 // Sender is the send use case; *dispatch.Sender implements it.
 type Sender interface {
@@ -199,12 +190,12 @@ func (w *Worker) expireGroups(ctx context.Context) {
 }
 
 // handle sends one received message and settles it.
-func (w *Worker) handle(ctx context.Context, rm boltstore.Received) {
+func (w *Worker) handle(ctx context.Context, rm localqueue.Received) {
 	log := w.log.With("queue_message_id", rm.ID, "receive_count", rm.ReceiveCount)
-	d, err := delivery(rm, w.cfg.Now)
+	d, err := dispatch.DecodeDelivery(rm.Body, rm.Attributes, rm.SentAt, w.cfg.Now())
 	if err != nil {
 		log.Warn("message_invalid", "err", err)
-		w.settle(ctx, log, rm, nil, []boltstore.SendInput{deadInput(rm, ReasonInvalidMessage)})
+		w.settle(ctx, log, rm, nil, []localqueue.SendInput{deadInput(rm, dispatch.ReasonInvalidMessage)})
 		return
 	}
 	log = log.With("tenant", d.Message.Tenant, "app_id", d.Message.AppID, "message_id", d.Message.MessageID, "attempt", d.Attempt)
@@ -225,7 +216,7 @@ func (w *Worker) handle(ctx context.Context, rm boltstore.Received) {
 		return
 	case push.Is(err, push.Invalid) || push.Is(err, push.TooLarge):
 		log.Warn("message_unsendable", "err", err)
-		w.settle(ctx, log, rm, nil, []boltstore.SendInput{deadInput(rm, dispatch.ReasonMessageUnsendable)})
+		w.settle(ctx, log, rm, nil, []localqueue.SendInput{deadInput(rm, dispatch.ReasonMessageUnsendable)})
 		return
 	case err != nil:
 		// Transient or internal: redelivered after a back-off, and moved
@@ -252,18 +243,18 @@ func (w *Worker) handle(ctx context.Context, rm boltstore.Received) {
 		log.Warn("complete_failed", "err", err)
 	}
 	log.Info("message_sent", "tokens", d.Message.Tokens.Len(),
-		"delivered", res.Counts[credential.Delivered], "invalid_token", res.Counts[credential.InvalidToken],
-		"retry", res.Counts[credential.Retry], "credential_fault", res.Counts[credential.CredentialFault],
-		"rejected", res.Counts[credential.Rejected], "dead_letters", len(dead), "retry_queued", len(next) > 0,
+		"delivered", res.Counts[push.Delivered], "invalid_token", res.Counts[push.InvalidToken],
+		"retry", res.Counts[push.Retry], "credential_fault", res.Counts[push.CredentialFault],
+		"rejected", res.Counts[push.Rejected], "dead_letters", len(dead), "retry_queued", len(next) > 0,
 		"duration_ms", time.Since(start).Milliseconds())
 }
 
 // settle acknowledges rm with its follow-ups in one transaction and
 // reports whether it did.
-func (w *Worker) settle(ctx context.Context, log *slog.Logger, rm boltstore.Received, next, dead []boltstore.SendInput) bool {
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, rm localqueue.Received, next, dead []localqueue.SendInput) bool {
 	err := w.cfg.Queue.Settle(context.WithoutCancel(ctx), rm.ReceiptHandle, next, dead)
 	switch {
-	case errors.Is(err, boltstore.ErrStaleReceipt):
+	case errors.Is(err, localqueue.ErrStaleReceipt):
 		// The visibility timeout passed and the message was received
 		// again: its new receiver resumes it and settles it.
 		log.Warn("settle_stale")
@@ -275,68 +266,42 @@ func (w *Worker) settle(ctx context.Context, log *slog.Logger, rm boltstore.Rece
 	return true
 }
 
-func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, rm boltstore.Received, d time.Duration) {
-	if err := w.cfg.Queue.ChangeVisibility(context.WithoutCancel(ctx), rm.ReceiptHandle, d); err != nil && !errors.Is(err, boltstore.ErrStaleReceipt) {
+func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, rm localqueue.Received, d time.Duration) {
+	if err := w.cfg.Queue.ChangeVisibility(context.WithoutCancel(ctx), rm.ReceiptHandle, d); err != nil && !errors.Is(err, localqueue.ErrStaleReceipt) {
 		log.Warn("change_visibility_failed", "err", err)
 	}
 }
 
-// delivery decodes a received message and its attributes.
-func delivery(rm boltstore.Received, now func() time.Time) (dispatch.Delivery, error) {
-	m, err := push.DecodeMessage(rm.Body)
-	if err != nil {
-		return dispatch.Delivery{}, err
-	}
-	d := dispatch.Delivery{Message: m, EnqueuedAt: rm.SentAt}
-	if a, ok := rm.Attributes[AttrAttempt]; ok {
-		if d.Attempt, err = strconv.Atoi(a); err != nil || d.Attempt < 0 {
-			return dispatch.Delivery{}, push.E("localsend.delivery", push.Invalid, errors.New("attempt attribute is not a count"))
-		}
-	}
-	if at, ok := rm.Attributes[AttrEnqueuedAt]; ok {
-		if ms, err := strconv.ParseInt(at, 10, 64); err == nil {
-			d.EnqueuedAt = time.UnixMilli(ms)
-		}
-	}
-	if d.EnqueuedAt.IsZero() {
-		d.EnqueuedAt = now()
-	}
-	return d, nil
-}
-
-// followUps turns a send result into the queue's retry and dead-letter
-// inputs, in the message's group.
-func followUps(rm boltstore.Received, d dispatch.Delivery, res dispatch.Result) (next, dead []boltstore.SendInput, err error) {
-	enqueued := strconv.FormatInt(d.EnqueuedAt.UnixMilli(), 10)
-	if r := res.Retry; r != nil {
-		body, err := Encode(r.Message)
+// followUps maps a send result's follow-ups to the queue's retry and
+// dead-letter inputs, in the message's group.
+func followUps(rm localqueue.Received, d dispatch.Delivery, res dispatch.Result) (next, dead []localqueue.SendInput, err error) {
+	retry, dls := dispatch.FollowUps(d, res)
+	if retry != nil {
+		body, err := Encode(retry.Message)
 		if err != nil {
 			return nil, nil, err
 		}
-		next = append(next, boltstore.SendInput{Body: body, Group: rm.Group, Delay: r.Delay, Attributes: map[string]string{
-			AttrAttempt: strconv.Itoa(r.Attempt), AttrEnqueuedAt: enqueued,
-		}})
+		next = append(next, localqueue.SendInput{Body: body, Group: rm.Group, Delay: retry.Delay, Attributes: retry.Attributes})
 	}
-	for _, dl := range res.Dead {
+	for _, dl := range dls {
 		body, err := Encode(dl.Message)
 		if err != nil {
 			return nil, nil, err
 		}
-		dead = append(dead, boltstore.SendInput{Body: body, Group: rm.Group, Reason: dl.Reason, Attributes: map[string]string{
-			AttrAttempt: strconv.Itoa(dl.Attempt), AttrEnqueuedAt: enqueued, AttrReason: dl.Reason,
-		}})
+		dead = append(dead, localqueue.SendInput{Body: body, Group: rm.Group, Reason: dl.Reason, Attributes: dl.Attributes})
 	}
 	return next, dead, nil
 }
 
+// firstInput is the queue input of m, a message the application server
+// sent (its queue body), enqueued at at.
+func firstInput(m *push.Message, body []byte, at time.Time) localqueue.SendInput {
+	return localqueue.SendInput{Body: body, Group: Group(m.Tenant, m.MessageID), Attributes: dispatch.FirstAttributes(at)}
+}
+
 // deadInput is rm as it is, dead-lettered for reason.
-func deadInput(rm boltstore.Received, reason string) boltstore.SendInput {
-	attrs := make(map[string]string, len(rm.Attributes)+1)
-	for k, v := range rm.Attributes {
-		attrs[k] = v
-	}
-	attrs[AttrReason] = reason
-	return boltstore.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: attrs}
+func deadInput(rm localqueue.Received, reason string) localqueue.SendInput {
+	return localqueue.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: dispatch.DeadAttributes(rm.Attributes, reason)}
 }
 
 // Encode returns the queue body of m: its JSON without HTML escaping.

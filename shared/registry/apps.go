@@ -9,7 +9,6 @@ import (
 	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -49,7 +48,7 @@ func (s *Service) Create(ctx context.Context, who Principal, in CreateInput) (Re
 		Enabled: in.Enabled, Environment: in.Environment, Actor: who.Subject,
 	}
 	if in.APNs != nil {
-		c, err := s.checkAPNs(ctx, op, in.APNs, in.Environment)
+		c, err := s.checkAPNs(ctx, op, in.APNs, in.Environment, nil)
 		if err != nil {
 			return Result{}, err
 		}
@@ -97,7 +96,7 @@ func (s *Service) Update(ctx context.Context, who Principal, id string, expect i
 		if err != nil {
 			return credential.App{}, err
 		}
-		if m := app.APNs; m != nil && m.Kind == credential.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
+		if m := app.APNs; m != nil && m.Kind == push.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
 			return credential.App{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: string(certinfo.EnvironmentMismatch),
 				Msg: fmt.Sprintf("the APNs certificate serves only %s; upload a certificate for %s first", m.Facts.Environment, *patch.Environment)}
 		}
@@ -120,7 +119,13 @@ func (s *Service) RotateAPNs(ctx context.Context, who Principal, id string, expe
 	if err != nil {
 		return Result{}, err
 	}
-	c, err := s.checkAPNs(ctx, op, up, app.Environment)
+	var pending *pendingPair
+	if len(up.Cer) > 0 {
+		if pending, err = s.loadPending(ctx, op, who, id); err != nil {
+			return Result{}, err
+		}
+	}
+	c, err := s.checkAPNs(ctx, op, up, app.Environment, pending)
 	if err != nil {
 		s.auditRejected(ctx, who, id, push.APNs, err)
 		return Result{}, err
@@ -163,11 +168,15 @@ func (s *Service) auditRejected(ctx context.Context, who Principal, id string, p
 }
 
 func (s *Service) rotate(ctx context.Context, who Principal, id string, expect int64, c *Checked) (Result, error) {
-	app, err := s.Store.Rotate(ctx, credential.RotateRequest{Tenant: who.Tenant, ID: id, Platform: c.Platform, Expect: expect, Upload: c.upload, Actor: who.Subject})
+	app, err := s.Store.Rotate(ctx, credential.RotateRequest{Tenant: who.Tenant, ID: id, Platform: c.Platform, Expect: expect, Upload: c.upload, Actor: who.Subject, FromPending: c.fromPending})
 	if err != nil {
 		return Result{}, fmt.Errorf("rotate %s credential: %w", c.Platform, err)
 	}
-	s.rotated(ctx, app, c.Platform, "rotated", "A new credential was uploaded and is now used for sending.")
+	msg := "A new credential was uploaded and is now used for sending."
+	if c.fromPending != nil {
+		msg = "Apple's certificate for the signing request was uploaded; with the request's key it is now used for sending."
+	}
+	s.rotated(ctx, app, c.Platform, "rotated", msg)
 	return Result{App: app, Checked: map[push.Platform]*Checked{c.Platform: c}}, nil
 }
 
@@ -186,7 +195,7 @@ func (s *Service) rotated(ctx context.Context, app credential.App, p push.Platfo
 		BundleID: m.Facts.BundleID, ProjectID: m.Facts.ProjectID, NotAfter: m.Facts.NotAfter,
 		Reason: reason, Message: msg, Action: "None needed; check that pushes are delivered.", CheckedAt: m.Status.CheckedAt}
 	if !m.Facts.NotAfter.IsZero() {
-		days := expiry.DaysLeft(m.Facts.NotAfter, s.now())
+		days := push.DaysLeft(m.Facts.NotAfter, s.now())
 		d.DaysLeft = &days
 	}
 	_ = s.Events.Publish(context.WithoutCancel(ctx), []alert.Event{{Type: alert.CredentialRotated, Detail: d}})
@@ -223,7 +232,7 @@ func (s *Service) Rollback(ctx context.Context, who Principal, id string, p push
 	}
 	var due time.Time
 	if na := cur.Previous.Facts.NotAfter; !na.IsZero() {
-		due = expiry.FirstDue(s.Thresholds, na, s.now())
+		due = push.FirstDue(s.Thresholds, na, s.now())
 	}
 	app, err = s.Store.Rollback(ctx, credential.RollbackRequest{Tenant: who.Tenant, ID: id, Platform: p, Expect: expect, Status: st, DueAt: due, Actor: who.Subject})
 	if err != nil {
@@ -323,7 +332,7 @@ func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsU
 		return nil
 	}
 	if apns != nil {
-		if err := run(push.APNs, func() (*Checked, error) { return s.checkAPNs(ctx, op, apns, env) }); err != nil {
+		if err := run(push.APNs, func() (*Checked, error) { return s.checkAPNs(ctx, op, apns, env, nil) }); err != nil {
 			return nil, err
 		}
 	}
@@ -337,18 +346,26 @@ func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsU
 
 // TestPush sends msg through the app's credential of platform p and
 // returns the provider's answer; the attempt is audited.
-// Errors: Invalid, NotFound (no app or no credential), Transient, Internal.
+// The token is checked as the queue checks it (push.CheckToken) before
+// any connection sees it; a disabled app sends nothing.
+// Errors: Invalid, NotFound (no app or no credential), Unprocessable (a
+// disabled app), Transient, Internal.
 func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push.Platform, msg TestMessage) (Answer, error) {
 	const op = "registry.TestPush"
 	if !p.Valid() {
 		return Answer{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", p)
 	}
-	if msg.Token == "" {
-		return Answer{}, push.Errorf(op, push.Invalid, "token is required")
+	if err := push.CheckToken(p, msg.Token); err != nil {
+		return Answer{}, push.Errorf(op, push.Invalid, "token: %v", err)
 	}
 	app, err := s.Store.Get(ctx, who.Tenant, id)
 	if err != nil {
 		return Answer{}, err
+	}
+	if !app.Enabled {
+		// As a queued send to a disabled app is refused (and nothing is
+		// sent for it): a test push proves only what the app would do.
+		return Answer{}, push.Errorf(op, push.Unprocessable, "app %s is disabled: enable it (PATCH /v1/apps/%s {\"enabled\": true}) to send to it", id, id)
 	}
 	meta := app.Meta(p)
 	if meta == nil {

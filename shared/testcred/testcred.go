@@ -172,6 +172,23 @@ type Identity struct {
 
 // IssuePush issues an Apple-style push certificate from a.
 func (a *Authority) IssuePush(p PushCert) (*Identity, error) {
+	key := p.Key
+	if key == nil {
+		k, err := RSAKey()
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	}
+	cert, err := a.issuePush(p, key.Public())
+	if err != nil {
+		return nil, err
+	}
+	return &Identity{Key: key, Cert: cert, Chain: a.Chain()}, nil
+}
+
+// issuePush issues the push certificate p describes for the public key pub.
+func (a *Authority) issuePush(p PushCert, pub crypto.PublicKey) (*x509.Certificate, error) {
 	if p.BundleID == "" {
 		p.BundleID = "com.example.app"
 	}
@@ -192,14 +209,6 @@ func (a *Authority) IssuePush(p PushCert) (*Identity, error) {
 	}
 	if p.Topics == nil {
 		p.Topics = []string{p.BundleID, p.BundleID + ".voip", p.BundleID + ".complication"}
-	}
-	key := p.Key
-	if key == nil {
-		k, err := RSAKey()
-		if err != nil {
-			return nil, err
-		}
-		key = k
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -231,15 +240,11 @@ func (a *Authority) IssuePush(p PushCert) (*Identity, error) {
 		}
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: OIDTopics, Value: v})
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), a.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, pub, a.Key)
 	if err != nil {
 		return nil, fmt.Errorf("testcred: issue push certificate: %w", err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &Identity{Key: key, Cert: cert, Chain: a.Chain()}, nil
+	return x509.ParseCertificate(der)
 }
 
 // TopicsExtension encodes the 1.2.840.113635.100.6.3.6 value as Apple

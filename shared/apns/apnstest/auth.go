@@ -80,6 +80,9 @@ func (g *Gateway) TLSConfig(serverCert tls.Certificate) *tls.Config {
 		}
 		if !g.cfg.AcceptAnyIssuer {
 			inter := x509.NewCertPool()
+			if g.cfg.Intermediates != nil {
+				inter = g.cfg.Intermediates.Clone()
+			}
 			for _, c := range certs[1:] {
 				inter.AddCert(c)
 			}

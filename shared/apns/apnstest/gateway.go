@@ -44,6 +44,11 @@ type Config struct {
 	// (an unknown issuer or an expired certificate is a TLS alert).
 	// Ignored when AcceptAnyIssuer is set.
 	ClientCAs *x509.CertPool
+	// Intermediates are issuers the gateway knows itself, as Apple knows
+	// its WWDR intermediates: a client may then present only its leaf (as
+	// a Keychain export or Apple's aps.cer gives it). Ignored when
+	// AcceptAnyIssuer is set.
+	Intermediates *x509.CertPool
 	// AcceptAnyIssuer accepts a client certificate from any issuer (the
 	// offline demo cannot know Apple's keys) and a well-formed ES256
 	// provider token for any key it has not registered; topics,

@@ -421,3 +421,21 @@ func TestConcurrentApns2AndConnections(t *testing.T) {
 		t.Errorf("Connections = %d, want 1..3 (HTTP/2 multiplexing)", got)
 	}
 }
+
+// TestLeafOnlyClientCertificate: a leaf presented without its chain (a
+// Keychain export, Apple's aps.cer) verifies only when the gateway knows
+// the intermediate itself, as Apple does.
+func TestLeafOnlyClientCertificate(t *testing.T) {
+	t.Parallel()
+	leafOnly := *apnstest.IssuePush(t, testcred.PushCert{})
+	leafOnly.Chain = nil
+	rootOnly := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
+	knowing := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t), Intermediates: apnstest.AppleIntermediates(t)}})
+	if r, err := certClient(t, rootOnly, &leafOnly).Push(note()); !isAlert(err) {
+		t.Errorf("without known intermediates: %v, %v; want a TLS alert", r, err)
+	}
+	r, err := certClient(t, knowing, &leafOnly).Push(note())
+	if err != nil || r.StatusCode != 200 {
+		t.Errorf("with the intermediate known: %v, %v", r, err)
+	}
+}

@@ -33,6 +33,22 @@ func TrustAppleWWDR(t testing.TB) *x509.CertPool {
 	return p
 }
 
+// AppleIntermediates returns a pool holding testcred's stand-in Apple
+// WWDR intermediate, for a Config's Intermediates: the gateway then
+// accepts a leaf presented without its chain, as Apple does.
+func AppleIntermediates(t testing.TB) *x509.CertPool {
+	t.Helper()
+	ca, err := testcred.AppleWWDR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := x509.NewCertPool()
+	for _, c := range ca.Chain() {
+		p.AddCert(c)
+	}
+	return p
+}
+
 // IssuePush mints a push certificate identity from testcred's stand-in
 // Apple authority, with an RSA key from testcred's pool when p.Key is nil.
 func IssuePush(t testing.TB, p testcred.PushCert) *testcred.Identity {

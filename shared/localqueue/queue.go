@@ -1,11 +1,14 @@
-package boltstore
+// Package localqueue is the durable embedded queue of `mobilepush serve`
+// (docs/ARCHITECTURE.md, The bbolt file): a message queue with SQS
+// semantics (delayed sends, visibility timeouts, receive counts, a
+// dead-letter queue, redrive) in buckets of its own in the bbolt file
+// the credential stores (shared/boltstore) keep theirs in. Every
+// operation is one bbolt transaction.
+package localqueue
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,13 +20,13 @@ import (
 	"mobilepush/shared/push"
 )
 
-// The queue buckets: bktQueues holds one bucket per queue name, and each
-// of those the buckets below.
+// The queue buckets: bktQueues, a top-level bucket of the file, holds
+// one bucket per queue name, and each of those the buckets below.
 var (
 	bktQueues = []byte("queues")
-	qMsgs     = []byte("m") // message id -> QueueMessage (the main queue)
+	qMsgs     = []byte("m") // message id -> Message (the main queue)
 	qIndex    = []byte("i") // be64(visible_at ns) + message id -> nil
-	qDead     = []byte("d") // message id -> QueueMessage (the dead-letter queue)
+	qDead     = []byte("d") // message id -> Message (the dead-letter queue)
 	qGroups   = []byte("g") // group -> GroupStats
 )
 
@@ -40,8 +43,8 @@ var (
 // without being deleted.
 const ReasonMaxReceives = "max_receive_count"
 
-// QueueConfig configures a Queue.
-type QueueConfig struct {
+// Config configures a Queue.
+type Config struct {
 	// VisibilityTimeout is how long a received message stays invisible
 	// unless Receive is given another; 0 means 5 minutes.
 	VisibilityTimeout time.Duration
@@ -52,13 +55,16 @@ type QueueConfig struct {
 	// GroupTTL is how long the stats of a group stay readable after its
 	// last message left the main queue; 0 means 7 days.
 	GroupTTL time.Duration
+	// Now is the clock of visibility, delays and group TTLs; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
-// Queue is a durable message queue with SQS semantics in the store's
-// bbolt file: delayed sends, receives that hide a message for a
-// visibility timeout and count receives, delete by receipt handle,
-// changing the visibility, a dead-letter queue (after MaxReceiveCount
-// receives, or by an explicit SendDead) and redrive from it.
+// Queue is a durable message queue with SQS semantics in a bbolt file:
+// delayed sends, receives that hide a message for a visibility timeout
+// and count receives, delete by receipt handle, changing the
+// visibility, a dead-letter queue (after MaxReceiveCount receives, or by
+// an explicit SendDead) and redrive from it.
 //
 // Every operation is one bbolt transaction, synced to disk before it
 // returns: a message Send accepted survives a crash or kill at any
@@ -68,19 +74,19 @@ type QueueConfig struct {
 // Messages may name a group (like an SQS message group id, without FIFO
 // order): the queue keeps per-group counts, updated in the same
 // transactions, so a caller can tell whether a logical message still has
-// parts on the queue. Use one *Queue per queue name and Store (receivers
+// parts on the queue. Use one *Queue per queue name and file (receivers
 // are woken by the sends of the same *Queue). Safe for concurrent use.
 type Queue struct {
-	s    *Store
+	db   *bolt.DB
 	name []byte
-	cfg  QueueConfig
+	cfg  Config
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when a message is sent
 }
 
-// QueueMessage is a message as the queue keeps it.
-type QueueMessage struct {
+// Message is a message as the queue keeps it.
+type Message struct {
 	ID         string            `json:"id"`
 	Body       []byte            `json:"body"`
 	Attributes map[string]string `json:"attributes,omitempty"`
@@ -97,16 +103,16 @@ type QueueMessage struct {
 	DeadReason string    `json:"dead_reason,omitempty"`
 }
 
-// stored is the JSON form of a QueueMessage with its receipt.
+// stored is the JSON form of a Message with its receipt.
 type stored struct {
-	QueueMessage
+	Message
 	Receipt string `json:"receipt,omitempty"`
 }
 
 // Received is a message handed out by Receive: its ReceiptHandle deletes
 // it or changes its visibility until it is received again.
 type Received struct {
-	QueueMessage
+	Message
 	ReceiptHandle string
 }
 
@@ -122,31 +128,16 @@ type SendInput struct {
 	Reason string
 }
 
-// QueueStats counts the messages of a queue, as SQS's
-// ApproximateNumberOf* attributes do, but exactly.
-type QueueStats struct {
-	Visible  int // ready to be received (the depth)
-	InFlight int // received, neither deleted nor visible again yet
-	Delayed  int // sent with a delay that has not passed
-	Dead     int // in the dead-letter queue
-}
-
-// GroupStats counts the messages of one group.
-type GroupStats struct {
-	// Live is the group's messages in the main queue (visible, in flight
-	// or delayed).
-	Live int `json:"live"`
-	// Dead is the group's messages in the dead-letter queue.
-	Dead int `json:"dead"`
-	// Received reports whether a message of the group was ever received.
-	Received  bool      `json:"received"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// Queue opens (creating if needed) the queue called name in the store.
-// Errors: Invalid (empty name), Internal.
-func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
-	const op = "boltstore.Queue"
+// Open opens (creating if needed) the queue called name in db, the open
+// bbolt file (boltstore.Store.DB): its buckets are under the top-level
+// bucket "queues". The caller keeps db open while it uses the queue and
+// closes it.
+// Errors: Invalid (empty name, nil db), Internal.
+func Open(db *bolt.DB, name string, cfg Config) (*Queue, error) {
+	const op = "localqueue.Open"
+	if db == nil {
+		return nil, push.E(op, push.Invalid, errors.New("no bbolt file"))
+	}
 	if name == "" {
 		return nil, push.E(op, push.Invalid, errors.New("queue name is empty"))
 	}
@@ -159,7 +150,10 @@ func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
 	if cfg.GroupTTL <= 0 {
 		cfg.GroupTTL = 7 * 24 * time.Hour
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
 		all, err := tx.CreateBucketIfNotExists(bktQueues)
 		if err != nil {
 			return err
@@ -178,149 +172,24 @@ func (s *Store) Queue(name string, cfg QueueConfig) (*Queue, error) {
 	if err != nil {
 		return nil, internal(op, fmt.Errorf("create queue %s: %w", name, err))
 	}
-	return &Queue{s: s, name: []byte(name), cfg: cfg, wake: make(chan struct{})}, nil
+	return &Queue{db: db, name: []byte(name), cfg: cfg, wake: make(chan struct{})}, nil
 }
 
 // Config returns the queue's configuration with defaults applied.
-func (q *Queue) Config() QueueConfig { return q.cfg }
-
-// qtx is the buckets of one queue in one transaction.
-type qtx struct {
-	msgs, index, dead, groups *bolt.Bucket
-	now                       time.Time
-}
-
-func (q *Queue) buckets(tx *bolt.Tx) *qtx {
-	b := tx.Bucket(bktQueues).Bucket(q.name)
-	return &qtx{msgs: b.Bucket(qMsgs), index: b.Bucket(qIndex), dead: b.Bucket(qDead), groups: b.Bucket(qGroups), now: time.Now()}
-}
-
-func (q *Queue) update(fn func(t *qtx) error) error {
-	return q.s.db.Update(func(tx *bolt.Tx) error {
-		t := q.buckets(tx)
-		t.now = q.s.now()
-		return fn(t)
-	})
-}
-
-func (q *Queue) view(fn func(t *qtx) error) error {
-	return q.s.db.View(func(tx *bolt.Tx) error {
-		t := q.buckets(tx)
-		t.now = q.s.now()
-		return fn(t)
-	})
-}
-
-func indexKey(at time.Time, id string) []byte {
-	k := make([]byte, 8, 8+len(id))
-	binary.BigEndian.PutUint64(k, uint64(max(at.UnixNano(), 0)))
-	return append(k, id...)
-}
-
-// newID returns a message id that sorts by creation time.
-func newID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return hex.EncodeToString(b[:])
-}
-
-func newReceipt() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func (t *qtx) get(b *bolt.Bucket, id string) (*stored, error) {
-	raw := b.Get([]byte(id))
-	if raw == nil {
-		return nil, nil
-	}
-	var m stored
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("queue message %s: %w", id, err)
-	}
-	return &m, nil
-}
-
-// putMain stores m in the main queue, indexed by its VisibleAt; old is
-// the VisibleAt it was indexed under (zero for a new message).
-func (t *qtx) putMain(m *stored, old time.Time) error {
-	if !old.IsZero() {
-		if err := t.index.Delete(indexKey(old, m.ID)); err != nil {
-			return err
-		}
-	}
-	if err := put(t.msgs, []byte(m.ID), m); err != nil {
-		return err
-	}
-	return t.index.Put(indexKey(m.VisibleAt, m.ID), nil)
-}
-
-func (t *qtx) removeMain(m *stored) error {
-	if err := t.index.Delete(indexKey(m.VisibleAt, m.ID)); err != nil {
-		return err
-	}
-	return t.msgs.Delete([]byte(m.ID))
-}
-
-// group applies fn to the stats of group g (nothing for no group).
-func (t *qtx) group(g string, fn func(*GroupStats)) error {
-	if g == "" {
-		return nil
-	}
-	var s GroupStats
-	if raw := t.groups.Get([]byte(g)); raw != nil {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("queue group: %w", err)
-		}
-	}
-	fn(&s)
-	s.Live, s.Dead = max(s.Live, 0), max(s.Dead, 0)
-	s.UpdatedAt = t.now
-	return put(t.groups, []byte(g), s)
-}
-
-// toDead moves m (already out of the main queue, or new) to the
-// dead-letter queue.
-func (t *qtx) toDead(m *stored, reason string, fromMain bool) error {
-	m.DeadAt, m.DeadReason, m.Receipt = t.now, reason, ""
-	if err := put(t.dead, []byte(m.ID), m); err != nil {
-		return err
-	}
-	return t.group(m.Group, func(s *GroupStats) {
-		if fromMain {
-			s.Live--
-		}
-		s.Dead++
-	})
-}
-
-func (q *Queue) signal() {
-	q.mu.Lock()
-	close(q.wake)
-	q.wake = make(chan struct{})
-	q.mu.Unlock()
-}
-
-func (q *Queue) waiter() <-chan struct{} {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.wake
-}
+func (q *Queue) Config() Config { return q.cfg }
 
 // Send puts the messages on the queue in one transaction (all or none)
 // and returns their ids once they are on disk.
 // Errors: Invalid (an empty body or a negative delay), Internal.
 func (q *Queue) Send(_ context.Context, in ...SendInput) ([]string, error) {
-	const op = "boltstore.Queue.Send"
+	const op = "localqueue.Queue.Send"
 	if err := checkInputs(op, in); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(m, time.Time{}); err != nil {
 				return err
 			}
@@ -342,14 +211,14 @@ func (q *Queue) Send(_ context.Context, in ...SendInput) ([]string, error) {
 // with its Reason, in one transaction.
 // Errors: Invalid (an empty body), Internal.
 func (q *Queue) SendDead(_ context.Context, in ...SendInput) ([]string, error) {
-	const op = "boltstore.Queue.SendDead"
+	const op = "localqueue.Queue.SendDead"
 	if err := checkInputs(op, in); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(m, s.Reason, false); err != nil {
 				return err
 			}
@@ -383,7 +252,7 @@ func checkInputs(op string, in []SendInput) error {
 // or ctx ended.
 // Errors: Internal.
 func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
-	const op = "boltstore.Queue.Receive"
+	const op = "localqueue.Queue.Receive"
 	if max <= 0 {
 		max = 1
 	}
@@ -474,7 +343,7 @@ func (q *Queue) receiveOne(t *qtx, k []byte, visibility time.Duration) (*Receive
 	if err := t.group(m.Group, func(g *GroupStats) { g.Received = true }); err != nil {
 		return nil, err
 	}
-	return &Received{QueueMessage: m.QueueMessage, ReceiptHandle: m.ID + ":" + m.Receipt}, nil
+	return &Received{Message: m.Message, ReceiptHandle: m.ID + ":" + m.Receipt}, nil
 }
 
 // receipt loads the in-flight message of a receipt handle.
@@ -506,7 +375,7 @@ func (q *Queue) Delete(ctx context.Context, receiptHandle string) error {
 // a message and its acknowledgement happen together or not at all.
 // Errors: as Delete, and Invalid for a bad input.
 func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []SendInput) error {
-	const op = "boltstore.Queue.Settle"
+	const op = "localqueue.Queue.Settle"
 	if err := checkInputs(op, append(append([]SendInput{}, next...), dead...)); err != nil {
 		return err
 	}
@@ -516,7 +385,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			return err
 		}
 		for _, s := range next {
-			n := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			n := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(n, time.Time{}); err != nil {
 				return err
 			}
@@ -525,7 +394,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			}
 		}
 		for _, s := range dead {
-			d := &stored{QueueMessage: QueueMessage{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			d := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(d, s.Reason, false); err != nil {
 				return err
 			}
@@ -548,7 +417,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 // now (0: at once), as SQS ChangeMessageVisibility does.
 // Errors: as Delete.
 func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time.Duration) error {
-	const op = "boltstore.Queue.ChangeVisibility"
+	const op = "localqueue.Queue.ChangeVisibility"
 	if d < 0 {
 		return push.E(op, push.Invalid, errors.New("negative visibility timeout"))
 	}
@@ -566,119 +435,6 @@ func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time
 	}
 	if d == 0 {
 		q.signal()
-	}
-	return nil
-}
-
-// Stats counts the messages of the queue and of its dead-letter queue.
-// Errors: Internal.
-func (q *Queue) Stats(_ context.Context) (QueueStats, error) {
-	var s QueueStats
-	err := q.view(func(t *qtx) error {
-		s.Dead = t.dead.Stats().KeyN
-		return t.msgs.ForEach(func(k, _ []byte) error {
-			m, err := t.get(t.msgs, string(k))
-			if err != nil {
-				return err
-			}
-			switch {
-			case !m.VisibleAt.After(t.now):
-				s.Visible++
-			case m.ReceiveCount > 0 && m.Receipt != "":
-				s.InFlight++
-			default:
-				s.Delayed++
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return QueueStats{}, internal("boltstore.Queue.Stats", err)
-	}
-	return s, nil
-}
-
-// Group returns the counts of group g.
-// Errors: NotFound (no message of g was ever sent, or its stats expired
-// GroupTTL after its last message left the main queue), Internal.
-func (q *Queue) Group(_ context.Context, g string) (GroupStats, error) {
-	const op = "boltstore.Queue.Group"
-	var s GroupStats
-	found := false
-	err := q.view(func(t *qtx) error {
-		raw := t.groups.Get([]byte(g))
-		if raw == nil || g == "" {
-			return nil
-		}
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		found = s.Live > 0 || t.now.Before(s.UpdatedAt.Add(q.cfg.GroupTTL))
-		return nil
-	})
-	if err != nil {
-		return GroupStats{}, internal(op, err)
-	}
-	if !found {
-		return GroupStats{}, push.E(op, push.NotFound, errors.New("no such message group"))
-	}
-	return s, nil
-}
-
-// ExpireGroups deletes the stats of groups idle past GroupTTL with no
-// message in the main queue, and returns how many it deleted.
-// Errors: Internal.
-func (q *Queue) ExpireGroups(_ context.Context) (int, error) {
-	n := 0
-	err := q.update(func(t *qtx) error {
-		c := t.groups.Cursor()
-		for k, v := c.First(); k != nil; {
-			var s GroupStats
-			if err := json.Unmarshal(v, &s); err != nil {
-				return err
-			}
-			if s.Live <= 0 && !t.now.Before(s.UpdatedAt.Add(q.cfg.GroupTTL)) {
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-				k, v = c.Seek(k)
-				continue
-			}
-			k, v = c.Next()
-		}
-		return nil
-	})
-	if err != nil {
-		return n, internal("boltstore.Queue.ExpireGroups", err)
-	}
-	return n, nil
-}
-
-// Peek calls fn with the messages of the main queue (dead false) or of
-// the dead-letter queue (dead true), in id order (oldest first), until fn
-// returns false. It changes nothing.
-// Errors: Internal.
-func (q *Queue) Peek(_ context.Context, dead bool, fn func(QueueMessage) bool) error {
-	err := q.view(func(t *qtx) error {
-		b := t.msgs
-		if dead {
-			b = t.dead
-		}
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			m, err := t.get(b, string(k))
-			if err != nil {
-				return err
-			}
-			if !fn(m.QueueMessage) {
-				return nil
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return internal("boltstore.Queue.Peek", err)
 	}
 	return nil
 }
@@ -725,7 +481,7 @@ func (q *Queue) Redrive(_ context.Context, ids []string, attrs map[string]map[st
 		return nil
 	})
 	if err != nil {
-		return 0, internal("boltstore.Queue.Redrive", err)
+		return 0, internal("localqueue.Queue.Redrive", err)
 	}
 	if n > 0 {
 		q.signal()

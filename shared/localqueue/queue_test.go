@@ -1,4 +1,4 @@
-package boltstore
+package localqueue
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"mobilepush/shared/push"
 )
@@ -24,19 +26,27 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// openQueue opens a store in a temp file with the clock and its queue "q".
-func openQueue(t *testing.T, path string, c *clock, cfg QueueConfig) (*Store, *Queue) {
+// openDB opens the bbolt file at path, as boltstore.Open does.
+func openDB(t *testing.T, path string) *bolt.DB {
 	t.Helper()
-	s, err := Open(path, Options{Now: c.Now})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := s.Queue("q", cfg)
+	return db
+}
+
+// openQueue opens the bbolt file at path and its queue "q" on the clock.
+func openQueue(t *testing.T, path string, c *clock, cfg Config) (*bolt.DB, *Queue) {
+	t.Helper()
+	db := openDB(t, path)
+	cfg.Now = c.Now
+	q, err := Open(db, "q", cfg)
 	if err != nil {
-		s.Close()
+		db.Close()
 		t.Fatal(err)
 	}
-	return s, q
+	return db, q
 }
 
 func receiveN(t *testing.T, q *Queue, max int, vis time.Duration) []Received {
@@ -48,7 +58,7 @@ func receiveN(t *testing.T, q *Queue, max int, vis time.Duration) []Received {
 	return got
 }
 
-func stats(t *testing.T, q *Queue) QueueStats {
+func stats(t *testing.T, q *Queue) Stats {
 	t.Helper()
 	s, err := q.Stats(context.Background())
 	if err != nil {
@@ -74,7 +84,7 @@ func TestQueueSemantics(t *testing.T) {
 			if again := receiveN(t, q, 10, 0); len(again) != 0 {
 				t.Fatalf("in flight message received again: %+v", again)
 			}
-			if got, want := stats(t, q), (QueueStats{InFlight: 1}); got != want {
+			if got, want := stats(t, q), (Stats{InFlight: 1}); got != want {
 				t.Errorf("stats = %+v, want %+v", got, want)
 			}
 			c.Add(31 * time.Second)
@@ -88,7 +98,7 @@ func TestQueueSemantics(t *testing.T) {
 			if err := q.Delete(ctx, back[0].ReceiptHandle); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := stats(t, q), (QueueStats{}); got != want {
+			if got, want := stats(t, q), (Stats{}); got != want {
 				t.Errorf("stats after delete = %+v, want %+v", got, want)
 			}
 		}},
@@ -96,7 +106,7 @@ func TestQueueSemantics(t *testing.T) {
 			if _, err := q.Send(ctx, SendInput{Body: []byte("later"), Delay: time.Minute}, SendInput{Body: []byte("now")}); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := stats(t, q), (QueueStats{Visible: 1, Delayed: 1}); got != want {
+			if got, want := stats(t, q), (Stats{Visible: 1, Delayed: 1}); got != want {
 				t.Errorf("stats = %+v, want %+v", got, want)
 			}
 			got := receiveN(t, q, 10, time.Hour)
@@ -123,11 +133,11 @@ func TestQueueSemantics(t *testing.T) {
 			if got := receiveN(t, q, 1, time.Second); len(got) != 0 {
 				t.Fatalf("third receive = %+v, want it dead-lettered", got)
 			}
-			if got, want := stats(t, q), (QueueStats{Dead: 1}); got != want {
+			if got, want := stats(t, q), (Stats{Dead: 1}); got != want {
 				t.Errorf("stats = %+v, want %+v", got, want)
 			}
-			var dead []QueueMessage
-			_ = q.Peek(ctx, true, func(m QueueMessage) bool { dead = append(dead, m); return true })
+			var dead []Message
+			_ = q.Peek(ctx, true, func(m Message) bool { dead = append(dead, m); return true })
 			if len(dead) != 1 || dead[0].DeadReason != ReasonMaxReceives || string(dead[0].Body) != "poison" {
 				t.Errorf("dead letters = %+v", dead)
 			}
@@ -164,7 +174,7 @@ func TestQueueSemantics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := stats(t, q), (QueueStats{Delayed: 1, Dead: 1}); got != want {
+			if got, want := stats(t, q), (Stats{Delayed: 1, Dead: 1}); got != want {
 				t.Errorf("stats = %+v, want %+v", got, want)
 			}
 			if g, _ := q.Group(ctx, "g"); g.Live != 1 || g.Dead != 1 {
@@ -174,7 +184,7 @@ func TestQueueSemantics(t *testing.T) {
 			if err := q.Settle(ctx, got[0].ReceiptHandle, []SendInput{{Body: []byte("x")}}, nil); !errors.Is(err, ErrStaleReceipt) {
 				t.Errorf("second settle = %v, want ErrStaleReceipt", err)
 			}
-			if got, want := stats(t, q), (QueueStats{Delayed: 1, Dead: 1}); got != want {
+			if got, want := stats(t, q), (Stats{Delayed: 1, Dead: 1}); got != want {
 				t.Errorf("stats after a stale settle = %+v, want %+v", got, want)
 			}
 		}},
@@ -221,7 +231,7 @@ func TestQueueSemantics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-			s, q := openQueue(t, filepath.Join(t.TempDir(), "q.db"), c, QueueConfig{MaxReceiveCount: 2, GroupTTL: time.Hour})
+			s, q := openQueue(t, filepath.Join(t.TempDir(), "q.db"), c, Config{MaxReceiveCount: 2, GroupTTL: time.Hour})
 			defer s.Close()
 			tt.run(t, c, q)
 		})
@@ -235,7 +245,7 @@ func TestQueuePersistence(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "q.db")
 	c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s, q := openQueue(t, path, c, QueueConfig{})
+	s, q := openQueue(t, path, c, Config{})
 	if _, err := q.Send(ctx, SendInput{Body: []byte("inflight")}); err != nil {
 		t.Fatal(err)
 	}
@@ -252,9 +262,9 @@ func TestQueuePersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, q = openQueue(t, path, c, QueueConfig{})
+	s, q = openQueue(t, path, c, Config{})
 	defer s.Close()
-	if got, want := stats(t, q), (QueueStats{Visible: 1, InFlight: 1, Delayed: 1, Dead: 1}); got != want {
+	if got, want := stats(t, q), (Stats{Visible: 1, InFlight: 1, Delayed: 1, Dead: 1}); got != want {
 		t.Fatalf("after reopen stats = %+v, want %+v", got, want)
 	}
 	c.Add(time.Minute)
@@ -277,12 +287,9 @@ func TestQueuePersistence(t *testing.T) {
 // TestQueueLongPoll checks that a waiting Receive is woken by a Send.
 func TestQueueLongPoll(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "q.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	q, err := s.Queue("q", QueueConfig{})
+	db := openDB(t, filepath.Join(t.TempDir(), "q.db"))
+	defer db.Close()
+	q, err := Open(db, "q", Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,5 +304,25 @@ func TestQueueLongPoll(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("woken after %v", d)
+	}
+}
+
+func TestOpenRefusesBadArguments(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "q.db"))
+	defer db.Close()
+	tests := []struct {
+		name  string
+		db    *bolt.DB
+		queue string
+	}{
+		{"no file", nil, "q"},
+		{"no name", db, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Open(tt.db, tt.queue, Config{}); !push.Is(err, push.Invalid) {
+				t.Errorf("Open = %v, want Invalid", err)
+			}
+		})
 	}
 }
