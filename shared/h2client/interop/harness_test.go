@@ -290,7 +290,23 @@ func exercise(t *testing.T, s *server, k clientKind, r run) []*outcome {
 // check compares the outcomes with each other and the server's log.
 func check(t *testing.T, s *server, kind string, r run, outs []*outcome) {
 	t.Helper()
-	seen := s.processed(t)
+	// A server may log a request a moment after its answer (nginx logs
+	// a stream when it frees it): read the log until it has every
+	// answered request, for up to 3 s.
+	var seen ids
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		seen = s.processed(t)
+		missing := false
+		for i, o := range outs {
+			if classify(kind, o.err) == answered && seen[r.reqs[i].id] == 0 {
+				missing = true
+				break
+			}
+		}
+		if !missing || time.Now().After(deadline) {
+			break
+		}
+	}
 	failures := 0
 	fail := func(format string, args ...any) {
 		if failures++; failures <= 10 {
