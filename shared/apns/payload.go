@@ -21,12 +21,12 @@ type Template struct {
 
 // NewTemplate maps m for the app with bundleID:
 //
-//   - Payload: m.APNsPayload(), marshaled here once (aps.alert {title,
+//   - Payload: Payload(m), marshaled here once (aps.alert {title,
 //     subtitle, body}, badge, sound, thread-id, interruption-level,
 //     content-available, mutable-content when an image is set; link,
 //     image and data as custom top-level keys).
-//   - PushType: m.APNsPushType(); Topic: Topic(bundleID, push type).
-//   - Priority: m.APNsPriority() (10 high, 5 normal).
+//   - PushType: PushType(m); Topic: Topic(bundleID, push type).
+//   - Priority: Priority(m) (10 high, 5 normal).
 //   - Expiration: sentAt + ttl_seconds; ttl_seconds 0 sends
 //     apns-expiration 0 (deliver now or never); no ttl_seconds omits it.
 //     A zero sentAt means now. Pass the time the message was first
@@ -42,8 +42,8 @@ func NewTemplate(m *push.Message, bundleID string, sentAt time.Time) (*Template,
 	if bundleID == "" {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("message %s: no bundle id", m.MessageID))
 	}
-	pt := m.APNsPushType()
-	payload := m.APNsPayload()
+	pt := PushType(m)
+	payload := Payload(m)
 	limit := push.MaxAPNsPayload
 	if pt == push.APNsVoIP {
 		limit = MaxVoIPPayload
@@ -55,7 +55,7 @@ func NewTemplate(m *push.Message, bundleID string, sentAt time.Time) (*Template,
 		Topic:      Topic(bundleID, pt),
 		Payload:    payload,
 		PushType:   string(pt),
-		Priority:   m.APNsPriority(),
+		Priority:   Priority(m),
 		CollapseID: m.CollapseKey,
 	}
 	if m.TTLSeconds != nil {

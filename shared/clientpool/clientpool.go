@@ -4,7 +4,7 @@
 // across requests and Lambda invocations (Apple treats rapid reconnects as an attack; a warm HTTP/2
 // connection is most of FCM's speed). It implements the registry's live
 // check and test push on top of shared/apns and shared/fcm, and is the
-// client source of the sender.
+// client source of the sender (dispatch.Clients, in sender.go).
 package clientpool
 
 import (
@@ -81,10 +81,10 @@ func digest(m credential.Material) ([32]byte, error) {
 	return sha256.Sum256(v.Reveal()), nil
 }
 
-// APNs returns the cached client of m for env, building it on first use.
-// Errors: Invalid (m is not an APNs credential), Unprocessable or
-// Internal (the material does not load).
-func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, error) {
+// APNsClient returns the cached client of m for env, building it on
+// first use. Errors: Invalid (m is not an APNs credential), Unprocessable
+// or Internal (the material does not load).
+func (g *Pool) APNsClient(m credential.Material, env push.Environment) (*apns.Client, error) {
 	const op = "clientpool.APNs"
 	var auth apns.Auth
 	switch m.Kind {
@@ -109,9 +109,9 @@ func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, 
 	return e.apns, nil
 }
 
-// FCM returns the cached client of m, building it on first use.
+// FCMClient returns the cached client of m, building it on first use.
 // Errors: Invalid (m is not a service account), Unprocessable or Internal.
-func (g *Pool) FCM(ctx context.Context, m credential.Material) (*fcm.Client, error) {
+func (g *Pool) FCMClient(ctx context.Context, m credential.Material) (*fcm.Client, error) {
 	const op = "clientpool.FCM"
 	if m.Kind != push.FCMJSON {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("credential kind %q is not FCM", m.Kind))
@@ -181,13 +181,13 @@ func (g *Pool) Close() {
 func (g *Pool) Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult {
 	switch m.Kind.Platform() {
 	case push.APNs:
-		c, err := g.APNs(m, env)
+		c, err := g.APNsClient(m, env)
 		if err != nil {
 			return unusable(push.CertificateRejected, err)
 		}
 		return c.Check(ctx, topic)
 	case push.FCM:
-		c, err := g.FCM(ctx, m)
+		c, err := g.FCMClient(ctx, m)
 		if err != nil {
 			return unusable(push.PermissionDenied, err)
 		}
@@ -206,7 +206,7 @@ func unusable(code push.LiveCode, err error) push.LiveResult {
 func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Environment, topic string, msg registry.TestMessage) (registry.Answer, error) {
 	switch m.Kind.Platform() {
 	case push.APNs:
-		c, err := g.APNs(m, env)
+		c, err := g.APNsClient(m, env)
 		if err != nil {
 			return registry.Answer{}, err
 		}
@@ -220,7 +220,7 @@ func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Env
 		}
 		return registry.Answer{Platform: push.APNs, Status: resp.Status, Reason: resp.Reason, MessageID: resp.ID, Delivered: resp.Status == 200}, nil
 	case push.FCM:
-		c, err := g.FCM(ctx, m)
+		c, err := g.FCMClient(ctx, m)
 		if err != nil {
 			return registry.Answer{}, err
 		}

@@ -26,9 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"mobilepush/shared/apns"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/fcm"
 	"mobilepush/shared/push"
 )
 
@@ -54,13 +52,6 @@ type Ledger interface {
 // fault; *credential.Service implements it (SetStatus).
 type Suspender interface {
 	SetStatus(ctx context.Context, r credential.StatusRequest) (credential.App, error)
-}
-
-// Clients gives the provider clients of stored material, kept per
-// credential; *clientpool.Pool implements it.
-type Clients interface {
-	APNs(m credential.Material, env push.Environment) (*apns.Client, error)
-	FCM(ctx context.Context, m credential.Material) (*fcm.Client, error)
 }
 
 // Notifier publishes what operators and application servers must learn:

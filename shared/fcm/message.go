@@ -7,6 +7,7 @@ import (
 
 	"firebase.google.com/go/v4/messaging"
 
+	"mobilepush/shared/apns"
 	"mobilepush/shared/push"
 )
 
@@ -23,7 +24,7 @@ type Template struct {
 // message was first enqueued so that retries do not extend its life.
 //
 //   - notification: title, body, image.
-//   - data: m.FCMData() (data plus "link").
+//   - data: Data(m) (data plus "link").
 //   - android: priority (high|normal), ttl (what is left of ttl_seconds
 //     at build time, in whole seconds rounded up, never negative),
 //     collapse_key,
@@ -50,7 +51,7 @@ func NewTemplate(m *push.Message, sentAt time.Time) *Template {
 	}
 	n := m.Notification
 	t := &Template{}
-	t.base.Data = m.FCMData()
+	t.base.Data = Data(m)
 	if n.Title != "" || n.Body != "" || n.Image != "" {
 		t.base.Notification = &messaging.Notification{Title: n.Title, Body: n.Body, ImageURL: n.Image}
 	}
@@ -87,9 +88,25 @@ func NewTemplate(m *push.Message, sentAt time.Time) *Template {
 	return t
 }
 
+// Data returns the FCM data of m: its data plus "link" when set. The
+// result is a new map, or nil when there is nothing.
+func Data(m *push.Message) map[string]string {
+	if len(m.Data) == 0 && m.Link == "" {
+		return nil
+	}
+	d := make(map[string]string, len(m.Data)+1)
+	for k, v := range m.Data {
+		d[k] = v
+	}
+	if m.Link != "" {
+		d["link"] = m.Link
+	}
+	return d
+}
+
 func apnsConfig(m *push.Message, hasTTL bool, expiry time.Time) *messaging.APNSConfig {
 	n, a := m.Notification, m.APNs
-	h := map[string]string{"apns-priority": strconv.Itoa(m.APNsPriority())}
+	h := map[string]string{"apns-priority": strconv.Itoa(apns.Priority(m))}
 	if hasTTL {
 		exp := int64(0) // ttl_seconds 0: now or never
 		if *m.TTLSeconds > 0 {
@@ -100,7 +117,7 @@ func apnsConfig(m *push.Message, hasTTL bool, expiry time.Time) *messaging.APNSC
 	if m.CollapseKey != "" {
 		h["apns-collapse-id"] = m.CollapseKey
 	}
-	if pt := m.APNsPushType(); pt == push.APNsAlert || pt == push.APNsBackground {
+	if pt := apns.PushType(m); pt == push.APNsAlert || pt == push.APNsBackground {
 		h["apns-push-type"] = string(pt)
 	}
 	aps := &messaging.Aps{

@@ -43,6 +43,21 @@ func (n *Notes) CredentialInvalid(_ context.Context, _ credential.App, p push.Pl
 	return nil
 }
 
+// NewNotes returns an empty Notes.
+func NewNotes() *Notes { return &Notes{Invalid: map[push.Platform][]string{}} }
+
+// NewStore returns a credential service over a fresh bbolt file, closed
+// when the test ends.
+func NewStore(t testing.TB) *credential.Service {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "d.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return credential.NewService(credential.Config{Meta: st, Secrets: st})
+}
+
 // Rig is a Sender over a bbolt store, with a fake Apple (strict trust:
 // only the test Apple root) and a fake Google, and one app (tenant
 // "acme", id "shop", bundle com.acme.app, project acme-push) holding a
@@ -60,12 +75,7 @@ type Rig struct {
 // NewRig builds a Rig; everything is closed when the test ends.
 func NewRig(t testing.TB) *Rig {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "d.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	r := &Rig{Store: credential.NewService(credential.Config{Meta: st, Secrets: st}), Notes: &Notes{Invalid: map[push.Platform][]string{}}}
+	r := &Rig{Store: NewStore(t), Notes: NewNotes()}
 	r.Apple = apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
 	pool := clientpool.New(clientpool.Config{
