@@ -158,13 +158,14 @@ type AndroidOptions struct {
 
 // Keys the payloads use themselves, refused in Data.
 var (
-	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key"}
+	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key", MessageIDKey}
 	reservedPrefixes = []string{"google", "gcm"}
 )
 
 // ReservedDataKey reports whether k cannot be a Data key: a key the APNs
 // payload or FCM data already use (aps, link, image, from, message_type,
-// notification, collapse_key) or one starting with a prefix FCM reserves
+// notification, collapse_key, mobilepush_message_id: MessageIDKey) or one
+// starting with a prefix FCM reserves
 // (google, gcm). Keys are compared as they are (case-sensitively).
 func ReservedDataKey(k string) bool {
 	if slices.Contains(reservedKeys, k) {
@@ -222,7 +223,7 @@ func (m *Message) Validate() error {
 		case k == "":
 			return invalid("data: empty key")
 		case ReservedDataKey(k):
-			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, google*, gcm*)", k)
+			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, %s, google*, gcm*)", k, MessageIDKey)
 		}
 	}
 	if m.Link != "" {
