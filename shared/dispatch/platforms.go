@@ -104,14 +104,13 @@ type apnsBatch struct {
 // push sends to tok; answered records the answer when it comes.
 func (b *apnsBatch) push(tok string) {
 	if f := b.fault.Load(); f != nil {
-		b.rec.record(b.ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
-		b.release()
+		b.rec.recordThen(b.ctx, write{p: push.APNs, token: tok, res: credential.CredentialFault, reason: *f, written: b.release})
 		return
 	}
 	b.client.PushAsync(b.ctx, b.tmpl.For(tok), func(resp apns.Response, err error) { b.answered(tok, resp, err) })
 }
 
-// release frees a push's slots.
+// release frees a push's slots once its outcome is written.
 func (b *apnsBatch) release() {
 	<-b.s.inFlight
 	<-b.sem
@@ -119,11 +118,10 @@ func (b *apnsBatch) release() {
 }
 
 // answered classifies and records the answer to tok's push (the
-// recorder's writers write it; record only queues it). It runs on the
-// APNs client's goroutine, so what takes time (suspending the platform
-// in the store) runs on another.
+// recorder's writers write it, then free the push's slots; recordThen
+// only queues it). It runs on the APNs client's goroutine, so what takes
+// time (suspending the platform in the store) runs on another.
 func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
-	defer b.release()
 	s, ctx := b.s, b.ctx
 	var out apns.Outcome
 	reason := resp.Reason
@@ -145,7 +143,7 @@ func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
 	if out == apns.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
 		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, reason) })
 	}
-	b.rec.record(ctx, push.APNs, tok, credential.Result(out), reason, 0)
+	b.rec.recordThen(ctx, write{p: push.APNs, token: tok, res: credential.Result(out), reason: reason, written: b.release})
 }
 
 // isConfirmed reports whether the credential has delivered to the
@@ -196,7 +194,10 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-s.fcmCalls }()
+			// The slot is freed once the chunk's outcomes are written, so
+			// a crash re-sends at most FCMCalls chunks.
+			var written sync.WaitGroup
+			defer func() { written.Wait(); <-s.fcmCalls }()
 			results := client.Send(ctx, tmpl.Messages(chunk))
 			outs := make([]fcm.Outcome, len(results))
 			for i, r := range results {
@@ -208,8 +209,9 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 			if i := slices.Index(outs, fcm.CredentialFault); i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
 				s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
 			}
+			written.Add(len(results))
 			for i, r := range results {
-				rec.record(ctx, push.FCM, chunk[i], credential.Result(outs[i]), r.Verdict.Reason, r.Verdict.RetryAfter)
+				rec.recordThen(ctx, write{p: push.FCM, token: chunk[i], res: credential.Result(outs[i]), reason: r.Verdict.Reason, retryAfter: r.Verdict.RetryAfter, written: written.Done})
 			}
 		})
 	}

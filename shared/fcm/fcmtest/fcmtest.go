@@ -70,6 +70,9 @@ type Options struct {
 	// RecordMessages keeps the last message received for every
 	// registration token (see MessageFor). LastMessage is always kept.
 	RecordMessages bool
+	// RecordSent keeps the identities of every send accepted for
+	// delivery, repeats included (see Sent).
+	RecordSent bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -92,6 +95,7 @@ type Fake struct {
 	tokenPosts    int
 	last          Message
 	byToken       map[string]Message
+	sent          []Sent
 	msgSeq        int64
 }
 
@@ -570,6 +574,7 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	name := "projects/" + project + "/messages/fake_message_id"
 	if !req.ValidateOnly {
+		f.recordSent(msg.Token, req.Message)
 		f.mu.Lock()
 		f.msgSeq++
 		n := f.msgSeq
