@@ -47,8 +47,11 @@ mobilepush: ## Build the local binary into bin/mobilepush.
 	$(GO) build -trimpath -o $(BIN)/mobilepush ./infra/mobilepush
 
 .PHONY: run
-run: mobilepush ## Start the system locally on ADDR (fake Apple/Google unless GATEWAYS=real); prints URL and token.
-	@bash infra/scripts/run.sh "$(BIN)/mobilepush" "$(DATA)" "$(ADDR)" "$(GATEWAYS)"
+run: ## Start the system locally on ADDR (fake Apple/Google unless GATEWAYS=real); prints URL and token.
+	@echo "==> building $(BIN)/mobilepush and $(BIN)/mintcred (the first build fetches and compiles the dependencies: a few minutes)"
+	@$(GO) build -trimpath -o $(BIN)/mobilepush ./infra/mobilepush
+	@$(GO) build -trimpath -o $(BIN)/mintcred ./infra/mintcred
+	@bash infra/scripts/run.sh "$(BIN)/mobilepush" "$(DATA)" "$(ADDR)" "$(GATEWAYS)" "$(BIN)/mintcred"
 
 .PHONY: test
 test: ## Run every test (starts moto_server for the AWS tests, runs fuzz seed corpora).

@@ -58,7 +58,7 @@ func TestHandlerWithSchedulePayload(t *testing.T) {
 	})
 	tenant := dynamotest.UniqueName("tenant-")
 	app, err := creds.Create(ctx, credential.CreateRequest{Tenant: tenant, Name: "Soon", Enabled: true, APNs: &credential.Upload{
-		Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted([]byte("chain")), PrivateKeyPEM: push.NewRedacted([]byte("key"))},
+		Material: credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted([]byte("chain")), PrivateKeyPEM: push.NewRedacted([]byte("key"))},
 		Facts:    credential.Facts{FingerprintSHA256: "f1", BundleID: "com.example.soon", NotAfter: time.Now().Add(5*24*time.Hour + time.Hour)},
 	}})
 	if err != nil {

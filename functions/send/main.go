@@ -5,8 +5,10 @@
 //
 // Configuration: shared/awsstack's variables (TABLE_NAME, EVENT_BUS_NAME
 // for the Device Tokens Invalid and Push Credential Invalid events, ...) plus
-// SEND_QUEUE_URL, DEAD_LETTER_QUEUE_URL and LEASE_SECONDS (the queue's
-// visibility timeout). Built as a provided.al2023 bootstrap by
+// SEND_QUEUE_URL, DEAD_LETTER_QUEUE_URL, LEASE_SECONDS (the queue's
+// visibility timeout) and SEND_GROUP_BY (the MessageGroupId of retries
+// and dead letters on a standard queue, which makes it an SQS fair
+// queue: "tenant", the default, or "app"; enqueue.GroupBy). Built as a provided.al2023 bootstrap by
 // make build-SendFunction.
 package main
 
@@ -14,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -43,19 +46,24 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	sendURL := env.Required("SEND_QUEUE_URL")
 	deadURL := env.Required("DEAD_LETTER_QUEUE_URL")
 	lease := time.Duration(env.Int("LEASE_SECONDS", 180, 10, 43200)) * time.Second
+	groupBy := env.Optional("SEND_GROUP_BY", string(enqueue.GroupByTenant))
 	if err := env.Err(); err != nil {
 		return err
+	}
+	by, err := enqueue.ParseGroupBy(groupBy)
+	if err != nil {
+		return fmt.Errorf("SEND_GROUP_BY: %w", err)
 	}
 	stack, err := awsstack.Load(ctx, getenv, log)
 	if err != nil {
 		return err
 	}
 	api := sqs.NewFromConfig(stack.AWS)
-	retry, err := enqueue.New(api, enqueue.Config{QueueURL: sendURL})
+	retry, err := enqueue.New(api, enqueue.Config{QueueURL: sendURL, GroupBy: by})
 	if err != nil {
 		return err
 	}
-	dead, err := enqueue.New(api, enqueue.Config{QueueURL: deadURL})
+	dead, err := enqueue.New(api, enqueue.Config{QueueURL: deadURL, GroupBy: by})
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func storeExpiringApp(t *testing.T, data string, now, notAfter time.Time) {
 	defer s.Close()
 	creds := credential.NewService(credential.Config{Meta: s, Secrets: s, Now: func() time.Time { return now }})
 	_, err = creds.Create(context.Background(), credential.CreateRequest{Tenant: "default", ID: "shop", Name: "Shop", Enabled: true, APNs: &credential.Upload{
-		Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted([]byte("chain")), PrivateKeyPEM: push.NewRedacted([]byte("key"))},
+		Material: credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted([]byte("chain")), PrivateKeyPEM: push.NewRedacted([]byte("key"))},
 		Facts:    credential.Facts{FingerprintSHA256: "f", BundleID: "com.example.shop", NotAfter: notAfter},
 	}})
 	if err != nil {

@@ -79,3 +79,31 @@ func (d *dataDir) Close() error {
 }
 
 func commandLine() string { return strings.Join(append([]string{"mobilepush"}, os.Args[1:2]...), " ") }
+
+// serveState is what serve records in serve.json of its data directory
+// for the commands that run without it (check-expiry's gateways).
+type serveState struct {
+	FakeGateways bool      `json:"fake_gateways"`
+	Addr         string    `json:"addr"`
+	Since        time.Time `json:"since"`
+}
+
+const serveStateName = "serve.json"
+
+func writeServeState(d *dataDir, st serveState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(d.file(serveStateName), append(b, '\n'), 0o600)
+}
+
+// readServeState reads serve.json; a missing or bad file is the zero state.
+func readServeState(d *dataDir) serveState {
+	var st serveState
+	b, err := os.ReadFile(d.file(serveStateName))
+	if err == nil {
+		_ = json.Unmarshal(b, &st)
+	}
+	return st
+}

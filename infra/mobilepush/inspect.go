@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"mobilepush/shared/certinfo"
@@ -236,23 +237,26 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeText prints a report for a person.
+// writeText prints a report for a person: the verdict, then the checks
+// and warnings, then the facts, each block in aligned columns.
 func writeText(w io.Writer, r *certinfo.Report) {
 	verdict := "OK"
 	if !r.OK {
 		verdict = "REJECTED (" + string(r.Code) + ")"
 	}
 	fmt.Fprintf(w, "%s: %s\n", r.Kind, verdict)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	for _, c := range r.Checks {
 		mark := "pass"
 		if !c.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "  %-4s %-12s %s\n", mark, c.Name, c.Message)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark, c.Name, c.Message)
 	}
 	for _, wn := range r.Warnings {
-		fmt.Fprintf(w, "  warn %-12s %s\n", wn.Code, wn.Message)
+		fmt.Fprintf(tw, "  warn\t%s\t%s\n", wn.Code, wn.Message)
 	}
+	tw.Flush()
 	facts := []struct{ k, v string }{
 		{"requested bundle id", r.RequestedBundleID},
 		{"requested environment", r.RequestedEnvironment},
@@ -276,15 +280,36 @@ func writeText(w io.Writer, r *certinfo.Report) {
 	if r.NotBefore != nil {
 		facts = append(facts, struct{ k, v string }{"not before", r.NotBefore.Format(time.RFC3339)})
 	}
-	if r.NotAfter != nil {
-		facts = append(facts, struct{ k, v string }{"not after", fmt.Sprintf("%s (%d days left)", r.NotAfter.Format(time.RFC3339), *r.DaysLeft)})
+	if r.NotAfter != nil && r.DaysLeft != nil {
+		facts = append(facts, struct{ k, v string }{"not after", r.NotAfter.Format(time.RFC3339) + " (" + daysText(*r.DaysLeft) + ")"})
 	}
 	if r.CertificatesInFile > 0 {
 		facts = append(facts, struct{ k, v string }{"certificates in file", fmt.Sprint(r.CertificatesInFile)})
 	}
+	tw = tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	for _, f := range facts {
 		if f.v != "" {
-			fmt.Fprintf(w, "  %-26s %s\n", f.k+":", f.v)
+			fmt.Fprintf(tw, "  %s:\t%s\n", f.k, f.v)
 		}
 	}
+	tw.Flush()
+}
+
+// daysText says how a certificate with left whole days left stands:
+// "12 days left", "expires today", "expired 3 days ago" (days left are
+// floored, so -1 means expired within the last day).
+func daysText(left int) string {
+	switch {
+	case left == 0:
+		return "expires within a day"
+	case left == 1:
+		return "1 day left"
+	case left > 1:
+		return fmt.Sprintf("%d days left", left)
+	case left == -1:
+		return "expired within the last day"
+	case left == -2:
+		return "expired 1 day ago"
+	}
+	return fmt.Sprintf("expired %d days ago", -left-1)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,56 @@ func TestTopLevelUsage(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), "usage") {
 			t.Errorf("run(%q) printed no usage: %q", tt.args, stderr.String())
+		}
+	}
+}
+
+// TestInspectTextTellsTheTruth: an expired certificate says how long ago
+// it expired (never negative days left), and the checks and the facts are
+// aligned in columns.
+func TestInspectTextTellsTheTruth(t *testing.T) {
+	d := files(t)
+	var stdout, stderr bytes.Buffer
+	later := time.Now().AddDate(3, 0, 0).Format(time.RFC3339)
+	code := run(context.Background(), []string{"inspect", "--apns-p12", filepath.Join(d, "push.p12"), "--password", "s3cret", "--bundle-id", "com.acme.app", "--format", "text", "--now", later}, nil, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit = %d, want 1: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	if !regexp.MustCompile(`\(expired \d+ days ago\)`).MatchString(out) || strings.Contains(out, "days left") {
+		t.Errorf("not after line does not say how long ago it expired:\n%s", out)
+	}
+	// Every check line has its message at one column, every fact its value.
+	checkCol, factCol := -1, -1
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		fields := strings.Fields(line)
+		switch {
+		case fields[0] == "pass" || fields[0] == "FAIL" || fields[0] == "warn":
+			col := strings.Index(line, fields[2])
+			if checkCol == -1 {
+				checkCol = col
+			} else if col != checkCol {
+				t.Errorf("check message at column %d, want %d: %q", col, checkCol, line)
+			}
+		default:
+			k, _, ok := strings.Cut(line, ":")
+			if !ok {
+				t.Fatalf("unexpected line %q", line)
+			}
+			col := len(k) + 1 + len(line[len(k)+1:]) - len(strings.TrimLeft(line[len(k)+1:], " "))
+			if factCol == -1 {
+				factCol = col
+			} else if col != factCol {
+				t.Errorf("fact value at column %d, want %d: %q", col, factCol, line)
+			}
+		}
+	}
+}
+
+func TestDaysText(t *testing.T) {
+	for left, want := range map[int]string{30: "30 days left", 1: "1 day left", 0: "expires within a day", -1: "expired within the last day", -2: "expired 1 day ago", -11: "expired 10 days ago"} {
+		if got := daysText(left); got != want {
+			t.Errorf("daysText(%d) = %q, want %q", left, got, want)
 		}
 	}
 }

@@ -2,12 +2,15 @@
 // system on one machine and offers the operator's tools.
 //
 //	mobilepush serve         run the whole system locally: API, admin page, sender, daily expiry check
-//	mobilepush token         print a new bearer token for a tenant of the local server
+//	mobilepush token         make, list and revoke the bearer tokens of the local server
 //	mobilepush send          enqueue a push (to the local server, or to SQS with --queue-url)
 //	mobilepush queue         show the local send queue and its dead letters; redrive them
 //	mobilepush check-expiry  run one expiry check on a data directory
 //	mobilepush inspect       inspect an APNs .p12/.p8 or FCM service-account JSON offline
 //	mobilepush csr           make an APNs certificate signing request (certificates without a Mac)
+//
+// queue, token and check-expiry work beside a running serve through its
+// admin socket (admin.go).
 //
 // Exit status: 0 success, 1 failure (for inspect: a blocking problem),
 // 2 usage error.
@@ -51,7 +54,7 @@ func commands() []command {
 		{"check-expiry", "run one pass of the expiry checker on the local data directory", runCheckExpiry},
 		{"inspect", "inspect an APNs .p12/.p8 or FCM service-account JSON offline", runInspect},
 		{"serve", "run the whole system locally (HTTP API on the embedded store)", runServe},
-		{"token", "print a new bearer token for a tenant of the local server", runToken},
+		{"token", "make (list, revoke) bearer tokens of the local server", runToken},
 		{"send", "enqueue a push to the local server (or SQS with --queue-url)", runSend},
 		{"queue", "show the local send queue and dead-letter queue; --redrive", runQueue},
 		{"csr", "make an APNs certificate signing request (no Mac needed)", runCSR},

@@ -26,7 +26,8 @@ moves every dead letter back to the send queue (after fixing what put
 them there, e.g. a suspended credential); each is sent again with a new
 attempt number when mobilepush serve runs.
 
-The data directory belongs to one process: stop mobilepush serve first.
+Beside a running mobilepush serve it asks the server (through its admin
+socket in the data directory); otherwise it opens the directory itself.
 
 Exit status: 0 success, 1 failure, 2 usage error.
 
@@ -92,25 +93,40 @@ func runQueue(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return exitOK
 }
 
-// queueCommand opens the data directory, redrives when asked and counts.
+// queueCommand counts (and redrives) the queue of data: through the
+// admin socket of the serve that holds it, or directly.
 func queueCommand(ctx context.Context, data string, redrive bool) (queueReport, error) {
-	dir, err := openDataDir(data, "mobilepush queue", time.Second)
-	if err != nil {
-		return queueReport{}, err
-	}
-	defer dir.Close()
-	store, err := boltstore.Open(dir.file("data.db"), boltstore.Options{})
-	if err != nil {
-		return queueReport{}, err
-	}
-	defer store.Close()
-	q, err := localqueue.Open(store.DB(), localsend.QueueName, localqueue.Config{})
-	if err != nil {
-		return queueReport{}, err
-	}
-	rep := queueReport{ByReason: map[string]int{}}
-	if redrive {
+	var rep queueReport
+	err := onDataDir(ctx, data, "mobilepush queue", func(dir *dataDir) error {
+		store, err := boltstore.Open(dir.file("data.db"), boltstore.Options{})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		q, err := localqueue.Open(store.DB(), localsend.QueueName, localqueue.Config{})
+		if err != nil {
+			return err
+		}
 		ledger := credential.NewService(credential.Config{Meta: store, Secrets: store})
+		rep, err = queueReportOf(ctx, q, ledger, redrive)
+		return err
+	}, func(c *adminClient) error {
+		return c.call(ctx, "POST", "/v1/queue", queueRequest{Redrive: redrive}, &rep)
+	})
+	return rep, err
+}
+
+// localQueue is what the queue command needs of the embedded queue.
+type localQueue interface {
+	localsend.RedriveQueue
+	Stats(ctx context.Context) (localqueue.Stats, error)
+}
+
+// queueReportOf redrives q when asked and counts it.
+func queueReportOf(ctx context.Context, q localQueue, ledger localsend.Ledger, redrive bool) (queueReport, error) {
+	rep := queueReport{ByReason: map[string]int{}}
+	var err error
+	if redrive {
 		if rep.Redriven, err = localsend.Redrive(ctx, q, ledger); err != nil {
 			return rep, err
 		}

@@ -9,8 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,14 +32,15 @@ const sendUsage = `usage: mobilepush send --app ID (--token T ... | --tokens-fil
 
 Enqueues a push to the device tokens of one app. By default it posts to
 the local server (mobilepush serve) at --url with a bearer token (from
---bearer, --token-file or $MOBILEPUSH_TOKEN; the tenant is the token's)
+--bearer, --token-file, $MOBILEPUSH_TOKEN, or else the token file make
+run writes, DIR/api-token of --data; the tenant is the token's)
 and waits until every token has an outcome, showing progress. With
 --queue-url it puts the message straight on the SQS send queue (AWS
 credentials from the environment; --tenant required; no waiting).
 More than 1000 tokens are sent as several messages.
 
-Exit status: 0 every message queued (and, waiting, done); 1 failure;
-2 usage error.
+Exit status: 0 every message queued (and, waiting, done with at least
+one token delivered); 1 failure, or nothing was delivered; 2 usage error.
 
 flags:
 `
@@ -52,6 +56,7 @@ type sendFlags struct {
 	tokens                                   stringList
 	tokensFile                               string
 	url, bearer, bearerFile, queueURL        string
+	data                                     string
 	noWait                                   bool
 	timeout                                  time.Duration
 }
@@ -69,9 +74,10 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&f.title, "title", "", "notification `title`")
 	fs.StringVar(&f.body, "body", "", "notification `body`")
 	fs.StringVar(&f.link, "link", "", "deep `link` opened on tap, e.g. app://orders/42")
-	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the local server's base `URL`")
+	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the local server's base `URL` (default: where the last serve of --data listened, else this)")
 	fs.StringVar(&f.bearer, "bearer", "", "API bearer `token` (default $MOBILEPUSH_TOKEN)")
-	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token")
+	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token (default: DIR/api-token of --data, when it exists)")
+	fs.StringVar(&f.data, "data", defaultDataDir, "the data `directory` whose api-token (written by make run) is the default bearer")
 	fs.StringVar(&f.queueURL, "queue-url", "", "send straight to this SQS queue `URL` instead of the local server")
 	fs.BoolVar(&f.noWait, "no-wait", false, "return once the messages are queued")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the outcomes")
@@ -124,6 +130,14 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	bearer, err := f.bearerToken()
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	urlSet := false
+	fs.Visit(func(fl *flag.Flag) { urlSet = urlSet || fl.Name == "url" })
+	if !urlSet {
+		// The address the running serve of --data listens on, if any.
+		if st := readServeState(&dataDir{path: f.data}); st.Addr != "" {
+			f.url = "http://" + st.Addr
+		}
 	}
 	c := &apiClient{base: strings.TrimRight(f.url, "/"), bearer: bearer, http: &http.Client{Timeout: 30 * time.Second}}
 	return sendLocal(ctx, c, f, msgs, stdout, stderr)
@@ -199,7 +213,14 @@ func (f sendFlags) bearerToken() (string, error) {
 	case os.Getenv("MOBILEPUSH_TOKEN") != "":
 		return strings.TrimSpace(os.Getenv("MOBILEPUSH_TOKEN")), nil
 	}
-	return "", errors.New("no API token: give --bearer, --token-file or set MOBILEPUSH_TOKEN (make one with `mobilepush token --tenant T`)")
+	path := filepath.Join(f.data, tokenFileName)
+	if b, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(b)); tok != "" {
+			return tok, nil
+		}
+		return "", fmt.Errorf("the token file %s is empty", path)
+	}
+	return "", fmt.Errorf("no API token: give --bearer, --token-file or set MOBILEPUSH_TOKEN (make one with `mobilepush token --tenant T`); %s does not exist (make run writes it)", path)
 }
 
 func sendSQS(ctx context.Context, f sendFlags, msgs []*push.Message, stdout, stderr io.Writer) int {
@@ -306,29 +327,48 @@ func sendLocal(ctx context.Context, c *apiClient, f sendFlags, msgs []*push.Mess
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	final, err := waitDone(ctx, c, ids, total, stderr)
+	final, reasons, err := waitDone(ctx, c, ids, total, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mobilepush send: %v\n", err)
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "done: %d tokens: %s\n", total, countsLine(final))
+	if final.Delivered == 0 {
+		fmt.Fprintf(stderr, "mobilepush send: nothing was delivered%s; see GET /v1/messages/%s\n", reasonsLine(reasons), ids[0])
+		return exitFail
+	}
 	return exitOK
 }
 
+// reasonsLine lists summed reasons as " (rejected: platform_unconfigured 2)".
+func reasonsLine(reasons map[string]map[string]int) string {
+	var parts []string
+	for _, result := range slices.Sorted(maps.Keys(reasons)) {
+		for _, reason := range slices.Sorted(maps.Keys(reasons[result])) {
+			parts = append(parts, fmt.Sprintf("%s: %s %d", result, reason, reasons[result][reason]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // waitDone polls the messages until all are done and returns their
-// summed counts, printing progress when it changes.
-func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progress io.Writer) (localsend.Counts, error) {
+// summed counts and reasons, printing progress when it changes.
+func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progress io.Writer) (localsend.Counts, map[string]map[string]int, error) {
 	last := ""
 	for {
 		var sum localsend.Counts
+		reasons := map[string]map[string]int{}
 		done := 0
 		for _, id := range ids {
 			var st localsend.Status
 			if err := c.do(ctx, "GET", "/v1/messages/"+id, nil, &st); err != nil {
 				if ctx.Err() != nil {
-					return sum, fmt.Errorf("gave up waiting (--timeout); see mobilepush queue, or GET /v1/messages/%s", id)
+					return sum, nil, fmt.Errorf("gave up waiting (--timeout); see mobilepush queue, or GET /v1/messages/%s", id)
 				}
-				return sum, err
+				return sum, nil, err
 			}
 			if st.State == localsend.StateDone {
 				done++
@@ -338,9 +378,17 @@ func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progre
 			sum.Retry += st.Counts.Retry
 			sum.CredentialFault += st.Counts.CredentialFault
 			sum.Rejected += st.Counts.Rejected
+			for result, by := range st.Reasons {
+				if reasons[result] == nil {
+					reasons[result] = map[string]int{}
+				}
+				for reason, n := range by {
+					reasons[result][reason] += n
+				}
+			}
 		}
 		if done == len(ids) {
-			return sum, nil
+			return sum, reasons, nil
 		}
 		line := fmt.Sprintf("sending: %d/%d tokens have an outcome (%s)", sum.Total(), total, countsLine(sum))
 		if line != last {
@@ -351,7 +399,7 @@ func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progre
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return sum, fmt.Errorf("gave up waiting after --timeout with %d/%d tokens done; the server keeps sending (see mobilepush queue)", sum.Total(), total)
+			return sum, nil, fmt.Errorf("gave up waiting after --timeout with %d/%d tokens done; the server keeps sending (see mobilepush queue)", sum.Total(), total)
 		case <-t.C:
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -189,32 +188,8 @@ func TestServeKillRestartLosesNothing(t *testing.T) {
 	appID := registerAPNsApp(t, first.base, token)
 
 	const messages, perMessage = 4, 120
-	ids := make([]string, messages)
-	for i := range ids {
-		var out struct {
-			MessageID string `json:"message_id"`
-		}
-		msg := map[string]any{"version": 1, "app_id": appID, "tokens": map[string]any{"apns": randomAPNsTokens(t, perMessage)},
-			"notification": map[string]any{"title": "Sale", "body": fmt.Sprintf("message %d", i)}}
-		if status := apiCall(t, "POST", first.base+"/v1/messages", token, msg, &out); status != 202 || out.MessageID == "" {
-			t.Fatalf("POST /v1/messages = %d %+v", status, out)
-		}
-		ids[i] = out.MessageID
-	}
-
-	total := func(base string) (int, []localsend.Status) {
-		sum := 0
-		var sts []localsend.Status
-		for _, id := range ids {
-			var st localsend.Status
-			if status := apiCall(t, "GET", base+"/v1/messages/"+id, token, nil, &st); status != 200 {
-				t.Fatalf("GET /v1/messages/%s = %d", id, status)
-			}
-			sum += st.Counts.Total()
-			sts = append(sts, st)
-		}
-		return sum, sts
-	}
+	ids := queueMessages(t, first.base, token, appID, messages, perMessage)
+	total := func(base string) (int, []localsend.Status) { return messageStatuses(t, base, token, ids) }
 	// Kill it mid-send: some outcomes recorded, far from all.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -304,6 +279,7 @@ func TestSendCommand(t *testing.T) {
 		{"tokens file, waits for the outcomes", []string{"--app", appID, "--tokens-file", tokensFile, "--title", "Hi", "--url", base, "--token-file", bearerFile}, 0, "done: 3 tokens: delivered 3,", ""},
 		{"repeated --token, no wait", []string{"--app", appID, "--token", strings.Repeat("ab", 32), "--token", strings.Repeat("cd", 32), "--body", "x", "--url", base, "--bearer", token, "--no-wait"}, 0, "(2 tokens)", ""},
 		{"unknown app", []string{"--app", "nope", "--token", strings.Repeat("ab", 32), "--title", "Hi", "--url", base, "--bearer", token}, 1, "", "404 not_found: app_id"},
+		{"a platform the app has no credential for", []string{"--app", appID, "--platform", "fcm", "--token", "fcm-device-1", "--title", "Hi", "--url", base, "--bearer", token}, 1, "", "422 platform_unconfigured: tokens.fcm"},
 		{"bad token refused before sending", []string{"--app", appID, "--token", "xyz", "--title", "Hi", "--url", base, "--bearer", token}, 1, "", "tokens.apns[0]"},
 		{"no app", []string{"--token", "x"}, 2, "", "--app is required"},
 		{"queue URL needs a tenant", []string{"--app", "a", "--token", "x", "--queue-url", "https://sqs.example/q"}, 2, "", "--tenant"},

@@ -49,6 +49,11 @@ expiry check at start and then daily (alerts to the log and, with
 unless --fake-gateways runs faithful fakes of both in-process (the
 offline demo).
 
+It binds --addr before it touches DIR (a busy port fails at once), and
+listens on DIR/admin.sock (mode 0600, this user only) for 'mobilepush
+queue', 'token' and 'check-expiry', which run through it while it holds
+DIR.
+
 flags:
 `
 
@@ -70,10 +75,16 @@ type serveFlags struct {
 	// alertWebhook also receives every event (expiry alerts, rotations,
 	// dead tokens, credential faults) as a JSON POST.
 	alertWebhook string
+	// The bounds on slow and idle clients of the API listener.
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
+	maxHeaderBytes                                            int
+	// Hidden (for make run): checkAddr only binds the address and exits;
+	// makeRun keeps the demo token file and prints make run's banner.
+	checkAddr, makeRun bool
 }
 
 // hiddenServeFlags are left out of the usage text: they exist for tests.
-var hiddenServeFlags = map[string]bool{"fake-latency": true, "send-concurrency": true}
+var hiddenServeFlags = map[string]bool{"fake-latency": true, "send-concurrency": true, "check-addr": true, "make-run": true}
 
 // gatewayFlags registers the provider flags serve and check-expiry share.
 func (f *serveFlags) gatewayFlags(fs *flag.FlagSet) {
@@ -104,6 +115,13 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&f.visibility, "visibility-timeout", localsend.DefaultVisibility, "send queue visibility timeout: a message a crashed worker held is sent again after it")
 	fs.DurationVar(&f.fakeLatency, "fake-latency", 0, "latency the fake APNs adds to every answer")
 	fs.IntVar(&f.sendConcurrency, "send-concurrency", 0, "pushes in flight per message (0: dispatch's default)")
+	fs.DurationVar(&f.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&f.readTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
+	fs.DurationVar(&f.writeTimeout, "write-timeout", 60*time.Second, "how long a request may take from its headers to the end of the answer")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&f.maxHeaderBytes, "max-header-bytes", 64<<10, "the largest request header block accepted (larger: 431)")
+	fs.BoolVar(&f.checkAddr, "check-addr", false, "only check that --addr can be bound, then exit")
+	fs.BoolVar(&f.makeRun, "make-run", false, "keep make run's token file and print its banner")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -121,6 +139,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if u, err := url.Parse(f.alertWebhook); f.alertWebhook != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		fmt.Fprintf(stderr, "mobilepush serve: --alert-webhook %q is not an http(s) URL\n", f.alertWebhook)
+		return exitUsage
+	}
+	if f.readHeaderTimeout <= 0 || f.readTimeout <= 0 || f.writeTimeout <= 0 || f.idleTimeout <= 0 || f.maxHeaderBytes < 4096 {
+		fmt.Fprintln(stderr, "mobilepush serve: the timeouts must be positive and --max-header-bytes at least 4096")
 		return exitUsage
 	}
 	if f.workers <= 0 || f.visibility < time.Second {
@@ -143,6 +165,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 type system struct {
 	dir     *dataDir
 	store   *boltstore.Store
+	creds   *credential.Service
+	tokens  *apitoken.Store
+	queue   *localqueue.Queue
 	clients *clientpool.Pool
 	handler http.Handler
 	fakes   *fakes
@@ -188,18 +213,12 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 	if err != nil {
 		return fail(err)
 	}
-	poolCfg := clientpool.Config{
-		APNs: apns.Config{ProductionURL: f.apnsProduction, SandboxURL: f.apnsSandbox},
-		FCM:  fcm.Config{Endpoint: f.fcmURL, TokenURL: f.token},
+	if sys.clients, sys.fakes, err = gatewayPool(f.gateways()); err != nil {
+		return fail(err)
 	}
-	if f.fake {
-		if sys.fakes, err = startFakes(f.fakeLatency); err != nil {
-			return fail(err)
-		}
-		poolCfg = sys.fakes.config()
-	}
-	sys.clients = clientpool.New(poolCfg)
+	sys.tokens = tokens
 	creds := credential.NewService(credential.Config{Meta: sys.store, Secrets: sys.store, Logger: sys.log})
+	sys.creds = creds
 	inspector := &certinfo.Inspector{}
 	sys.alerts = alert.Tee{alert.Log{Logger: sys.log}}
 	if f.alertWebhook != "" {
@@ -216,6 +235,7 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 		sys.clients.Close()
 		return fail(err)
 	}
+	sys.queue = queue
 	cache := credential.NewCache(creds, credential.CacheConfig{})
 	sender := dispatch.New(dispatch.Config{
 		Apps: cache, Ledger: creds, Suspender: creds, Clients: sys.clients,
@@ -227,23 +247,54 @@ func openSystem(f serveFlags, stderr io.Writer) (*system, error) {
 
 	api := httpapi.Config{Registry: reg, Auth: tokens, Logger: sys.log}
 	api.Extra = adminpage.Routes()
-	msgs := &localsend.API{Inbox: queue, Ledger: creds, Apps: cache}
+	msgs := &localsend.API{Inbox: queue, Ledger: creds, Apps: cache, IDs: sys.store, KeepIDs: queue.Config().GroupTTL}
 	maps.Copy(api.Extra, msgs.Routes(api))
 	sys.handler = httpapi.New(api)
 	return sys, nil
 }
 
 func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	// Bind first: a busy port fails at once, before anything is created.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (another server may run there: stop it or choose another --addr)", f.addr, err)
+	}
+	if f.checkAddr {
+		return ln.Close()
+	}
 	sys, err := openSystem(f, stderr)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer sys.Close()
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	// This process owns the data directory, so whatever the one before
+	// it had in flight is dead: send it now, not after the visibility
+	// timeout.
+	if n, err := localsend.Reclaim(ctx, sys.queue, sys.store); err != nil {
+		ln.Close()
+		return err
+	} else if n > 0 {
+		sys.log.Info("leases_reclaimed", "messages", n)
 	}
-	srv := &http.Server{Handler: sys.handler, ReadHeaderTimeout: 10 * time.Second}
+	// The admin socket is the CLI's (queue, token, check-expiry beside
+	// serve); a check-expiry run may take long, so no write timeout.
+	// Without it (a path too long for a unix socket) serve still runs and
+	// those commands say the directory is held.
+	if adminLn, err := listenAdmin(sys.dir); err != nil {
+		sys.log.Warn("admin_socket_unavailable", "err", err)
+	} else {
+		admin := &http.Server{Handler: (&adminServer{sys: sys}).handler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: time.Minute, IdleTimeout: time.Minute}
+		go func() { _ = admin.Serve(adminLn) }()
+		defer admin.Close()
+	}
+	if err := writeServeState(sys.dir, serveState{FakeGateways: sys.fakes != nil, Addr: ln.Addr().String(), Since: time.Now().UTC().Truncate(time.Second)}); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: sys.handler, ReadHeaderTimeout: f.readHeaderTimeout, ReadTimeout: f.readTimeout,
+		WriteTimeout: f.writeTimeout, IdleTimeout: f.idleTimeout, MaxHeaderBytes: f.maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -265,6 +316,11 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		mode = "with fake Apple and Google servers (offline demo)"
 	}
 	fmt.Fprintf(stdout, "mobilepush serving on http://%s %s; data in %s\n", ln.Addr(), mode, f.data)
+	if f.makeRun {
+		if err := printRunBanner(sys, ln.Addr().String(), f.data, stdout); err != nil {
+			return err
+		}
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -303,6 +359,39 @@ type fakes struct {
 	google              *http.Server
 	googleURL           string
 	roots               *x509.CertPool
+}
+
+// gateways is what the provider flags of f choose.
+func (f *serveFlags) gateways() gatewayChoice {
+	return gatewayChoice{Fake: f.fake, FakeLatency: f.fakeLatency, APNsProduction: f.apnsProduction,
+		APNsSandbox: f.apnsSandbox, FCM: f.fcmURL, GoogleToken: f.token}
+}
+
+// gatewayChoice is where a client pool sends: the in-process fakes, or
+// the provider URLs.
+type gatewayChoice struct {
+	Fake           bool          `json:"fake"`
+	FakeLatency    time.Duration `json:"fake_latency,omitempty"`
+	APNsProduction string        `json:"apns_production_url,omitempty"`
+	APNsSandbox    string        `json:"apns_sandbox_url,omitempty"`
+	FCM            string        `json:"fcm_url,omitempty"`
+	GoogleToken    string        `json:"google_token_url,omitempty"`
+}
+
+// gatewayPool makes the client pool of g, starting the fakes it chooses
+// (nil otherwise); the caller closes both.
+func gatewayPool(g gatewayChoice) (*clientpool.Pool, *fakes, error) {
+	if g.Fake {
+		fk, err := startFakes(g.FakeLatency)
+		if err != nil {
+			return nil, nil, err
+		}
+		return clientpool.New(fk.config()), fk, nil
+	}
+	return clientpool.New(clientpool.Config{
+		APNs: apns.Config{ProductionURL: g.APNsProduction, SandboxURL: g.APNsSandbox},
+		FCM:  fcm.Config{Endpoint: g.FCM, TokenURL: g.GoogleToken},
+	}), nil, nil
 }
 
 func startFakes(latency time.Duration) (*fakes, error) {

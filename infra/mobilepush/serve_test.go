@@ -42,6 +42,14 @@ func (s *syncBuffer) String() string {
 func startServer(t *testing.T) (base, token, data string) {
 	t.Helper()
 	data = filepath.Join(t.TempDir(), "data")
+	base, token = startServerAt(t, data)
+	return base, token, data
+}
+
+// startServerAt is startServer on the data directory data (which may hold
+// state already), with extra serve flags.
+func startServerAt(t *testing.T, data string, extra ...string) (base, token string) {
+	t.Helper()
 	var tok, errb bytes.Buffer
 	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "default"}, nil, &tok, &errb); code != 0 {
 		t.Fatalf("token exit %d: %s", code, errb.String())
@@ -50,8 +58,9 @@ func startServer(t *testing.T) (base, token, data string) {
 	pr, pw := io.Pipe()
 	var serveErr syncBuffer
 	done := make(chan int)
+	args := append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--fake-gateways"}, extra...)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--fake-gateways"}, nil, pw, &serveErr)
+		done <- run(ctx, args, nil, pw, &serveErr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -66,7 +75,7 @@ func startServer(t *testing.T) (base, token, data string) {
 			t.Errorf("serve exit %d: %s", code, serveErr.String())
 		}
 	})
-	return strings.Fields(strings.TrimPrefix(line, "mobilepush serving on "))[0], strings.TrimSpace(tok.String()), data
+	return strings.Fields(strings.TrimPrefix(line, "mobilepush serving on "))[0], strings.TrimSpace(tok.String())
 }
 
 // mintP12 mints a universal push certificate for bundle from the test
@@ -97,17 +106,24 @@ func TestServeOfflineDemo(t *testing.T) {
 		t.Fatalf("token output = %q, want only the token", token)
 	}
 
-	// A second process on the same directory gives up within about a
-	// second and names the holder.
+	// A second process on a directory another command holds (not serve,
+	// which answers on its admin socket) gives up within about a second
+	// and names the holder.
+	held := filepath.Join(t.TempDir(), "held")
+	dir, err := openDataDir(held, "mobilepush check-expiry", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
 	var out2, err2 bytes.Buffer
 	start := time.Now()
-	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "x"}, nil, &out2, &err2); code != 1 {
+	if code := run(context.Background(), []string{"token", "--data", held, "--tenant", "x"}, nil, &out2, &err2); code != 1 {
 		t.Errorf("token on a held directory: exit %d, want 1", code)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("waited %v for the lock", d)
 	}
-	if !strings.Contains(err2.String(), "mobilepush serve") || !strings.Contains(err2.String(), "pid") {
+	if !strings.Contains(err2.String(), "mobilepush check-expiry") || !strings.Contains(err2.String(), "pid") {
 		t.Errorf("error does not name the holder: %q", err2.String())
 	}
 

@@ -278,6 +278,9 @@ func TestSendQueue(t *testing.T) {
 		{"maximum concurrency default within 2-1000", between(intParam(t, doc, node(ev, "ScalingConfig", "MaximumConcurrency"), "Default"), 2, 1000)},
 		{"maximum concurrency bounds within 2-1000", between(intParam(t, doc, node(ev, "ScalingConfig", "MaximumConcurrency"), "MinValue"), 2, 1000) && between(intParam(t, doc, node(ev, "ScalingConfig", "MaximumConcurrency"), "MaxValue"), 2, 1000)},
 		{"the DLQ alarm watches the DLQ", value(node(res, "DeadLettersAlarm", "Properties", "Namespace")) == "AWS/SQS"},
+		{"the send function groups its follow-ups by SendGroupBy (a fair queue)", value(node(res, "SendFunction", "Properties", "Environment", "Variables", "SEND_GROUP_BY")) == "SendGroupBy"},
+		{"SendGroupBy is tenant or app, tenant by default", value(node(doc, "Parameters", "SendGroupBy", "Default")) == "tenant" && len(node(doc, "Parameters", "SendGroupBy", "AllowedValues").Content) == 2},
+		{"the noisy-tenant alarm watches the send queue's noisy groups", value(node(res, "NoisyTenantAlarm", "Properties", "MetricName")) == "ApproximateNumberOfNoisyGroups" && value(node(res, "NoisyTenantAlarm", "Properties", "Dimensions").Content[0].Content[3]) == "SendQueue.QueueName"},
 	}
 	for _, tt := range tests {
 		if !tt.ok {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http/httpguts"
 
 	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
@@ -261,7 +262,9 @@ func (c *Client) currentBearer() (*bearer, error) {
 }
 
 // Push sends n and returns Apple's answer. An error means no answer:
-// Transient when the connection failed or the context ended (whether
+// Invalid when n cannot be written into a request (a malformed device
+// token or header value: nothing is sent and the connection is not
+// touched), Transient when the connection failed or the context ended (whether
 // Apple read the request is then unknown), Unprocessable when the gateway
 // refused the client certificate in the TLS handshake; ClassifyError
 // reads it for the sender. Apple's rejections are Responses, not errors.
@@ -293,6 +296,12 @@ func (c *Client) PushAsync(ctx context.Context, n Notification, done func(Respon
 		inner := done
 		done = func(r Response, err error) { cancel(); inner(r, err) }
 	}
+	if err := n.check(); err != nil {
+		// Refused here, for this push alone: a malformed path or header
+		// would make Apple reset the connection every other push shares.
+		done(Response{}, push.E(op, push.Invalid, err))
+		return
+	}
 	var used *bearer
 	if c.tok != nil {
 		b, err := c.currentBearer()
@@ -323,6 +332,23 @@ func (c *Client) PushAsync(ctx context.Context, n Notification, done func(Respon
 			})
 		}()
 	})
+}
+
+// check refuses what cannot be written into a request as it is: a
+// device token that is not one (push.CheckToken; it is the request path)
+// and a header value with a control character.
+func (n *Notification) check() error {
+	if err := push.CheckToken(push.APNs, n.DeviceToken); err != nil {
+		return fmt.Errorf("device token %s: %w", Redact(n.DeviceToken), err)
+	}
+	for _, f := range [...]struct{ name, value string }{
+		{"apns-topic", n.Topic}, {"apns-id", n.ID}, {"apns-collapse-id", n.CollapseID}, {"apns-push-type", n.PushType},
+	} {
+		if !httpguts.ValidHeaderFieldValue(f.value) {
+			return fmt.Errorf("%s: not a valid header value", f.name)
+		}
+	}
+	return nil
 }
 
 // Header fields of a push. Those that every push of a template repeats

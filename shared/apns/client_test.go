@@ -72,7 +72,7 @@ func TestPushAnswers(t *testing.T) {
 	if r.Status != 410 || r.Reason != "Unregistered" || !r.Timestamp.Equal(gone) || r.ID == "" {
 		t.Errorf("410: %+v", r)
 	}
-	if o := r.Outcome(false); o != apns.InvalidToken {
+	if o := r.Outcome(false); o != push.InvalidToken {
 		t.Errorf("outcome %s", o)
 	}
 	r, err = c.Push(context.Background(), apns.Notification{DeviceToken: devTok, Topic: bundle, Payload: bytes.Repeat([]byte("x"), 5000)})
@@ -92,7 +92,7 @@ func TestPushTransportErrorRedactsToken(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error from a closed server")
 	}
-	if !push.Is(err, push.Transient) || apns.ClassifyError(err) != apns.Retry {
+	if !push.Is(err, push.Transient) || apns.ClassifyError(err) != push.Retry {
 		t.Errorf("kind %v, outcome %s: %v", push.KindOf(err), apns.ClassifyError(err), err)
 	}
 	if strings.Contains(err.Error(), devTok) {
@@ -278,7 +278,7 @@ func TestTokenRefreshOnExpiredProviderToken(t *testing.T) {
 	s.ExpireTokens(teamID, keyID)
 	s.ScriptCredential(apnstest.TokenID(teamID, keyID), apnstest.Response{Status: 403, Reason: "ExpiredProviderToken"})
 	r, err := c.Push(ctx, n)
-	if err != nil || !r.TokenRefreshed || r.Outcome(true) != apns.CredentialFault {
+	if err != nil || !r.TokenRefreshed || r.Outcome(true) != push.CredentialFault {
 		t.Errorf("twice expired: %+v %v outcome %s", r, err, r.Outcome(true))
 	}
 }
@@ -295,7 +295,7 @@ func TestPushHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
 		t.Errorf("err %v after %v, want DeadlineExceeded quickly", err, time.Since(start))
 	}
-	if apns.ClassifyError(err) != apns.Retry {
+	if apns.ClassifyError(err) != push.Retry {
 		t.Errorf("outcome %s", apns.ClassifyError(err))
 	}
 }

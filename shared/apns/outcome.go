@@ -8,24 +8,8 @@ import (
 	"strings"
 
 	"github.com/sideshow/apns2"
-)
 
-// Outcome is what the sender does with a push's answer (docs/ARCHITECTURE.md, Outcomes).
-type Outcome string
-
-// The outcomes of a push. Their names are those of the outcome ledger,
-// except RefreshThenCredentialFault, which Client.Push resolves.
-const (
-	Delivered       Outcome = "delivered"        // accepted; confirms the environment
-	InvalidToken    Outcome = "invalid_token"    // the device token is dead: report it
-	Retry           Outcome = "retry"            // transient: re-enqueue with back-off
-	Rejected        Outcome = "rejected"         // this notification is wrong: DLQ with the reason
-	CredentialFault Outcome = "credential_fault" // the credential is refused: suspend the platform
-	// RefreshThenCredentialFault is 403 ExpiredProviderToken: refresh the
-	// provider token once and re-send; if that is refused again, it is a
-	// credential fault. Client.Push already does the refresh and re-send;
-	// see Response.Outcome.
-	RefreshThenCredentialFault Outcome = "refresh_then_credential_fault"
+	"mobilepush/shared/push"
 )
 
 // TokenEnvironmentUnconfirmed is the reason a sender records for a
@@ -34,71 +18,77 @@ const (
 // to the other environment rather than be dead.
 const TokenEnvironmentUnconfirmed = "token_environment_unconfirmed"
 
-// Classify maps an APNs answer to an Outcome. envConfirmed says whether a
-// push with this credential has been delivered in this environment (only
-// then is a BadDeviceToken a dead token). It is a pure function of its
-// arguments; reasons Apple adds later fall to Rejected (4xx) or Retry
-// (5xx).
-func Classify(status int, reason string, envConfirmed bool) Outcome {
+// Classify maps an APNs answer to a push.Outcome. envConfirmed says
+// whether a push with this credential has been delivered in this
+// environment (only then is a BadDeviceToken a dead token). refresh
+// reports 403 ExpiredProviderToken, whose outcome is CredentialFault only
+// once a refreshed provider token was refused too: Client.Push refreshes
+// and re-sends by itself, so its answers are classified by
+// Response.Outcome. It is a pure function of its arguments; reasons Apple
+// adds later fall to Rejected (4xx) or Retry (5xx).
+func Classify(status int, reason string, envConfirmed bool) (o push.Outcome, refresh bool) {
 	switch {
 	case status >= 200 && status < 300:
-		return Delivered
+		return push.Delivered, false
 	case status >= 500:
-		return Retry
+		return push.Retry, false
 	}
 	switch reason {
 	case apns2.ReasonUnregistered, apns2.ReasonExpiredToken:
-		return InvalidToken
+		return push.InvalidToken, false
 	case apns2.ReasonBadDeviceToken, apns2.ReasonDeviceTokenNotForTopic:
 		if envConfirmed {
-			return InvalidToken
+			return push.InvalidToken, false
 		}
-		return Rejected
+		return push.Rejected, false
 	case apns2.ReasonTooManyRequests, apns2.ReasonIdleTimeout,
 		apns2.ReasonInternalServerError, apns2.ReasonServiceUnavailable, apns2.ReasonShutdown:
-		return Retry
+		return push.Retry, false
 	case apns2.ReasonExpiredProviderToken:
-		return RefreshThenCredentialFault
+		return push.CredentialFault, true
 	case apns2.ReasonBadCertificate, apns2.ReasonBadCertificateEnvironment,
 		apns2.ReasonInvalidProviderToken, apns2.ReasonMissingProviderToken, apns2.ReasonForbidden,
 		apns2.ReasonTopicDisallowed, apns2.ReasonBadTopic:
-		return CredentialFault
+		return push.CredentialFault, false
 	case apns2.ReasonTooManyProviderTokenUpdates:
 		// Our own token refresh was too eager; the token still works soon.
-		return Retry
+		return push.Retry, false
 	}
 	if status == http.StatusTooManyRequests {
-		return Retry
+		return push.Retry, false
 	}
 	if status == http.StatusGone {
-		return InvalidToken
+		return push.InvalidToken, false
 	}
-	return Rejected
+	return push.Rejected, false
 }
 
-// Outcome classifies r with Classify, resolving RefreshThenCredentialFault:
-// after Client.Push's refresh and re-send (TokenRefreshed) a second
-// ExpiredProviderToken is a CredentialFault.
-func (r Response) Outcome(envConfirmed bool) Outcome {
-	o := Classify(r.Status, r.Reason, envConfirmed)
-	if o == RefreshThenCredentialFault && r.TokenRefreshed {
-		return CredentialFault
-	}
+// Outcome classifies an answer of Client.Push with Classify. Push has
+// already answered ExpiredProviderToken by refreshing the provider token
+// and re-sending once (TokenRefreshed), or could not sign a fresh one:
+// either way the ExpiredProviderToken it returns is a CredentialFault.
+func (r Response) Outcome(envConfirmed bool) push.Outcome {
+	o, _ := Classify(r.Status, r.Reason, envConfirmed)
 	return o
 }
 
-// ClassifyError maps a Push error (no answer) to an Outcome: a TLS alert
-// from the gateway (the client certificate was rejected in the handshake:
-// expired, revoked, unknown) is a CredentialFault; everything else —
-// connection failures, resets, timeouts, cancellation — is Retry.
-func ClassifyError(err error) Outcome {
+// ClassifyError maps a Push error (no answer) to a push.Outcome: a TLS
+// alert from the gateway (the client certificate was rejected in the
+// handshake: expired, revoked, unknown) is a CredentialFault; a push
+// refused before it was sent (Invalid: a malformed device token or header)
+// is Rejected; everything else — connection failures, resets, timeouts,
+// cancellation — is Retry.
+func ClassifyError(err error) push.Outcome {
 	if err == nil {
-		return Delivered
+		return push.Delivered
+	}
+	if push.Is(err, push.Invalid) {
+		return push.Rejected
 	}
 	if _, ok := TLSAlert(err); ok {
-		return CredentialFault
+		return push.CredentialFault
 	}
-	return Retry
+	return push.Retry
 }
 
 // TLSAlert reports whether err is (or wraps) a TLS alert the server sent,

@@ -8,7 +8,13 @@ import (
 	"testing"
 
 	"mobilepush/shared/apns"
+	"mobilepush/shared/push"
 )
+
+// refreshThenFault stands in the table for Classify's (CredentialFault,
+// refresh) answer: refresh the provider token once, then it is a
+// credential fault.
+const refreshThenFault push.Outcome = "refresh_then_credential_fault"
 
 // TestClassify covers every row of the APNs column (docs/ARCHITECTURE.md, Outcomes).
 func TestClassify(t *testing.T) {
@@ -17,53 +23,60 @@ func TestClassify(t *testing.T) {
 		status    int
 		reason    string
 		confirmed bool
-		want      apns.Outcome
+		want      push.Outcome
 	}{
 		// delivered
-		{200, "", false, apns.Delivered},
-		{200, "", true, apns.Delivered},
+		{200, "", false, push.Delivered},
+		{200, "", true, push.Delivered},
 		// invalid_token
-		{410, "Unregistered", false, apns.InvalidToken},
-		{410, "ExpiredToken", false, apns.InvalidToken},
-		{410, "SomethingNew", false, apns.InvalidToken},
-		{400, "BadDeviceToken", true, apns.InvalidToken},
-		{400, "DeviceTokenNotForTopic", true, apns.InvalidToken},
+		{410, "Unregistered", false, push.InvalidToken},
+		{410, "ExpiredToken", false, push.InvalidToken},
+		{410, "SomethingNew", false, push.InvalidToken},
+		{400, "BadDeviceToken", true, push.InvalidToken},
+		{400, "DeviceTokenNotForTopic", true, push.InvalidToken},
 		// rejected: BadDeviceToken before the environment is confirmed
-		{400, "BadDeviceToken", false, apns.Rejected},
-		{400, "DeviceTokenNotForTopic", false, apns.Rejected},
+		{400, "BadDeviceToken", false, push.Rejected},
+		{400, "DeviceTokenNotForTopic", false, push.Rejected},
 		// retry
-		{429, "TooManyRequests", true, apns.Retry},
-		{429, "TooManyProviderTokenUpdates", true, apns.Retry},
-		{500, "InternalServerError", true, apns.Retry},
-		{503, "ServiceUnavailable", true, apns.Retry},
-		{503, "Shutdown", true, apns.Retry},
-		{502, "", true, apns.Retry},
-		{400, "IdleTimeout", true, apns.Retry},
+		{429, "TooManyRequests", true, push.Retry},
+		{429, "TooManyProviderTokenUpdates", true, push.Retry},
+		{500, "InternalServerError", true, push.Retry},
+		{503, "ServiceUnavailable", true, push.Retry},
+		{503, "Shutdown", true, push.Retry},
+		{502, "", true, push.Retry},
+		{400, "IdleTimeout", true, push.Retry},
 		// refresh once, then credential_fault
-		{403, "ExpiredProviderToken", true, apns.RefreshThenCredentialFault},
+		{403, "ExpiredProviderToken", true, refreshThenFault},
 		// credential_fault
-		{403, "BadCertificate", true, apns.CredentialFault},
-		{403, "BadCertificateEnvironment", true, apns.CredentialFault},
-		{403, "InvalidProviderToken", true, apns.CredentialFault},
-		{403, "MissingProviderToken", true, apns.CredentialFault},
-		{403, "Forbidden", true, apns.CredentialFault},
-		{400, "TopicDisallowed", true, apns.CredentialFault},
-		{400, "BadTopic", true, apns.CredentialFault},
+		{403, "BadCertificate", true, push.CredentialFault},
+		{403, "BadCertificateEnvironment", true, push.CredentialFault},
+		{403, "InvalidProviderToken", true, push.CredentialFault},
+		{403, "MissingProviderToken", true, push.CredentialFault},
+		{403, "Forbidden", true, push.CredentialFault},
+		{400, "TopicDisallowed", true, push.CredentialFault},
+		{400, "BadTopic", true, push.CredentialFault},
 		// rejected
-		{413, "PayloadTooLarge", true, apns.Rejected},
-		{400, "BadExpirationDate", true, apns.Rejected},
-		{400, "BadPriority", true, apns.Rejected},
-		{400, "BadCollapseId", true, apns.Rejected},
-		{400, "BadMessageId", true, apns.Rejected},
-		{400, "InvalidPushType", true, apns.Rejected},
-		{400, "PayloadEmpty", true, apns.Rejected},
-		{400, "MissingTopic", true, apns.Rejected},
-		{405, "MethodNotAllowed", true, apns.Rejected},
-		{404, "BadPath", true, apns.Rejected},
-		{400, "AReasonAppleAddsLater", true, apns.Rejected},
+		{413, "PayloadTooLarge", true, push.Rejected},
+		{400, "BadExpirationDate", true, push.Rejected},
+		{400, "BadPriority", true, push.Rejected},
+		{400, "BadCollapseId", true, push.Rejected},
+		{400, "BadMessageId", true, push.Rejected},
+		{400, "InvalidPushType", true, push.Rejected},
+		{400, "PayloadEmpty", true, push.Rejected},
+		{400, "MissingTopic", true, push.Rejected},
+		{405, "MethodNotAllowed", true, push.Rejected},
+		{404, "BadPath", true, push.Rejected},
+		{400, "AReasonAppleAddsLater", true, push.Rejected},
 	}
 	for _, tt := range tests {
-		if got := apns.Classify(tt.status, tt.reason, tt.confirmed); got != tt.want {
+		got, refresh := apns.Classify(tt.status, tt.reason, tt.confirmed)
+		if refresh {
+			if got != push.CredentialFault {
+				t.Errorf("Classify(%d, %q) = %s with refresh, want credential_fault", tt.status, tt.reason, got)
+			}
+			got = refreshThenFault
+		}
+		if got != tt.want {
 			t.Errorf("Classify(%d, %q, confirmed=%v) = %s, want %s", tt.status, tt.reason, tt.confirmed, got, tt.want)
 		}
 	}
@@ -73,11 +86,13 @@ func TestResponseOutcome(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		r    apns.Response
-		want apns.Outcome
+		want push.Outcome
 	}{
-		{apns.Response{Status: 403, Reason: "ExpiredProviderToken"}, apns.RefreshThenCredentialFault},
-		{apns.Response{Status: 403, Reason: "ExpiredProviderToken", TokenRefreshed: true}, apns.CredentialFault},
-		{apns.Response{Status: 200, TokenRefreshed: true}, apns.Delivered},
+		// Push returns ExpiredProviderToken unrefreshed only when it could
+		// not sign a fresh provider token: the credential is at fault.
+		{apns.Response{Status: 403, Reason: "ExpiredProviderToken"}, push.CredentialFault},
+		{apns.Response{Status: 403, Reason: "ExpiredProviderToken", TokenRefreshed: true}, push.CredentialFault},
+		{apns.Response{Status: 200, TokenRefreshed: true}, push.Delivered},
 	}
 	for _, tt := range tests {
 		if got := tt.r.Outcome(true); got != tt.want {
@@ -90,14 +105,14 @@ func TestClassifyError(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		err  error
-		want apns.Outcome
+		want push.Outcome
 	}{
-		{nil, apns.Delivered},
-		{&net.OpError{Op: "remote error", Err: errors.New("tls: bad certificate")}, apns.CredentialFault},
-		{fmt.Errorf("push: %w", errors.New("read tcp: remote error: tls: certificate expired")), apns.CredentialFault},
-		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, apns.Retry},
-		{context.DeadlineExceeded, apns.Retry},
-		{errors.New("http2: client connection lost"), apns.Retry},
+		{nil, push.Delivered},
+		{&net.OpError{Op: "remote error", Err: errors.New("tls: bad certificate")}, push.CredentialFault},
+		{fmt.Errorf("push: %w", errors.New("read tcp: remote error: tls: certificate expired")), push.CredentialFault},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, push.Retry},
+		{context.DeadlineExceeded, push.Retry},
+		{errors.New("http2: client connection lost"), push.Retry},
 	}
 	for _, tt := range tests {
 		if got := apns.ClassifyError(tt.err); got != tt.want {

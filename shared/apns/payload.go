@@ -45,7 +45,7 @@ func NewTemplate(m *push.Message, bundleID string, sentAt time.Time) (*Template,
 	pt := m.APNsPushType()
 	payload := m.APNsPayload()
 	limit := push.MaxAPNsPayload
-	if pt == push.PushTypeVoIP {
+	if pt == push.APNsVoIP {
 		limit = MaxVoIPPayload
 	}
 	if len(payload) > limit {
@@ -76,15 +76,15 @@ const MaxVoIPPayload = 5120
 
 // topicSuffixes are the suffixes Apple appends to the bundle id in
 // apns-topic for push types that are not delivered to the app itself.
-var topicSuffixes = map[push.PushType]string{
-	push.PushTypeVoIP:         ".voip",
-	push.PushTypeComplication: ".complication",
-	push.PushTypeFileProvider: ".pushkit.fileprovider",
-	push.PushTypeLocation:     ".location-query",
-	push.PushTypeLiveActivity: ".push-type.liveactivity",
-	push.PushTypePushToTalk:   ".voip-ptt",
-	push.PushTypeWidgets:      ".push-type.widgets",
-	push.PushTypeControls:     ".push-type.controls",
+var topicSuffixes = map[push.APNsType]string{
+	push.APNsVoIP:         ".voip",
+	push.APNsComplication: ".complication",
+	push.APNsFileProvider: ".pushkit.fileprovider",
+	push.APNsLocation:     ".location-query",
+	push.APNsLiveActivity: ".push-type.liveactivity",
+	push.APNsPushToTalk:   ".voip-ptt",
+	push.APNsWidgets:      ".push-type.widgets",
+	push.APNsControls:     ".push-type.controls",
 }
 
 // Topic returns the apns-topic for a push of type pt to the app with
@@ -94,7 +94,7 @@ var topicSuffixes = map[push.PushType]string{
 // pushtotalk (.voip-ptt), widgets and controls (.push-type.<type>). A
 // bundleID that already ends in the suffix is returned as is. For mdm the
 // caller passes the MDM certificate's topic as bundleID.
-func Topic(bundleID string, pt push.PushType) string {
+func Topic(bundleID string, pt push.APNsType) string {
 	s := topicSuffixes[pt]
 	if s == "" || strings.HasSuffix(bundleID, s) {
 		return bundleID

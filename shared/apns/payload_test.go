@@ -100,7 +100,7 @@ func TestTemplateOnTheWire(t *testing.T) {
 		{
 			name: "voip topic",
 			mut: func(m *push.Message) {
-				m.APNs.PushType = push.PushTypeVoIP
+				m.APNs.PushType = push.APNsVoIP
 				m.Data = map[string]string{"call": "c1"}
 			},
 			want:    received{Topic: bundle + ".voip", PushType: "voip", Priority: "10", ID: wantID},
@@ -109,7 +109,7 @@ func TestTemplateOnTheWire(t *testing.T) {
 		{
 			name: "complication topic, mutable content, badge 0",
 			mut: func(m *push.Message) {
-				m.APNs = push.APNsOptions{PushType: push.PushTypeComplication, MutableContent: true}
+				m.APNs = push.APNsOptions{PushType: push.APNsComplication, MutableContent: true}
 				m.Notification.Badge = new(0)
 			},
 			want:    received{Topic: bundle + ".complication", PushType: "complication", Priority: "10", ID: wantID},
@@ -177,10 +177,10 @@ func TestNewTemplateRefuses(t *testing.T) {
 	big := baseMessage()
 	big.Data = map[string]string{"k": strings.Repeat("x", 4100)}
 	voip := baseMessage()
-	voip.APNs.PushType = push.PushTypeVoIP
+	voip.APNs.PushType = push.APNsVoIP
 	voip.Data = map[string]string{"k": strings.Repeat("x", 5000)}
 	voipBig := baseMessage()
-	voipBig.APNs.PushType = push.PushTypeVoIP
+	voipBig.APNs.PushType = push.APNsVoIP
 	voipBig.Data = map[string]string{"k": strings.Repeat("x", 5200)}
 	tests := []struct {
 		name   string
@@ -205,28 +205,28 @@ func TestNewTemplateRefuses(t *testing.T) {
 
 func TestTopic(t *testing.T) {
 	tests := []struct {
-		pt   push.PushType
+		pt   push.APNsType
 		want string
 	}{
 		{"", bundle},
-		{push.PushTypeAlert, bundle},
-		{push.PushTypeBackground, bundle},
-		{push.PushTypeMDM, bundle},
-		{push.PushTypeVoIP, bundle + ".voip"},
-		{push.PushTypeComplication, bundle + ".complication"},
-		{push.PushTypeFileProvider, bundle + ".pushkit.fileprovider"},
-		{push.PushTypeLocation, bundle + ".location-query"},
-		{push.PushTypeLiveActivity, bundle + ".push-type.liveactivity"},
-		{push.PushTypePushToTalk, bundle + ".voip-ptt"},
-		{push.PushTypeWidgets, bundle + ".push-type.widgets"},
-		{push.PushTypeControls, bundle + ".push-type.controls"},
+		{push.APNsAlert, bundle},
+		{push.APNsBackground, bundle},
+		{push.APNsMDM, bundle},
+		{push.APNsVoIP, bundle + ".voip"},
+		{push.APNsComplication, bundle + ".complication"},
+		{push.APNsFileProvider, bundle + ".pushkit.fileprovider"},
+		{push.APNsLocation, bundle + ".location-query"},
+		{push.APNsLiveActivity, bundle + ".push-type.liveactivity"},
+		{push.APNsPushToTalk, bundle + ".voip-ptt"},
+		{push.APNsWidgets, bundle + ".push-type.widgets"},
+		{push.APNsControls, bundle + ".push-type.controls"},
 	}
 	for _, tt := range tests {
 		if got := apns.Topic(bundle, tt.pt); got != tt.want {
 			t.Errorf("Topic(%q) = %q, want %q", tt.pt, got, tt.want)
 		}
 	}
-	if got := apns.Topic(bundle+".voip", push.PushTypeVoIP); got != bundle+".voip" {
+	if got := apns.Topic(bundle+".voip", push.APNsVoIP); got != bundle+".voip" {
 		t.Errorf("a suffixed bundle id is suffixed again: %q", got)
 	}
 }

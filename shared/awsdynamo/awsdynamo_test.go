@@ -60,7 +60,7 @@ func TestDueReadsOnlyTheIndex(t *testing.T) {
 		app := credential.App{
 			Tenant: fmt.Sprintf("tenant-%d", i%5), ID: fmt.Sprintf("app-%02d", i), Name: "n", Environment: push.Production, Version: 1,
 			CreatedAt: now, UpdatedAt: now,
-			APNs: &credential.Meta{Kind: credential.APNsP8, Status: credential.Status{State: credential.OK}, Secret: credential.SecretRef{ID: "s", VersionID: "v"}, DueAt: dueAt},
+			APNs: &credential.Meta{Kind: push.APNsP8, Status: credential.Status{State: credential.OK}, Secret: credential.SecretRef{ID: "s", VersionID: "v"}, DueAt: dueAt},
 		}
 		if i%2 == 0 { // an app without a credential has no index entry
 			app.APNs = nil
@@ -207,7 +207,7 @@ func TestApplyRetryMeetsItsOwnWrite(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	app := credential.App{Tenant: "t", ID: "a", Name: "n", Environment: push.Production, Version: 1, CreatedAt: now, UpdatedAt: now,
-		APNs: &credential.Meta{Kind: credential.APNsP8, Status: credential.Status{State: credential.OK}, Secret: credential.SecretRef{ID: "s", VersionID: "v"}, DueAt: now}}
+		APNs: &credential.Meta{Kind: push.APNsP8, Status: credential.Status{State: credential.OK}, Secret: credential.SecretRef{ID: "s", VersionID: "v"}, DueAt: now}}
 	event := func(id string, v int64) []credential.Event {
 		return []credential.Event{{ID: id, Tenant: "t", AppID: "a", At: now, Action: credential.ActionUpdate, Version: v}}
 	}
@@ -250,7 +250,7 @@ func TestApplyRetryMeetsItsOwnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	lose.next("TransactWriteItems")
-	o := credential.Outcome{Platform: push.APNs, Token: "tok", Result: credential.Delivered, At: now, ExpiresAt: now.Add(time.Hour)}
+	o := credential.Outcome{Platform: push.APNs, Token: "tok", Result: push.Delivered, At: now, ExpiresAt: now.Add(time.Hour)}
 	if err := store.Record(ctx, key, "w", o, now); err != nil || lose.n.Load() != 0 {
 		t.Fatalf("Record after a lost response = %v (lost: %v), want nil", err, lose.n.Load() == 0)
 	}

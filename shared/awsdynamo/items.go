@@ -195,15 +195,15 @@ type claimItem struct {
 }
 
 type outcomeItem struct {
-	PK        string    `dynamodbav:"pk"`
-	SK        string    `dynamodbav:"sk"`
-	Platform  string    `dynamodbav:"platform"`
-	Token     string    `dynamodbav:"token"`
-	Result    string    `dynamodbav:"result"`
-	Reason    string    `dynamodbav:"reason,omitempty"`
-	At        time.Time `dynamodbav:"at"`
-	TTL       int64     `dynamodbav:"ttl"`
-	ExpiresAt time.Time `dynamodbav:"expires_at"`
+	PK        string       `dynamodbav:"pk"`
+	SK        string       `dynamodbav:"sk"`
+	Platform  string       `dynamodbav:"platform"`
+	Token     string       `dynamodbav:"token"`
+	Result    push.Outcome `dynamodbav:"result"`
+	Reason    string       `dynamodbav:"reason,omitempty"`
+	At        time.Time    `dynamodbav:"at"`
+	TTL       int64        `dynamodbav:"ttl"`
+	ExpiresAt time.Time    `dynamodbav:"expires_at"`
 }
 
 func toFacts(f credential.Facts) factsItem {
@@ -259,13 +259,13 @@ func fromMeta(it *metaItem) *credential.Meta {
 		return nil
 	}
 	m := &credential.Meta{
-		Kind: credential.Kind(it.Kind), Facts: fromFacts(it.Facts),
+		Kind: push.CredentialKind(it.Kind), Facts: fromFacts(it.Facts),
 		Status: credential.Status{State: credential.State(it.Status.State), Reason: it.Status.Reason, Message: it.Status.Message, CheckedAt: it.Status.CheckedAt},
 		Secret: credential.SecretRef{ID: it.SecretID, VersionID: it.VersionID, PreviousVersionID: it.PreviousVersionID},
 		DueAt:  timeOrZero(it.DueAt), RotatedAt: it.RotatedAt,
 	}
 	if it.Previous != nil {
-		m.Previous = &credential.Revision{Kind: credential.Kind(it.Previous.Kind), Facts: fromFacts(it.Previous.Facts)}
+		m.Previous = &credential.Revision{Kind: push.CredentialKind(it.Previous.Kind), Facts: fromFacts(it.Previous.Facts)}
 	}
 	return m
 }

@@ -131,7 +131,7 @@ func (s *Store) record(ctx context.Context, op string, k credential.MessageKey, 
 		seen[sk] = struct{}{}
 		av, err := marshal(outcomeItem{
 			PK: pk, SK: sk, Platform: string(o.Platform), Token: o.Token,
-			Result: string(o.Result), Reason: o.Reason, At: o.At, TTL: o.ExpiresAt.Unix(), ExpiresAt: o.ExpiresAt,
+			Result: o.Result, Reason: o.Reason, At: o.At, TTL: o.ExpiresAt.Unix(), ExpiresAt: o.ExpiresAt,
 		})
 		if err != nil {
 			errs[i] = err
@@ -263,7 +263,7 @@ func (s *Store) Outcomes(ctx context.Context, k credential.MessageKey) ([]creden
 				continue // TTL passed; DynamoDB deletes it lazily
 			}
 			out = append(out, credential.Outcome{
-				Platform: push.Platform(it.Platform), Token: it.Token, Result: credential.Result(it.Result),
+				Platform: push.Platform(it.Platform), Token: it.Token, Result: it.Result,
 				Reason: it.Reason, At: it.At, ExpiresAt: it.ExpiresAt,
 			})
 		}

@@ -30,7 +30,7 @@ func TestRecordAllRetryMeetsItsOwnWrite(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	out := func(tok string) credential.Outcome {
-		return credential.Outcome{Platform: push.FCM, Token: tok, Result: credential.Delivered, At: now, ExpiresAt: now.Add(time.Hour)}
+		return credential.Outcome{Platform: push.FCM, Token: tok, Result: push.Delivered, At: now, ExpiresAt: now.Add(time.Hour)}
 	}
 	batch := func(prefix string, n int) []credential.Outcome {
 		outs := make([]credential.Outcome, n)

@@ -17,9 +17,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/enqueue"
+	"mobilepush/shared/push"
 )
 
 // Sender is the send use case; *dispatch.Sender implements it.
@@ -62,7 +62,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var (
 		mu     sync.Mutex
 		resp   events.SQSEventResponse
-		counts = map[credential.Result]int{}
+		counts = map[push.Outcome]int{}
 		wg     sync.WaitGroup
 		sem    = make(chan struct{}, limit)
 	)
@@ -158,7 +158,7 @@ func (h *Handler) log() *slog.Logger {
 
 // metrics writes one embedded-metric-format line: CloudWatch turns it into
 // metrics without an API call.
-func (h *Handler) metrics(records, failed int, c map[credential.Result]int, took time.Duration) {
+func (h *Handler) metrics(records, failed int, c map[push.Outcome]int, took time.Duration) {
 	if h.Metrics == nil {
 		return
 	}
@@ -181,10 +181,10 @@ func (h *Handler) metrics(records, failed int, c map[credential.Result]int, took
 			"CloudWatchMetrics": []any{map[string]any{"Namespace": "mobilepush", "Dimensions": [][]string{{}}, "Metrics": defs}},
 		},
 		"Sent":          sent,
-		"Delivered":     c[credential.Delivered],
-		"Invalid":       c[credential.InvalidToken],
-		"Retried":       c[credential.Retry],
-		"Failed":        c[credential.CredentialFault] + c[credential.Rejected],
+		"Delivered":     c[push.Delivered],
+		"Invalid":       c[push.InvalidToken],
+		"Retried":       c[push.Retry],
+		"Failed":        c[push.CredentialFault] + c[push.Rejected],
 		"RecordsFailed": failed,
 		"LatencyMs":     took.Milliseconds(),
 		"records":       records,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -219,4 +220,60 @@ func TestCredentialFaultIsolatedToItsApp(t *testing.T) {
 	if good, _ := r.Store.Get(context.Background(), "acme", "shop"); good.APNs.Status.State != "ok" {
 		t.Errorf("the good app's status = %+v", good.APNs.Status)
 	}
+}
+
+// TestFollowUpsCarryTheTenantGroup: on a standard queue every message
+// carries MessageGroupId = the tenant (an SQS fair queue): the one the
+// application server enqueued, the retry the handler re-enqueues and the
+// dead letter; moto keeps the group id and returns it.
+func TestFollowUpsCarryTheTenantGroup(t *testing.T) {
+	q := newQueues(t)
+	r := dispatchtest.NewRig(t)
+	h := &awssqs.Handler{Sender: r.Sender, Retry: q.client(t, q.send), Dead: q.client(t, q.dead)}
+	ctx := context.Background()
+
+	busy := dispatchtest.HexToken(7)
+	r.Apple.Script(busy, apnstest.Response{Status: 429, Reason: "TooManyRequests"})
+	retried := dispatchtest.Message("group-1", []string{busy}, nil)
+	dead := dispatchtest.Message("group-2", []string{dispatchtest.HexToken(8)}, nil)
+	dead.AppID = "no-such-app"
+	if _, err := q.client(t, q.send).Send(ctx, retried, dead); err != nil {
+		t.Fatal(err)
+	}
+	group := func(rec events.SQSMessage) string {
+		return rec.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+	}
+	var recs []events.SQSMessage
+	for deadline := time.Now().Add(5 * time.Second); len(recs) < 2 && time.Now().Before(deadline); {
+		recs = append(recs, q.receive(t, q.send)...)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("received %d enqueued messages, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		if g := group(rec); g != "acme" {
+			t.Errorf("enqueued message: MessageGroupId %q, want the tenant %q", g, "acme")
+		}
+	}
+	if resp, err := h.Handle(ctx, events.SQSEvent{Records: recs}); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	dl := q.receive(t, q.dead)
+	if len(dl) != 1 || group(dl[0]) != "acme" {
+		t.Errorf("dead letters %d, group %q; want 1 in the tenant's group", len(dl), groupOf(dl, group))
+	}
+	var retries []events.SQSMessage // visible after the back-off (2 s)
+	for deadline := time.Now().Add(8 * time.Second); len(retries) == 0 && time.Now().Before(deadline); {
+		retries = q.receive(t, q.send)
+	}
+	if len(retries) != 1 || group(retries[0]) != "acme" || *retries[0].MessageAttributes[dispatch.AttrAttempt].StringValue != "1" {
+		t.Errorf("retries %d, group %q; want attempt 1 in the tenant's group", len(retries), groupOf(retries, group))
+	}
+}
+
+func groupOf(recs []events.SQSMessage, group func(events.SQSMessage) string) string {
+	if len(recs) == 0 {
+		return ""
+	}
+	return group(recs[0])
 }

@@ -149,3 +149,15 @@ func internal(op string, err error) error {
 	}
 	return push.E(op, push.Internal, err)
 }
+
+// CopyTo writes a consistent copy of the data file to path (mode 0600),
+// while the store stays in use: e.g. for a dry run that must not change
+// the original. The copy opens with the same sealing key.
+// Errors: Internal.
+func (s *Store) CopyTo(path string) error {
+	err := s.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) })
+	if err != nil {
+		return push.E("boltstore.CopyTo", push.Internal, fmt.Errorf("copy to %s: %w", path, err))
+	}
+	return nil
+}

@@ -284,3 +284,37 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s...)
 	return append(dst, '"')
 }
+
+// EndLeases ends the live leases on keys at once (their claims stay in
+// progress with their outcomes, for the next worker to take over and
+// resume) and returns how many it ended, in one transaction. Call it
+// only when the owners of those leases are known to be gone, as when the
+// one process that owns the store starts: a key without a claim, done,
+// or whose lease already ended is skipped.
+// Errors: Internal.
+func (s *Store) EndLeases(_ context.Context, keys []credential.MessageKey) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		now := s.now()
+		for _, k := range keys {
+			c, err := getClaim(tx, k, now, false)
+			if err != nil {
+				return err
+			}
+			if c == nil || c.State != credential.InProgress || !c.LeaseUntil.After(now) {
+				continue
+			}
+			c.LeaseUntil = now
+			if err := put(tx.Bucket(bktClaims), claimKey(k), c); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, internal("boltstore.EndLeases", err)
+	}
+	return n, nil
+}

@@ -19,15 +19,15 @@ func TestOutcomeEncodingIsJSON(t *testing.T) {
 		name string
 		o    credential.Outcome
 	}{
-		{"hex token", credential.Outcome{Platform: push.APNs, Token: "00ab" + string(bytes.Repeat([]byte("f"), 60)), Result: credential.Delivered, At: at, ExpiresAt: at.Add(7 * 24 * time.Hour)}},
-		{"fcm token and reason", credential.Outcome{Platform: push.FCM, Token: "bench-fcm-token-00000001:APA91b_x-y", Result: credential.InvalidToken, Reason: "UNREGISTERED", At: at, ExpiresAt: at}},
-		{"characters json escapes", credential.Outcome{Platform: push.FCM, Token: "a\"b\\c<d>e&f\x01g\u2028h\xffi é", Result: credential.Rejected, Reason: "tab\there", At: at, ExpiresAt: at}},
-		{"zero times", credential.Outcome{Platform: push.APNs, Token: "t", Result: credential.Retry}},
-		{"whole seconds", credential.Outcome{Platform: push.APNs, Token: "t", Result: credential.Retry, At: at.Truncate(time.Second), ExpiresAt: at.Truncate(time.Second)}},
-		{"zone offset", credential.Outcome{Platform: push.APNs, Token: "t", Result: credential.Retry, At: at.In(time.FixedZone("x", -(5*3600 + 30*60))), ExpiresAt: at.In(time.FixedZone("y", 3600+17))}},
-		{"offset of 24 hours", credential.Outcome{Platform: push.APNs, Token: "t", Result: credential.Retry, At: at.In(time.FixedZone("z", 24*3600)), ExpiresAt: at}},
-		{"year 10000", credential.Outcome{Platform: push.APNs, Token: "t", Result: credential.Retry, At: at, ExpiresAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
-		{"year before 0", credential.Outcome{Platform: push.APNs, Token: "t", Result: credential.Retry, At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), ExpiresAt: at}},
+		{"hex token", credential.Outcome{Platform: push.APNs, Token: "00ab" + string(bytes.Repeat([]byte("f"), 60)), Result: push.Delivered, At: at, ExpiresAt: at.Add(7 * 24 * time.Hour)}},
+		{"fcm token and reason", credential.Outcome{Platform: push.FCM, Token: "bench-fcm-token-00000001:APA91b_x-y", Result: push.InvalidToken, Reason: "UNREGISTERED", At: at, ExpiresAt: at}},
+		{"characters json escapes", credential.Outcome{Platform: push.FCM, Token: "a\"b\\c<d>e&f\x01g\u2028h\xffi é", Result: push.Rejected, Reason: "tab\there", At: at, ExpiresAt: at}},
+		{"zero times", credential.Outcome{Platform: push.APNs, Token: "t", Result: push.Retry}},
+		{"whole seconds", credential.Outcome{Platform: push.APNs, Token: "t", Result: push.Retry, At: at.Truncate(time.Second), ExpiresAt: at.Truncate(time.Second)}},
+		{"zone offset", credential.Outcome{Platform: push.APNs, Token: "t", Result: push.Retry, At: at.In(time.FixedZone("x", -(5*3600 + 30*60))), ExpiresAt: at.In(time.FixedZone("y", 3600+17))}},
+		{"offset of 24 hours", credential.Outcome{Platform: push.APNs, Token: "t", Result: push.Retry, At: at.In(time.FixedZone("z", 24*3600)), ExpiresAt: at}},
+		{"year 10000", credential.Outcome{Platform: push.APNs, Token: "t", Result: push.Retry, At: at, ExpiresAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{"year before 0", credential.Outcome{Platform: push.APNs, Token: "t", Result: push.Retry, At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), ExpiresAt: at}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

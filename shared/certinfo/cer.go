@@ -41,7 +41,7 @@ type CerRequest struct {
 // identity with key_mismatch. The report's kind is apns_p12: what it
 // stores is a certificate with its key, as from a .p12.
 func (in *Inspector) Cer(data []byte, req CerRequest) *Report {
-	r := newReport(APNsP12)
+	r := newReport(push.APNsP12)
 	r.RequestedBundleID = req.BundleID
 	r.RequestedEnvironment = string(req.Environment)
 	if len(data) > MaxInputSize {

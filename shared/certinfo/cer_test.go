@@ -62,7 +62,7 @@ func TestCer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := inspector(t).Cer(tt.data, CerRequest{Key: keyPEM(t, tt.key), RequestedAt: asked, BundleID: tt.bundle, Environment: tt.env})
 			checkReportInvariants(t, r)
-			if r.Code != tt.want || r.Kind != APNsP12 {
+			if r.Code != tt.want || r.Kind != push.APNsP12 {
 				t.Fatalf("kind %s code = %s, want apns_p12 %s (checks %+v)", r.Kind, r.Code, tt.want, r.Checks)
 			}
 			if tt.wantMsg != "" {

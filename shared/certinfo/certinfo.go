@@ -26,16 +26,6 @@ const MaxInputSize = 64 << 10
 // expiring_soon warning when the Inspector sets no window.
 const DefaultExpiringWindow = 30 * 24 * time.Hour
 
-// Kind is the kind of credential a Report describes.
-type Kind string
-
-// The credential kinds.
-const (
-	APNsP12 Kind = "apns_p12"
-	APNsP8  Kind = "apns_p8"
-	FCMJSON Kind = "fcm_json"
-)
-
 // Code is a stable check result. OK is the only code of a usable credential.
 type Code string
 
@@ -82,9 +72,10 @@ const (
 
 // FCM service-account codes (plus UnparsablePrivateKey).
 const (
-	MalformedJSON Code = "malformed_json"
-	WrongType     Code = "wrong_type"
-	MissingFields Code = "missing_fields"
+	MalformedJSON    Code = "malformed_json"
+	WrongType        Code = "wrong_type"
+	MissingFields    Code = "missing_fields"
+	InvalidProjectID Code = "invalid_project_id"
 )
 
 // Check is one named test of an inspection.
@@ -132,11 +123,11 @@ type Facts struct {
 // Requested* echo what the caller asked for, never under the names of the
 // facts. A Report holds no secret material in any exported field.
 type Report struct {
-	Kind     Kind      `json:"kind"`
-	Code     Code      `json:"code"`
-	OK       bool      `json:"ok"`
-	Checks   []Check   `json:"checks"`
-	Warnings []Warning `json:"warnings"`
+	Kind     push.CredentialKind `json:"kind"`
+	Code     Code                `json:"code"`
+	OK       bool                `json:"ok"`
+	Checks   []Check             `json:"checks"`
+	Warnings []Warning           `json:"warnings"`
 
 	RequestedBundleID    string `json:"requested_bundle_id,omitempty"`
 	RequestedEnvironment string `json:"requested_environment,omitempty"`
@@ -223,7 +214,7 @@ func (r *Report) warn(code Code, msg string) {
 	r.Warnings = append(r.Warnings, Warning{Code: code, Message: msg})
 }
 
-func newReport(k Kind) *Report {
+func newReport(k push.CredentialKind) *Report {
 	return &Report{Kind: k, Code: OK, OK: true, Checks: []Check{}, Warnings: []Warning{}}
 }
 
@@ -267,14 +258,4 @@ func (in *Inspector) roots() *x509.CertPool {
 		return in.Roots
 	}
 	return systemRoots()
-}
-
-// daysLeft is floor((notAfter - now) / 24h), negative once expired.
-func daysLeft(notAfter, now time.Time) int {
-	d := notAfter.Sub(now)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
 }

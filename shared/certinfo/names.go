@@ -1,6 +1,10 @@
 package certinfo
 
-import "crypto/x509/pkix"
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"strconv"
+)
 
 type pkixAttr = pkix.AttributeTypeAndValue
 
@@ -14,4 +18,16 @@ var attrLabels = map[string]string{
 	"2.5.4.10":                  "O",
 	"2.5.4.11":                  "OU",
 	"1.2.840.113549.1.9.1":      "emailAddress",
+}
+
+// certName names a certificate in a message: its quoted common name, or
+// its whole subject when the common name is empty.
+func certName(c *x509.Certificate) string {
+	switch {
+	case c.Subject.CommonName != "":
+		return strconv.Quote(c.Subject.CommonName)
+	case len(c.Subject.Names) > 0:
+		return "with subject " + strconv.Quote(nameString(c.Subject.Names))
+	}
+	return "with an empty subject"
 }

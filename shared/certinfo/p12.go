@@ -61,7 +61,7 @@ const howToExport = "In Keychain Access, open My Certificates, expand \"Apple Pu
 // failed. A chain that cannot be verified is a warning, as is a
 // certificate expiring within the window.
 func (in *Inspector) P12(data []byte, req P12Request) *Report {
-	r := newReport(APNsP12)
+	r := newReport(push.APNsP12)
 	r.RequestedBundleID = req.BundleID
 	r.RequestedEnvironment = string(req.Environment)
 
@@ -78,8 +78,8 @@ func (in *Inspector) P12(data []byte, req P12Request) *Report {
 		r.fail("pkcs12", NotPKCS12, describeNotPKCS12(data))
 		return r
 	}
-	if layout.maxIterations > maxIterations {
-		r.fail("pkcs12", NotPKCS12, fmt.Sprintf("The file asks for %d key-derivation iterations; mobilepush accepts at most %d. Export it again with the default settings of Keychain Access or OpenSSL.", layout.maxIterations, maxIterations))
+	if layout.maxIterations > MaxIterations {
+		r.fail("pkcs12", NotPKCS12, fmt.Sprintf("The file asks for %d key-derivation iterations; mobilepush accepts at most %d (Keychain Access and OpenSSL write 2048, Windows 2000, Java keytool 10000). Export it again with the default settings of Keychain Access or OpenSSL.", layout.maxIterations, MaxIterations))
 		return r
 	}
 
@@ -107,7 +107,7 @@ func (in *Inspector) checkIdentity(r *Report, key any, certs []*x509.Certificate
 		r.fail("identity", KeyMismatch, fmt.Sprintf("The private key belongs to none of the %d certificate(s): %s", len(certs), mismatch))
 		leaf = certs[0]
 	} else {
-		r.pass("identity", "The private key belongs to the certificate "+leaf.Subject.CommonName+".")
+		r.pass("identity", "The private key belongs to the certificate "+certName(leaf)+".")
 	}
 
 	r.KeyType = keyType(key)
@@ -151,8 +151,10 @@ func p12Material(key any, chain []*x509.Certificate) ([]byte, error) {
 func (in *Inspector) decodeFailure(r *Report, l pfxLayout, havePassword bool, err error) {
 	var notImpl pkcs12.NotImplementedError
 	switch {
+	case !l.hasMAC && havePassword && l.encrypted+l.shrouded > 0:
+		r.fail("pkcs12", NotPKCS12, "This .p12 is encrypted with a password but has no integrity check (MAC), a form mobilepush cannot open (openssl pkcs12 -export -nomac writes it). Export it again with a MAC: from Keychain Access, or with openssl pkcs12 -export without -nomac.")
 	case !l.hasMAC && havePassword:
-		r.fail("password", WrongPassword, "This .p12 has no integrity check (MAC) and opens only with an empty password. Send an empty password, or export the file again with a password.")
+		r.fail("password", WrongPassword, "This .p12 has neither encryption nor an integrity check (MAC): it is not protected by a password at all. Send an empty password, or export the file again with a password.")
 	case errors.Is(err, pkcs12.ErrIncorrectPassword), errors.Is(err, pkcs12.ErrDecryption):
 		r.fail("password", WrongPassword, "The password does not open this .p12. Passwords are case-sensitive; use the one chosen when the file was exported (an empty password is tried both ways macOS and OpenSSL write it).")
 	case errors.As(err, &notImpl):
@@ -183,7 +185,7 @@ func describeNotPKCS12(data []byte) string {
 		}
 		return "This is PEM text (.pem), not a .p12. Upload the .p12 export, or convert with: openssl pkcs12 -export -in cert.pem -inkey key.pem -out push.p12"
 	case trimmed[0] == '{':
-		return "This is a JSON file, not a .p12. A Firebase service-account key goes in the FCM field."
+		return "This is a JSON file, not a .p12. Upload a Firebase service-account key in the FCM field, and the .p12 export of the push certificate as the APNs credential."
 	case len(data) > 1 && data[0] == 0x30 && data[1] == 0x80:
 		return "The file uses BER indefinite-length encoding (written by some Java and Windows tools), which mobilepush cannot read. Re-export it from Keychain Access, or convert it with: openssl pkcs12 -in old.p12 -out push.pem -nodes && openssl pkcs12 -export -in push.pem -out push.p12"
 	default:
@@ -248,7 +250,7 @@ func (in *Inspector) describeCertificate(r *Report, c *x509.Certificate) {
 	r.Issuer = nameString(c.Issuer.Names)
 	nb, na := c.NotBefore.UTC(), c.NotAfter.UTC()
 	r.NotBefore, r.NotAfter = &nb, &na
-	d := daysLeft(c.NotAfter, now)
+	d := push.DaysLeft(c.NotAfter, now)
 	r.DaysLeft = &d
 	if len(c.Subject.OrganizationalUnit) > 0 {
 		r.TeamID = c.Subject.OrganizationalUnit[0]
@@ -315,7 +317,7 @@ func (in *Inspector) checkApple(r *Report, c *x509.Certificate) {
 	case c.Issuer.CommonName != appleWWDRCommonName || !slices.Contains(c.Issuer.Organization, "Apple Inc."):
 		r.fail("apple_push", NotApplePush, fmt.Sprintf("The certificate was issued by %q, not by Apple's Worldwide Developer Relations CA, so APNs will refuse it. Create the push certificate in the Apple Developer portal: Certificates, Identifiers & Profiles > Certificates > + > Apple Push Notification service SSL (Sandbox & Production).", c.Issuer.CommonName))
 	case r.Environment == "":
-		r.fail("apple_push", NotApplePush, fmt.Sprintf("The certificate %q is not an Apple Push Notification service certificate (it carries none of Apple's push extensions); a development or distribution certificate was probably exported instead. Create one under Certificates > + > Apple Push Notification service SSL (Sandbox & Production).", c.Subject.CommonName))
+		r.fail("apple_push", NotApplePush, fmt.Sprintf("The certificate %s is not an Apple Push Notification service certificate (it carries none of Apple's push extensions); a development or distribution certificate was probably exported instead. Create one under Certificates > + > Apple Push Notification service SSL (Sandbox & Production).", certName(c)))
 	default:
 		r.pass("apple_push", "The certificate is an Apple Push Notification service certificate.")
 	}
@@ -362,7 +364,7 @@ func checkEnvironment(r *Report, want push.Environment) {
 	case r.Environment == "both" || r.Environment == string(want):
 		r.pass("environment", "The certificate serves the "+string(want)+" environment.")
 	case r.Environment == "":
-		r.fail("environment", EnvironmentMismatch, "The certificate serves no APNs environment.")
+		r.fail("environment", EnvironmentMismatch, "The certificate serves no APNs environment. Create an \"Apple Push Notification service SSL (Sandbox & Production)\" certificate in the Apple Developer portal and upload its .p12.")
 	default:
 		r.fail("environment", EnvironmentMismatch, fmt.Sprintf("The certificate serves only %s, but the app is set to %s. Create an \"Apple Push Notification service SSL (Sandbox & Production)\" certificate, or switch the app's Production setting.", environmentText(r.Environment), want))
 	}

@@ -135,7 +135,7 @@ func TestP12(t *testing.T) {
 			if tt.env != "" && r.Environment != tt.env {
 				t.Errorf("environment = %q, want %q", r.Environment, tt.env)
 			}
-			if r.Kind != APNsP12 || r.RequestedBundleID != tt.req.BundleID || r.RequestedEnvironment != string(tt.req.Environment) {
+			if r.Kind != push.APNsP12 || r.RequestedBundleID != tt.req.BundleID || r.RequestedEnvironment != string(tt.req.Environment) {
 				t.Errorf("kind/requested = %q %q %q", r.Kind, r.RequestedBundleID, r.RequestedEnvironment)
 			}
 			checkReportInvariants(t, r, tt.req.Password)
@@ -302,7 +302,7 @@ func TestReportErrKinds(t *testing.T) {
 		{MalformedJSON, push.Unprocessable},
 	}
 	for _, tt := range tests {
-		r := newReport(APNsP12)
+		r := newReport(push.APNsP12)
 		r.fail("x", tt.code, "m")
 		err := r.Err()
 		var pe *push.Error
@@ -324,10 +324,10 @@ func TestScanLayout(t *testing.T) {
 		data []byte
 		want pfxLayout
 	}{
-		{"legacy RC2", p12(t, id, pkcs12.LegacyRC2, pw, true), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 2048, hasMAC: true}},
-		{"modern PBES2", p12(t, id, pkcs12.Modern2023, pw, true), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 2048, hasMAC: true}},
-		{"modern 5000 iterations", p12(t, id, pkcs12.Modern2023.WithIterations(5000), pw, false), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 5000, hasMAC: true}},
-		{"PBMAC1", p12(t, id, pkcs12.Modern2026.WithIterations(4096), pw, false), pfxLayout{keyBags: 1, encrypted: 1, maxIterations: 4096, hasMAC: true}},
+		{"legacy RC2", p12(t, id, pkcs12.LegacyRC2, pw, true), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 2048, hasMAC: true}},
+		{"modern PBES2", p12(t, id, pkcs12.Modern2023, pw, true), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 2048, hasMAC: true}},
+		{"modern 5000 iterations", p12(t, id, pkcs12.Modern2023.WithIterations(5000), pw, false), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 5000, hasMAC: true}},
+		{"PBMAC1", p12(t, id, pkcs12.Modern2026.WithIterations(4096), pw, false), pfxLayout{keyBags: 1, encrypted: 1, shrouded: 1, maxIterations: 4096, hasMAC: true}},
 		{"no MAC, plain bags", p12(t, id, pkcs12.Passwordless, "", true), pfxLayout{keyBags: 1, certBags: 2}},
 		{"two plain keys", raw2, pfxLayout{keyBags: 2, certBags: 1, maxIterations: 2048, hasMAC: true}},
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"mobilepush/shared/push"
 	"strings"
 )
 
@@ -25,11 +26,11 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // accepted. The checks run in order size, pem, private_key, key_type,
 // key_id, team_id; the key id and team id are always checked.
 func (in *Inspector) P8(data []byte, req P8Request) *Report {
-	r := newReport(APNsP8)
+	r := newReport(push.APNsP8)
 	r.RequestedKeyID = req.KeyID
 	r.RequestedTeamID = req.TeamID
 	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; an APNs auth key (.p8) is about 250 bytes and the limit is %d bytes.", len(data), MaxInputSize))
+		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; an APNs auth key (.p8) is about 250 bytes and the limit is %d bytes. Upload the AuthKey_<Key ID>.p8 file exactly as downloaded from the Apple Developer portal (Keys).", len(data), MaxInputSize))
 		return r
 	}
 	text := bytes.ReplaceAll(bytes.TrimPrefix(data, utf8BOM), []byte("\r\n"), []byte("\n"))
@@ -81,7 +82,13 @@ func (in *Inspector) p8Key(r *Report, text []byte) *ecdsa.PrivateKey {
 		r.fail("private_key", EncryptedKey, "The private key is encrypted with a passphrase; APNs auth keys from Apple are not. Upload the .p8 exactly as downloaded, or decrypt it: openssl pkcs8 -in key.p8 -out AuthKey.p8 -nocrypt")
 		return nil
 	case block.Type == "EC PRIVATE KEY" || block.Type == "RSA PRIVATE KEY":
-		r.fail("private_key", NotPKCS8, fmt.Sprintf("The key is a %q block (a converted key), not the PKCS#8 \"PRIVATE KEY\" Apple issues. Upload the original .p8, or convert it: openssl pkcs8 -topk8 -nocrypt -in key.pem -out AuthKey.p8", block.Type))
+		r.fail("private_key", NotPKCS8, fmt.Sprintf("The key is an %q block (a converted key), not the PKCS#8 \"PRIVATE KEY\" Apple issues. Upload the original .p8, or convert it: openssl pkcs8 -topk8 -nocrypt -in key.pem -out AuthKey.p8", block.Type))
+		return nil
+	case block.Type == "CERTIFICATE" && bytes.Contains(text, []byte("PRIVATE KEY-----")):
+		r.fail("private_key", NotPrivateKey, "This is an APNs certificate with its private key as PEM (a .p12 converted to text), not an auth key (.p8). Upload it as the APNs certificate instead: make a .p12 of it (openssl pkcs12 -export -in file.pem -out push.p12) and upload that with its password as the APNs certificate (.p12; p12_base64 in the API).")
+		return nil
+	case block.Type == "CERTIFICATE":
+		r.fail("private_key", NotPrivateKey, "This is a certificate as PEM, not an auth key (.p8), and it holds no private key. An APNs certificate is uploaded as a .p12 with its key (export it from Keychain Access); an auth key is the AuthKey_<Key ID>.p8 file from the Apple Developer portal (Keys).")
 		return nil
 	case block.Type != "PRIVATE KEY":
 		r.fail("private_key", NotPrivateKey, fmt.Sprintf("The PEM block is %q, not a private key. An APNs auth key (.p8) holds -----BEGIN PRIVATE KEY-----. %s", block.Type, download))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
 
@@ -81,7 +82,7 @@ func TestP8(t *testing.T) {
 			if r.Code != tt.want {
 				t.Fatalf("code = %q, want %q; checks %+v", r.Code, tt.want, r.Checks)
 			}
-			if r.RequestedKeyID != tt.req.KeyID || r.RequestedTeamID != tt.req.TeamID || r.Kind != APNsP8 {
+			if r.RequestedKeyID != tt.req.KeyID || r.RequestedTeamID != tt.req.TeamID || r.Kind != push.APNsP8 {
 				t.Errorf("requested = %q/%q kind %q", r.RequestedKeyID, r.RequestedTeamID, r.Kind)
 			}
 			checkReportInvariants(t, r)

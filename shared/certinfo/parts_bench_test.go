@@ -3,6 +3,7 @@ package certinfo
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"mobilepush/shared/push"
 	"testing"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -25,14 +26,14 @@ func BenchmarkP12Overhead(b *testing.B) {
 	b.Run("chain", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r := newReport(APNsP12)
+			r := newReport(push.APNsP12)
 			in.checkChain(r, leaf, cas)
 		}
 	})
 	b.Run("describe", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r := newReport(APNsP12)
+			r := newReport(push.APNsP12)
 			in.describeCertificate(r, leaf)
 			in.checkApple(r, leaf)
 			in.checkValidity(r, leaf)

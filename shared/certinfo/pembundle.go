@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"mobilepush/shared/push"
 )
 
 // PEMBundle inspects an APNs certificate uploaded as PEM text holding the
@@ -27,7 +28,7 @@ import (
 // certificate, password (encrypted keys only), key, then those of a .p12
 // from identity on, with the same codes; the report's kind is apns_p12.
 func (in *Inspector) PEMBundle(data []byte, req P12Request) *Report {
-	r := newReport(APNsP12)
+	r := newReport(push.APNsP12)
 	r.RequestedBundleID = req.BundleID
 	r.RequestedEnvironment = string(req.Environment)
 	if len(data) > MaxInputSize {
@@ -202,8 +203,8 @@ func decryptPKCS8(der []byte, password string) ([]byte, error) {
 	if _, err := asn1.Unmarshal(params.KDF.Parameters.FullBytes, &kdf); err != nil {
 		return nil, errors.New("malformed PBKDF2 parameters")
 	}
-	if kdf.Iterations < 1 || kdf.Iterations > maxIterations {
-		return nil, errUnsupported(fmt.Sprintf("%d PBKDF2 iterations (at most %d)", kdf.Iterations, maxIterations))
+	if kdf.Iterations < 1 || kdf.Iterations > MaxIterations {
+		return nil, errUnsupported(fmt.Sprintf("%d PBKDF2 iterations (at most %d)", kdf.Iterations, MaxIterations))
 	}
 	var prf func() hash.Hash
 	switch a := kdf.PRF.Algorithm; {

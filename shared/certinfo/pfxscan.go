@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"encoding/asn1"
+
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -16,14 +17,17 @@ type pfxLayout struct {
 	keyBags       int // key bags visible without decryption (plain or shrouded)
 	certBags      int // certificate bags visible without decryption
 	encrypted     int // encryptedData content infos (usually the certificates)
+	shrouded      int // password-encrypted key bags visible without decryption
 	maxIterations int64
 	hasMAC        bool
 }
 
-// maxIterations caps the key derivation an upload may demand. OpenSSL
-// and macOS use 2048, Java keytool 100,000. Without a cap one upload
-// could pin a CPU for hours.
-const maxIterations = 1_000_000
+// MaxIterations caps the key-derivation iterations a .p12 may ask for.
+// OpenSSL and macOS write 2,048, Windows 2,000, Java keytool 10,000; a
+// file at 1,000,000 costs seconds of CPU to open, so the cap is ten times
+// what any exporter writes. A file past it is not_pkcs12, its message
+// naming both counts.
+const MaxIterations = 100_000
 
 var (
 	oidDataContent      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
@@ -127,6 +131,7 @@ func (l *pfxLayout) scanBags(bags cryptobyte.String) {
 			l.keyBags++
 		case id.Equal(oidShroudedKeyBag):
 			l.keyBags++
+			l.shrouded++
 			var epki cryptobyte.String
 			if value.ReadASN1(&epki, cbasn1.SEQUENCE) {
 				l.scanAlgorithm(&epki)

@@ -10,19 +10,22 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+
+	"mobilepush/shared/push"
 )
 
 const howToGetServiceAccount = "In the Firebase console open Project settings > Service accounts > Firebase Admin SDK and click \"Generate new private key\"; upload the .json file it downloads."
 
 // ServiceAccount inspects a Firebase service-account key file (JSON).
 // A UTF-8 BOM is removed; UTF-16 is refused with a clear message. The
-// checks run in order size, json, type, fields, private_key. The file's
+// checks run in order size, json, type, fields, project_id, private_key. The file's
 // token_uri and universe_domain are reported as facts and never used.
 func (in *Inspector) ServiceAccount(data []byte) *Report {
-	r := newReport(FCMJSON)
+	r := newReport(push.FCMJSON)
 	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes.", len(data), MaxInputSize))
+		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes. Upload the key file exactly as downloaded. %s", len(data), MaxInputSize, howToGetServiceAccount))
 		return r
 	}
 	if isUTF16(data) {
@@ -82,6 +85,12 @@ func (in *Inspector) ServiceAccount(data []byte) *Report {
 	}
 	r.pass("fields", "project_id, client_email and private_key are present.")
 
+	if !validProjectID(r.ProjectID) {
+		r.fail("project_id", InvalidProjectID, fmt.Sprintf("The project_id %s is not a Google Cloud project id (6 to 30 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen); the file was edited or is not a key Google issued. Upload the unedited file. %s", quoteShort(r.ProjectID), howToGetServiceAccount))
+		return r
+	}
+	r.pass("project_id", "project_id "+r.ProjectID+" is a well-formed project id.")
+
 	keyPEM, _ := str("private_key")
 	key, repaired, err := parseServiceAccountKey(keyPEM)
 	if err != nil {
@@ -101,7 +110,7 @@ func (in *Inspector) ServiceAccount(data []byte) *Report {
 			doc["private_key"] = fixed
 		}
 		if data, err = json.Marshal(doc); err != nil {
-			r.fail("private_key", UnparsablePrivateKey, "The repaired key file cannot be written back.")
+			r.fail("private_key", UnparsablePrivateKey, "The repaired key file cannot be written back. Upload the unedited file. "+howToGetServiceAccount)
 			return r
 		}
 	}
@@ -178,4 +187,29 @@ func jsonProblem(data []byte, err error) string {
 		}
 		return "it cannot be parsed"
 	}
+}
+
+// validProjectID reports whether id has the form of a Google Cloud
+// project id: 6 to 30 characters of lowercase letters, digits and
+// hyphens, starting with a letter and not ending with a hyphen. It goes
+// into FCM's request path, so nothing else is accepted.
+func validProjectID(id string) bool {
+	if len(id) < 6 || len(id) > 30 || id[0] < 'a' || id[0] > 'z' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteShort quotes s for a message (control characters escaped), cut
+// to 40 bytes.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "…"
+	}
+	return strconv.Quote(s)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
 
@@ -98,7 +99,7 @@ func TestServiceAccount(t *testing.T) {
 			if r.Code != tt.want {
 				t.Fatalf("code = %q, want %q; checks %+v", r.Code, tt.want, r.Checks)
 			}
-			if r.Kind != FCMJSON {
+			if r.Kind != push.FCMJSON {
 				t.Errorf("kind = %q", r.Kind)
 			}
 			checkReportInvariants(t, r)

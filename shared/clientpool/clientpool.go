@@ -88,9 +88,9 @@ func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, 
 	const op = "clientpool.APNs"
 	var auth apns.Auth
 	switch m.Kind {
-	case credential.APNsP12:
+	case push.APNsP12:
 		auth = apns.CertificateAuth(m.CertificateChainPEM, m.PrivateKeyPEM)
-	case credential.APNsP8:
+	case push.APNsP8:
 		auth = apns.TokenAuth(m.PrivateKeyPEM, m.KeyID, m.TeamID)
 	default:
 		return nil, push.E(op, push.Invalid, fmt.Errorf("credential kind %q is not APNs", m.Kind))
@@ -113,7 +113,7 @@ func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, 
 // Errors: Invalid (m is not a service account), Unprocessable or Internal.
 func (g *Pool) FCM(ctx context.Context, m credential.Material) (*fcm.Client, error) {
 	const op = "clientpool.FCM"
-	if m.Kind != credential.FCMJSON {
+	if m.Kind != push.FCMJSON {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("credential kind %q is not FCM", m.Kind))
 	}
 	d, err := digest(m)
@@ -226,7 +226,7 @@ func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Env
 		}
 		res := c.Send(ctx, []*messaging.Message{{Token: msg.Token, Notification: &messaging.Notification{Title: msg.Title, Body: msg.Body}}})[0]
 		v := res.Verdict
-		ans := registry.Answer{Platform: push.FCM, Status: v.HTTPStatus, Reason: v.Reason, MessageID: res.MessageID, Delivered: v.Outcome == fcm.Delivered}
+		ans := registry.Answer{Platform: push.FCM, Status: v.HTTPStatus, Reason: v.Reason, MessageID: res.MessageID, Delivered: v.Outcome == push.Delivered}
 		if ans.Delivered && ans.Status == 0 {
 			ans.Status = 200
 		}

@@ -65,7 +65,7 @@ func certMaterial(t *testing.T, id *testcred.Identity) credential.Material {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}
+	return credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}
 }
 
 func p8Material(t *testing.T) (credential.Material, *ecdsa.PrivateKey) {
@@ -78,7 +78,7 @@ func p8Material(t *testing.T) (credential.Material, *ecdsa.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: push.NewRedacted(p8), KeyID: "ABC123DEFG", TeamID: "TEAM123456"}, k
+	return credential.Material{Kind: push.APNsP8, PrivateKeyPEM: push.NewRedacted(p8), KeyID: "ABC123DEFG", TeamID: "TEAM123456"}, k
 }
 
 func saMaterial(t *testing.T, project string) (credential.Material, []byte) {
@@ -91,7 +91,7 @@ func saMaterial(t *testing.T, project string) (credential.Material, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, sa
+	return credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, sa
 }
 
 func TestProve(t *testing.T) {

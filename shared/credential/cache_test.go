@@ -65,7 +65,7 @@ func (s *countingSource) rotate(tenant, id, version string, m credential.Materia
 }
 
 func p8(key string) credential.Material {
-	return credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte(key)), KeyID: "KEY1234567", TeamID: "TEAM123456"}
+	return credential.Material{Kind: push.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte(key)), KeyID: "KEY1234567", TeamID: "TEAM123456"}
 }
 
 type fakeClock struct{ t time.Time }
@@ -163,7 +163,7 @@ func newBoltService(tb testing.TB) *credential.Service {
 	tb.Cleanup(func() { s.Close() })
 	svc := credential.NewService(credential.Config{Meta: s, Secrets: s})
 	mat := credential.Material{
-		Kind:                credential.APNsP12,
+		Kind:                push.APNsP12,
 		CertificateChainPEM: push.NewRedacted([]byte("-----BEGIN CERTIFICATE-----\n" + fmt.Sprintf("%01500d", 7) + "\n-----END CERTIFICATE-----\n")),
 		PrivateKeyPEM:       push.NewRedacted([]byte("-----BEGIN PRIVATE KEY-----\n" + fmt.Sprintf("%0200d", 3) + "\n-----END PRIVATE KEY-----\n")),
 	}

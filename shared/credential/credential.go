@@ -29,31 +29,6 @@ import (
 	"mobilepush/shared/push"
 )
 
-// Kind is the format of a platform credential.
-type Kind string
-
-// The credential kinds.
-const (
-	APNsP12 Kind = "apns_p12" // APNs certificate with its private key (uploaded as .p12)
-	APNsP8  Kind = "apns_p8"  // APNs token-auth key (.p8) with key id and team id
-	FCMJSON Kind = "fcm_json" // Firebase service-account key (JSON)
-)
-
-// Valid reports whether k is a known kind.
-func (k Kind) Valid() bool { return k == APNsP12 || k == APNsP8 || k == FCMJSON }
-
-// Platform returns the platform a credential of kind k is used for, or ""
-// for an unknown kind.
-func (k Kind) Platform() push.Platform {
-	switch k {
-	case APNsP12, APNsP8:
-		return push.APNs
-	case FCMJSON:
-		return push.FCM
-	}
-	return ""
-}
-
 // State is the health of a platform credential (docs/ARCHITECTURE.md, Credential states).
 type State string
 
@@ -114,21 +89,21 @@ type SecretRef struct {
 // Revision is what a rollback restores besides the secret version: the
 // kind and facts of the previous credential.
 type Revision struct {
-	Kind  Kind  `json:"kind"`
-	Facts Facts `json:"facts"`
+	Kind  push.CredentialKind `json:"kind"`
+	Facts Facts               `json:"facts"`
 }
 
 // Meta is the metadata of one platform's credential on an app: its kind,
 // facts, status, where its secret is, and when the expiry checker is due
 // to look at it.
 type Meta struct {
-	Kind      Kind      `json:"kind"`
-	Facts     Facts     `json:"facts"`
-	Status    Status    `json:"status"`
-	Secret    SecretRef `json:"secret"`
-	Previous  *Revision `json:"previous,omitempty"` // nil when there is nothing to roll back to
-	DueAt     time.Time `json:"due_at,omitzero"`    // zero: not in the expiry index
-	RotatedAt time.Time `json:"rotated_at,omitzero"`
+	Kind      push.CredentialKind `json:"kind"`
+	Facts     Facts               `json:"facts"`
+	Status    Status              `json:"status"`
+	Secret    SecretRef           `json:"secret"`
+	Previous  *Revision           `json:"previous,omitempty"` // nil when there is nothing to roll back to
+	DueAt     time.Time           `json:"due_at,omitzero"`    // zero: not in the expiry index
+	RotatedAt time.Time           `json:"rotated_at,omitzero"`
 }
 
 // App is a registered mobile app of a tenant and the metadata of its push

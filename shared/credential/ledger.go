@@ -46,23 +46,11 @@ type Claim struct {
 	ExpiresAt  time.Time // TTL: the claim reads as absent after it
 }
 
-// Result is what happened to one device token (docs/ARCHITECTURE.md, Outcomes).
-type Result string
-
-// The token results.
-const (
-	Delivered       Result = "delivered"
-	InvalidToken    Result = "invalid_token"
-	Retry           Result = "retry"
-	CredentialFault Result = "credential_fault"
-	Rejected        Result = "rejected"
-)
-
 // Outcome is the recorded result of sending to one token of a message.
 type Outcome struct {
 	Platform  push.Platform
 	Token     string
-	Result    Result
+	Result    push.Outcome
 	Reason    string
 	At        time.Time
 	ExpiresAt time.Time // TTL: the outcome reads as absent after it

@@ -21,18 +21,16 @@ type Upload struct {
 	DueAt time.Time
 }
 
-// DefaultDue is when the expiry checker first looks at a new credential:
-// for a certificate, 60 days before not_after (at once if that has
-// passed); for a key, which never expires, 7 days after its check.
-func DefaultDue(kind Kind, f Facts, checkedAt time.Time) time.Time {
-	if kind == APNsP12 && !f.NotAfter.IsZero() {
-		due := f.NotAfter.Add(-60 * 24 * time.Hour)
-		if due.Before(checkedAt) {
-			return checkedAt
-		}
-		return due
+// DefaultDue is when the expiry checker first looks at a new credential
+// under the default schedule: for a certificate, push.FirstDue with
+// push.DefaultThresholds (at once if that has passed); for a key, which
+// never expires, push.DefaultRecheckEvery after its check. Callers that
+// know configured thresholds set the due time themselves.
+func DefaultDue(kind push.CredentialKind, f Facts, checkedAt time.Time) time.Time {
+	if kind == push.APNsP12 && !f.NotAfter.IsZero() {
+		return push.FirstDue(nil, f.NotAfter, checkedAt)
 	}
-	return checkedAt.Add(7 * 24 * time.Hour)
+	return checkedAt.Add(push.DefaultRecheckEvery)
 }
 
 // dueTime normalizes a due time to whole seconds in UTC: the expiry index

@@ -22,7 +22,7 @@ const MaxSecretSize = 65536
 // The .p12 password is never part of it: nothing needs it after the upload.
 // The secret parts are push.Redacted, so printing a Material never shows them.
 type Material struct {
-	Kind                Kind
+	Kind                push.CredentialKind
 	CertificateChainPEM push.Redacted // APNsP12
 	PrivateKeyPEM       push.Redacted // APNsP12, APNsP8
 	KeyID               string        // APNsP8 (not secret)
@@ -37,21 +37,21 @@ func (m Material) Validate() error {
 	has := func(r push.Redacted) bool { return !r.IsZero() }
 	var problem string
 	switch m.Kind {
-	case APNsP12:
+	case push.APNsP12:
 		switch {
 		case !has(m.CertificateChainPEM) || !has(m.PrivateKeyPEM):
 			problem = "apns_p12 material needs the certificate chain and the private key"
 		case has(m.ServiceAccountJSON) || m.KeyID != "" || m.TeamID != "":
 			problem = "apns_p12 material carries parts of another kind"
 		}
-	case APNsP8:
+	case push.APNsP8:
 		switch {
 		case !has(m.PrivateKeyPEM) || m.KeyID == "" || m.TeamID == "":
 			problem = "apns_p8 material needs the key, the key id and the team id"
 		case has(m.CertificateChainPEM) || has(m.ServiceAccountJSON):
 			problem = "apns_p8 material carries parts of another kind"
 		}
-	case FCMJSON:
+	case push.FCMJSON:
 		switch {
 		case !has(m.ServiceAccountJSON):
 			problem = "fcm_json material needs the service-account JSON"
@@ -77,13 +77,13 @@ func (m Material) Equal(o Material) bool {
 
 // envelope is the stored form of a Material: versioned JSON text.
 type envelope struct {
-	V                   int    `json:"v"`
-	Kind                Kind   `json:"kind"`
-	CertificateChainPEM string `json:"certificate_chain_pem,omitempty"`
-	PrivateKeyPEM       string `json:"private_key_pem,omitempty"`
-	KeyID               string `json:"key_id,omitempty"`
-	TeamID              string `json:"team_id,omitempty"`
-	ServiceAccountJSON  string `json:"service_account_json,omitempty"`
+	V                   int                 `json:"v"`
+	Kind                push.CredentialKind `json:"kind"`
+	CertificateChainPEM string              `json:"certificate_chain_pem,omitempty"`
+	PrivateKeyPEM       string              `json:"private_key_pem,omitempty"`
+	KeyID               string              `json:"key_id,omitempty"`
+	TeamID              string              `json:"team_id,omitempty"`
+	ServiceAccountJSON  string              `json:"service_account_json,omitempty"`
 }
 
 // Encode returns the value a SecretStore keeps for m. It fails with

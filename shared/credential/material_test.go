@@ -17,9 +17,9 @@ func TestMaterialRoundTrip(t *testing.T) {
 		name string
 		m    credential.Material
 	}{
-		{"p12", credential.Material{Kind: credential.APNsP12, CertificateChainPEM: red("CHAIN"), PrivateKeyPEM: red("KEY")}},
-		{"p8", credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: red("P8"), KeyID: "ABCDEFGHIJ", TeamID: "TEAMTEAM12"}},
-		{"fcm", credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: red(`{"type":"service_account"}`)}},
+		{"p12", credential.Material{Kind: push.APNsP12, CertificateChainPEM: red("CHAIN"), PrivateKeyPEM: red("KEY")}},
+		{"p8", credential.Material{Kind: push.APNsP8, PrivateKeyPEM: red("P8"), KeyID: "ABCDEFGHIJ", TeamID: "TEAMTEAM12"}},
+		{"fcm", credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: red(`{"type":"service_account"}`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,12 +44,12 @@ func TestMaterialValidate(t *testing.T) {
 		m    credential.Material
 	}{
 		{"unknown kind", credential.Material{Kind: "pfx"}},
-		{"p12 without chain", credential.Material{Kind: credential.APNsP12, PrivateKeyPEM: red("k")}},
-		{"p12 with json", credential.Material{Kind: credential.APNsP12, CertificateChainPEM: red("c"), PrivateKeyPEM: red("k"), ServiceAccountJSON: red("{}")}},
-		{"p8 without key id", credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: red("k"), TeamID: "T"}},
-		{"p8 with chain", credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: red("k"), KeyID: "K", TeamID: "T", CertificateChainPEM: red("c")}},
-		{"fcm without json", credential.Material{Kind: credential.FCMJSON}},
-		{"fcm with key id", credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: red("{}"), KeyID: "K"}},
+		{"p12 without chain", credential.Material{Kind: push.APNsP12, PrivateKeyPEM: red("k")}},
+		{"p12 with json", credential.Material{Kind: push.APNsP12, CertificateChainPEM: red("c"), PrivateKeyPEM: red("k"), ServiceAccountJSON: red("{}")}},
+		{"p8 without key id", credential.Material{Kind: push.APNsP8, PrivateKeyPEM: red("k"), TeamID: "T"}},
+		{"p8 with chain", credential.Material{Kind: push.APNsP8, PrivateKeyPEM: red("k"), KeyID: "K", TeamID: "T", CertificateChainPEM: red("c")}},
+		{"fcm without json", credential.Material{Kind: push.FCMJSON}},
+		{"fcm with key id", credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: red("{}"), KeyID: "K"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestMaterialValidate(t *testing.T) {
 
 func TestMaterialLimits(t *testing.T) {
 	const marker = "TOPSECRETMARKER"
-	big := credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: red(strings.Repeat(marker, credential.MaxSecretSize/len(marker)))}
+	big := credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: red(strings.Repeat(marker, credential.MaxSecretSize/len(marker)))}
 	_, err := big.Encode()
 	if !push.Is(err, push.TooLarge) {
 		t.Fatalf("Encode of an oversize value = %v, want TooLarge", err)
@@ -80,7 +80,7 @@ func TestMaterialLimits(t *testing.T) {
 			t.Fatalf("error quotes the value: %v", err)
 		}
 	}
-	m := credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: red(marker), KeyID: "K", TeamID: "T"}
+	m := credential.Material{Kind: push.APNsP8, PrivateKeyPEM: red(marker), KeyID: "K", TeamID: "T"}
 	if s := fmt.Sprintf("%v %+v %#v", m, m, m); strings.Contains(s, marker) {
 		t.Fatalf("printing a Material shows the secret: %s", s)
 	}
@@ -91,14 +91,16 @@ func TestDefaultDue(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
 		name  string
-		kind  credential.Kind
+		kind  push.CredentialKind
 		facts credential.Facts
 		want  time.Time
 	}{
-		{"certificate far from expiry", credential.APNsP12, credential.Facts{NotAfter: now.Add(200 * day)}, now.Add(140 * day)},
-		{"certificate inside 60 days", credential.APNsP12, credential.Facts{NotAfter: now.Add(10 * day)}, now},
-		{"p8 key", credential.APNsP8, credential.Facts{}, now.Add(7 * day)},
-		{"service account", credential.FCMJSON, credential.Facts{}, now.Add(7 * day)},
+		// The moment 60 days are left (push.DefaultThresholds' highest):
+		// less than 61 days remain.
+		{"certificate far from expiry", push.APNsP12, credential.Facts{NotAfter: now.Add(200 * day)}, now.Add(139*day + time.Second)},
+		{"certificate inside 60 days", push.APNsP12, credential.Facts{NotAfter: now.Add(10 * day)}, now},
+		{"p8 key", push.APNsP8, credential.Facts{}, now.Add(7 * day)},
+		{"service account", push.FCMJSON, credential.Facts{}, now.Add(7 * day)},
 	}
 	for _, tt := range tests {
 		if got := credential.DefaultDue(tt.kind, tt.facts, now); !got.Equal(tt.want) {

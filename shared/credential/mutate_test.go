@@ -61,11 +61,11 @@ func newRaceWorld(t *testing.T) *raceWorld {
 }
 
 func p8Upload(keyID string) credential.Upload {
-	return credential.Upload{Material: credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte("key " + keyID)), KeyID: keyID, TeamID: "TEAM123456"}}
+	return credential.Upload{Material: credential.Material{Kind: push.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte("key " + keyID)), KeyID: keyID, TeamID: "TEAM123456"}}
 }
 
 func fcmUpload(project string) credential.Upload {
-	return credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted([]byte(`{"project_id":"` + project + `"}`))},
+	return credential.Upload{Material: credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted([]byte(`{"project_id":"` + project + `"}`))},
 		Facts: credential.Facts{ProjectID: project}}
 }
 

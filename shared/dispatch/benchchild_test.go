@@ -315,7 +315,7 @@ func sbDispatch(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.P
 					mu.Unlock()
 					return
 				}
-				delivered.Add(int64(res.Counts[credential.Delivered]))
+				delivered.Add(int64(res.Counts[push.Delivered]))
 			})
 		}
 		wg.Wait()
@@ -346,7 +346,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 			if err != nil {
 				return 0, err
 			}
-			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID),
+			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: localsend.Group(m.Tenant, m.MessageID), Tenant: m.Tenant,
 				Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				return 0, err
 			}
@@ -383,7 +383,7 @@ func sbLocal(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, f
 				return err
 			}
 			for _, o := range outs {
-				if o.Result == credential.Delivered {
+				if o.Result == push.Delivered {
 					inLedger++
 				}
 			}
@@ -404,7 +404,7 @@ type sbCountingSender struct {
 
 func (c *sbCountingSender) Send(ctx context.Context, d dispatch.Delivery) (dispatch.Result, error) {
 	res, err := c.Sender.Send(ctx, d)
-	c.delivered.Add(int64(res.Counts[credential.Delivered]))
+	c.delivered.Add(int64(res.Counts[push.Delivered]))
 	return res, err
 }
 
@@ -417,32 +417,7 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 		return nil, nil, nil, err
 	}
 	store := credential.NewService(credential.Config{Meta: st, Secrets: st})
-	req := credential.CreateRequest{Tenant: "acme", ID: "shop", Name: "Shop", Enabled: true, Environment: push.Production}
-	if p == push.APNs {
-		ca, err := testcred.AppleWWDR()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		id, err := ca.IssuePush(testcred.PushCert{BundleID: sbBundle})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		chain, key, err := id.PEM()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		req.APNs = &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
-			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
-		}
-	} else {
-		sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		req.FCM = &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
-	}
-	if _, err := store.Create(ctx, req); err != nil {
+	if err := sbCreateApp(ctx, store, "acme", "shop", p); err != nil {
 		return nil, nil, nil, err
 	}
 	pool := clientpool.New(clientpool.Config{
@@ -461,10 +436,42 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if res.Counts[credential.Delivered] != 1 {
+	if res.Counts[push.Delivered] != 1 {
 		return nil, nil, nil, fmt.Errorf("warm-up: %v", res.Counts)
 	}
 	return st, store, s, nil
+}
+
+// sbCreateApp registers app appID of tenant with a credential for p
+// that the fakes accept (bundle sbBundle, project sbProject).
+func sbCreateApp(ctx context.Context, store *credential.Service, tenant, appID string, p push.Platform) error {
+	req := credential.CreateRequest{Tenant: tenant, ID: appID, Name: appID, Enabled: true, Environment: push.Production}
+	if p == push.APNs {
+		ca, err := testcred.AppleWWDR()
+		if err != nil {
+			return err
+		}
+		id, err := ca.IssuePush(testcred.PushCert{BundleID: sbBundle})
+		if err != nil {
+			return err
+		}
+		chain, key, err := id.PEM()
+		if err != nil {
+			return err
+		}
+		req.APNs = &credential.Upload{
+			Material: credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
+			Facts:    credential.Facts{BundleID: sbBundle, NotAfter: id.Cert.NotAfter},
+		}
+	} else {
+		sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
+		if err != nil {
+			return err
+		}
+		req.FCM = &credential.Upload{Material: credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: sbProject}}
+	}
+	_, err := store.Create(ctx, req)
+	return err
 }
 
 // sbPayload is the fixed payload of the bare apns2 client.

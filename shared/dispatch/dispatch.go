@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mobilepush/shared/apns"
@@ -100,7 +101,10 @@ type Config struct {
 	// pushes (those sent without a recorded outcome). A push in flight
 	// costs a few hundred bytes and no goroutine (answers are handled as
 	// they arrive). Default 2000: two connections' worth, enough to hide
-	// 20 ms of gateway latency at well over 20,000 pushes/s.
+	// 20 ms of gateway latency at well over 20,000 pushes/s. The slots
+	// are shared fairly across tenants: while tenants wait for one, a
+	// freed slot goes to the waiting tenant holding the fewest; a tenant
+	// alone may hold them all. FCMCalls are shared the same way.
 	MaxInFlight int
 	// FCMCalls bounds the firebase SendEach calls (each a chunk of up to
 	// 500 tokens with 50 requests in flight) across all the messages a
@@ -124,8 +128,10 @@ type Sender struct {
 	cfg Config
 	log *slog.Logger
 
-	inFlight chan struct{} // MaxInFlight slots: an APNs push waiting for its answer
-	fcmCalls chan struct{} // FCMCalls slots
+	// The Sender's slots, shared fairly across tenants (fair.go).
+	inFlight *fairSlots    // MaxInFlight slots: an APNs push waiting for its answer
+	fcmCalls *fairSlots    // FCMCalls slots
+	started  atomic.Uint64 // numbers the platform sends in start order (their slot order)
 
 	mu        sync.Mutex
 	confirmed map[confirmKey]bool // APNs environments a credential has delivered to
@@ -164,8 +170,8 @@ func New(cfg Config) *Sender {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sender{
-		cfg: cfg, log: log, inFlight: make(chan struct{}, cfg.MaxInFlight),
-		fcmCalls:  make(chan struct{}, cfg.FCMCalls),
+		cfg: cfg, log: log, inFlight: newFairSlots(cfg.MaxInFlight),
+		fcmCalls:  newFairSlots(cfg.FCMCalls),
 		confirmed: map[confirmKey]bool{},
 	}
 }
@@ -207,7 +213,7 @@ type Result struct {
 	// was sent and nothing must be enqueued.
 	AlreadyDone bool
 	// Counts of recorded outcomes by result, over the whole attempt.
-	Counts map[credential.Result]int
+	Counts map[push.Outcome]int
 	Retry  *Retry
 	Dead   []Dead
 }
@@ -267,11 +273,11 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (Result, error) {
 	app, err := s.cfg.Apps.App(ctx, m.Tenant, m.AppID)
 	switch {
 	case push.Is(err, push.NotFound):
-		rec.all(ctx, m, credential.Rejected, ReasonAppNotFound)
+		rec.all(ctx, m, push.Rejected, ReasonAppNotFound)
 	case err != nil:
 		return Result{}, fmt.Errorf("load app %s: %w", m.AppID, err)
 	case !app.Enabled:
-		rec.all(ctx, m, credential.Rejected, ReasonAppDisabled)
+		rec.all(ctx, m, push.Rejected, ReasonAppDisabled)
 	default:
 		var wg sync.WaitGroup
 		if pending := rec.pending(push.APNs, m.Tokens.APNs); len(pending) > 0 {
@@ -307,10 +313,10 @@ func (s *Sender) platformReady(ctx context.Context, m *push.Message, app credent
 	meta := app.Meta(p)
 	switch {
 	case meta == nil:
-		rec.each(ctx, p, tokens, credential.Rejected, ReasonNoCredential)
+		rec.each(ctx, p, tokens, push.Rejected, ReasonNoCredential)
 		return app, credential.Material{}, false
 	case meta.Status.State == credential.Suspended:
-		rec.each(ctx, p, tokens, credential.CredentialFault, ReasonPlatformSuspended)
+		rec.each(ctx, p, tokens, push.CredentialFault, ReasonPlatformSuspended)
 		return app, credential.Material{}, false
 	}
 	a, mat, err := s.cfg.Apps.Credential(ctx, m.Tenant, m.AppID, p)
@@ -355,14 +361,14 @@ func (s *Sender) nearDeadline(ctx context.Context) bool {
 // followUp turns every recorded outcome of the attempt into the retry and
 // dead-letter messages and publishes the dead tokens.
 func (s *Sender) followUp(m *push.Message, attempt int, rec *recorder) Result {
-	res := Result{Counts: map[credential.Result]int{}}
+	res := Result{Counts: map[push.Outcome]int{}}
 	retry := push.Tokens{}
 	var delay time.Duration
 	dead := map[string]*push.Tokens{}
 	for _, o := range rec.outcomes() {
 		res.Counts[o.Result]++
 		switch o.Result {
-		case credential.Retry:
+		case push.Retry:
 			if attempt+1 >= s.cfg.MaxAttempts {
 				add(dead, ReasonRetriesExhausted, o)
 				continue
@@ -371,7 +377,7 @@ func (s *Sender) followUp(m *push.Message, attempt int, rec *recorder) Result {
 			if d := rec.retryAfter(o.Token); d > delay {
 				delay = d
 			}
-		case credential.CredentialFault, credential.Rejected:
+		case push.CredentialFault, push.Rejected:
 			add(dead, o.Reason, o)
 		}
 	}

@@ -36,7 +36,7 @@ func TestSendDeliversAndNeverResendsACompletedMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Counts[credential.Delivered]; got != 5 || res.Retry != nil || len(res.Dead) != 0 {
+	if got := res.Counts[push.Delivered]; got != 5 || res.Retry != nil || len(res.Dead) != 0 {
 		t.Fatalf("result = %+v, want 5 delivered and no follow-up", res)
 	}
 	if err := r.Sender.Complete(ctx, d); err != nil {
@@ -69,7 +69,7 @@ func TestOutcomesAndFollowUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[credential.Result]int{credential.Delivered: 2, credential.InvalidToken: 2, credential.Retry: 2, credential.Rejected: 1}
+	want := map[push.Outcome]int{push.Delivered: 2, push.InvalidToken: 2, push.Retry: 2, push.Rejected: 1}
 	for k, v := range want {
 		if res.Counts[k] != v {
 			t.Errorf("%s = %d, want %d (counts %v)", k, res.Counts[k], v, res.Counts)
@@ -117,7 +117,7 @@ func TestCredentialFaultIsIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Counts[credential.CredentialFault] != 2 || res.Counts[credential.Delivered] != 1 {
+	if res.Counts[push.CredentialFault] != 2 || res.Counts[push.Delivered] != 1 {
 		t.Fatalf("counts = %v", res.Counts)
 	}
 	app, err := r.Store.Get(context.Background(), "acme", "shop")
@@ -153,7 +153,7 @@ func TestResumeSendsOnlyUnrecordedTokens(t *testing.T) {
 	if _, err := r.Store.Lease(ctx, key, "dead-worker", 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Store.RecordOutcome(ctx, key, "dead-worker", credential.Outcome{Platform: push.APNs, Token: toks[0], Result: credential.Retry, Reason: "network_error"}); err != nil {
+	if err := r.Store.RecordOutcome(ctx, key, "dead-worker", credential.Outcome{Platform: push.APNs, Token: toks[0], Result: push.Retry, Reason: "network_error"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(350 * time.Millisecond) // the dead worker's lease ends
@@ -164,7 +164,7 @@ func TestResumeSendsOnlyUnrecordedTokens(t *testing.T) {
 	if c := r.Apple.Counts(); c.ByToken[toks[0]] != 0 || c.ByToken[toks[1]] != 1 || c.ByToken[toks[2]] != 1 {
 		t.Errorf("requests per token = %v", c.ByToken)
 	}
-	if res.Counts[credential.Delivered] != 2 || res.Counts[credential.Retry] != 1 || res.Retry == nil || res.Retry.Message.Tokens.APNs[0] != toks[0] {
+	if res.Counts[push.Delivered] != 2 || res.Counts[push.Retry] != 1 || res.Retry == nil || res.Retry.Message.Tokens.APNs[0] != toks[0] {
 		t.Errorf("resumed result = %+v", res)
 	}
 }
@@ -179,7 +179,7 @@ func TestDisabledAppIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Counts[credential.Rejected] != 2 || len(res.Dead) != 1 || res.Dead[0].Reason != dispatch.ReasonAppDisabled || r.Apple.Total() != 0 {
+	if res.Counts[push.Rejected] != 2 || len(res.Dead) != 1 || res.Dead[0].Reason != dispatch.ReasonAppDisabled || r.Apple.Total() != 0 {
 		t.Errorf("disabled app = %+v", res)
 	}
 }
@@ -205,7 +205,7 @@ func TestFCMCallsBoundRequestsInFlight(t *testing.T) {
 				}
 				wg.Go(func() {
 					res, err := s.Send(context.Background(), dispatch.Delivery{Message: message(fmt.Sprintf("m%d", i), nil, toks)})
-					if err != nil || res.Counts[credential.Delivered] != len(toks) {
+					if err != nil || res.Counts[push.Delivered] != len(toks) {
 						t.Errorf("message %d: %+v, %v", i, res.Counts, err)
 					}
 				})

@@ -9,16 +9,17 @@ import (
 	"mobilepush/shared/apns/apnstest"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
+	"mobilepush/shared/push"
 )
 
 // ledgerOf returns the recorded result per token of one attempt.
-func ledgerOf(t *testing.T, r *rig, id string, attempt int) map[string]credential.Result {
+func ledgerOf(t *testing.T, r *rig, id string, attempt int) map[string]push.Outcome {
 	t.Helper()
 	outs, err := r.Store.Outcomes(context.Background(), credential.MessageKey{Tenant: "acme", MessageID: id, Attempt: attempt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]credential.Result{}
+	got := map[string]push.Outcome{}
 	for _, o := range outs {
 		if _, dup := got[o.Token]; dup {
 			t.Errorf("token %s has two recorded outcomes in attempt %d", apns.Redact(o.Token), attempt)
@@ -43,7 +44,7 @@ func TestConnectionResets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Counts[credential.Retry] != 2 || res.Counts[credential.Delivered] != 1 || res.Retry == nil {
+	if res.Counts[push.Retry] != 2 || res.Counts[push.Delivered] != 1 || res.Retry == nil {
 		t.Fatalf("first attempt = %+v", res)
 	}
 	if err := r.Sender.Complete(ctx, dispatch.Delivery{Message: m}); err != nil {
@@ -53,7 +54,7 @@ func TestConnectionResets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Counts[credential.Delivered] != 2 || res2.Retry != nil {
+	if res2.Counts[push.Delivered] != 2 || res2.Retry != nil {
 		t.Fatalf("retry attempt = %+v", res2)
 	}
 	c := r.Apple.Counts()
@@ -74,7 +75,7 @@ func TestConnectionResets(t *testing.T) {
 	if l := ledgerOf(t, r, "resets", 0); len(l) != 3 {
 		t.Errorf("attempt 0 recorded %d outcomes, want 3", len(l))
 	}
-	if l := ledgerOf(t, r, "resets", 1); len(l) != 2 || l[before] != credential.Delivered || l[after] != credential.Delivered {
+	if l := ledgerOf(t, r, "resets", 1); len(l) != 2 || l[before] != push.Delivered || l[after] != push.Delivered {
 		t.Errorf("attempt 1 ledger = %v", l)
 	}
 }
@@ -102,14 +103,14 @@ func TestDeadlineLeavesNoTokenBehind(t *testing.T) {
 	if len(l) != len(toks) {
 		t.Fatalf("%d of %d tokens have an outcome", len(l), len(toks))
 	}
-	if res.Counts[credential.Delivered] == 0 || res.Counts[credential.Retry] == 0 || res.Retry == nil {
+	if res.Counts[push.Delivered] == 0 || res.Counts[push.Retry] == 0 || res.Retry == nil {
 		t.Fatalf("counts = %v: want some delivered before the deadline and the rest retried", res.Counts)
 	}
-	if res.Retry.Message.Tokens.Len() != res.Counts[credential.Retry] {
-		t.Errorf("retry carries %d tokens, %d were retried", res.Retry.Message.Tokens.Len(), res.Counts[credential.Retry])
+	if res.Retry.Message.Tokens.Len() != res.Counts[push.Retry] {
+		t.Errorf("retry carries %d tokens, %d were retried", res.Retry.Message.Tokens.Len(), res.Counts[push.Retry])
 	}
 	for tok, got := range l {
-		if got != credential.Delivered && got != credential.Retry {
+		if got != push.Delivered && got != push.Retry {
 			t.Errorf("token %s: %s", apns.Redact(tok), got)
 		}
 	}

@@ -25,17 +25,17 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 	meta := app.APNs
 	tmpl, err := apns.NewTemplate(m, meta.Facts.BundleID, enqueued)
 	if err != nil {
-		rec.each(ctx, push.APNs, tokens, credential.Rejected, push.CodeOf(err))
+		rec.each(ctx, push.APNs, tokens, push.Rejected, push.CodeOf(err))
 		return
 	}
 	client, err := s.cfg.Clients.APNs(mat, app.Environment)
 	if err != nil {
-		rec.each(ctx, push.APNs, tokens, credential.CredentialFault, ReasonCredentialFault)
+		rec.each(ctx, push.APNs, tokens, push.CredentialFault, ReasonCredentialFault)
 		s.suspend(ctx, app, push.APNs, ReasonCredentialFault)
 		return
 	}
 	b := &apnsBatch{
-		s: s, ctx: ctx, app: app, client: client, tmpl: tmpl, rec: rec,
+		s: s, ctx: ctx, app: app, tenant: m.Tenant, order: s.started.Add(1), client: client, tmpl: tmpl, rec: rec,
 		ck:  confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment},
 		sem: make(chan struct{}, s.cfg.Concurrency),
 	}
@@ -43,12 +43,18 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 	defer stop()
 	for _, tok := range tokens {
 		if f := b.fault.Load(); f != nil {
-			rec.record(ctx, push.APNs, tok, credential.CredentialFault, *f, 0)
+			rec.record(ctx, push.APNs, tok, push.CredentialFault, *f, 0)
 			continue
 		}
-		// Slots: this message's pushes in flight, then the Sender's.
-		if !s.acquire(starts, b.sem, s.inFlight) {
-			rec.record(ctx, push.APNs, tok, credential.Retry, ReasonDeadline, 0)
+		// Slots: this message's pushes in flight, then the Sender's
+		// (fair across tenants).
+		if !s.acquire(starts, b.sem) {
+			rec.record(ctx, push.APNs, tok, push.Retry, ReasonDeadline, 0)
+			continue
+		}
+		if !s.inFlight.acquire(starts, m.Tenant, b.order) {
+			<-b.sem
+			rec.record(ctx, push.APNs, tok, push.Retry, ReasonDeadline, 0)
 			continue
 		}
 		b.wg.Add(1)
@@ -91,6 +97,8 @@ type apnsBatch struct {
 	s         *Sender
 	ctx       context.Context
 	app       credential.App
+	tenant    string // whose slots the pushes hold
+	order     uint64 // the message's place among the Sender's sends
 	client    *apns.Client
 	tmpl      *apns.Template
 	rec       *recorder
@@ -104,7 +112,7 @@ type apnsBatch struct {
 // push sends to tok; answered records the answer when it comes.
 func (b *apnsBatch) push(tok string) {
 	if f := b.fault.Load(); f != nil {
-		b.rec.recordThen(b.ctx, write{p: push.APNs, token: tok, res: credential.CredentialFault, reason: *f, written: b.release})
+		b.rec.recordThen(b.ctx, write{p: push.APNs, token: tok, res: push.CredentialFault, reason: *f, written: b.release})
 		return
 	}
 	b.client.PushAsync(b.ctx, b.tmpl.For(tok), func(resp apns.Response, err error) { b.answered(tok, resp, err) })
@@ -112,7 +120,7 @@ func (b *apnsBatch) push(tok string) {
 
 // release frees a push's slots once its outcome is written.
 func (b *apnsBatch) release() {
-	<-b.s.inFlight
+	b.s.inFlight.release(b.tenant)
 	<-b.sem
 	b.wg.Done()
 }
@@ -123,7 +131,7 @@ func (b *apnsBatch) release() {
 // time (suspending the platform in the store) runs on another.
 func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
 	s, ctx := b.s, b.ctx
-	var out apns.Outcome
+	var out push.Outcome
 	reason := resp.Reason
 	if err != nil {
 		out, reason = apns.ClassifyError(err), "network_error"
@@ -133,17 +141,17 @@ func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
 	} else {
 		out = resp.Outcome(b.isConfirmed())
 	}
-	if out == apns.Delivered && !b.confirmed.Load() {
+	if out == push.Delivered && !b.confirmed.Load() {
 		s.confirm(b.ck)
 		b.confirmed.Store(true)
 	}
-	if out == apns.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !b.isConfirmed() {
+	if out == push.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !b.isConfirmed() {
 		reason = apns.TokenEnvironmentUnconfirmed
 	}
-	if out == apns.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
+	if out == push.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
 		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, reason) })
 	}
-	b.rec.recordThen(ctx, write{p: push.APNs, token: tok, res: credential.Result(out), reason: reason, written: b.release})
+	b.rec.recordThen(ctx, write{p: push.APNs, token: tok, res: out, reason: reason, written: b.release})
 }
 
 // isConfirmed reports whether the credential has delivered to the
@@ -161,57 +169,53 @@ func (b *apnsBatch) isConfirmed() bool {
 
 // sendFCM sends every pending FCM token through SendEach, a chunk of
 // fcm.MaxBatch tokens per call, the chunks of all messages sharing the
-// Sender's FCMCalls slots, and records each answer.
+// Sender's FCMCalls slots (fairly across tenants), and records each
+// answer.
 func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
 	app, mat, ok := s.platformReady(ctx, m, app, push.FCM, tokens, rec)
 	if !ok {
 		return
 	}
 	if s.nearDeadline(ctx) {
-		rec.each(ctx, push.FCM, tokens, credential.Retry, ReasonDeadline)
+		rec.each(ctx, push.FCM, tokens, push.Retry, ReasonDeadline)
 		return
 	}
 	client, err := s.cfg.Clients.FCM(ctx, mat)
 	if err != nil {
-		rec.each(ctx, push.FCM, tokens, credential.CredentialFault, ReasonCredentialFault)
+		rec.each(ctx, push.FCM, tokens, push.CredentialFault, ReasonCredentialFault)
 		s.suspend(ctx, app, push.FCM, ReasonCredentialFault)
 		return
 	}
 	tmpl := fcm.NewTemplate(m, enqueued)
+	order := s.started.Add(1)
 	var fault atomic.Pointer[string]
 	var wg sync.WaitGroup
 	starts, stop := s.startWindow(ctx)
 	defer stop()
 	for start := 0; start < len(tokens); start += fcm.MaxBatch {
 		chunk := tokens[start:min(start+fcm.MaxBatch, len(tokens))]
-		if !s.acquire(starts, s.fcmCalls) {
-			rec.each(ctx, push.FCM, chunk, credential.Retry, ReasonDeadline)
+		if !s.fcmCalls.acquire(starts, m.Tenant, order) {
+			rec.each(ctx, push.FCM, chunk, push.Retry, ReasonDeadline)
 			continue
 		}
 		if f := fault.Load(); f != nil { // an earlier chunk found the key refused
-			<-s.fcmCalls
-			rec.each(ctx, push.FCM, chunk, credential.CredentialFault, *f)
+			s.fcmCalls.release(m.Tenant)
+			rec.each(ctx, push.FCM, chunk, push.CredentialFault, *f)
 			continue
 		}
 		wg.Go(func() {
 			// The slot is freed once the chunk's outcomes are written, so
 			// a crash re-sends at most FCMCalls chunks.
 			var written sync.WaitGroup
-			defer func() { written.Wait(); <-s.fcmCalls }()
+			defer func() { written.Wait(); s.fcmCalls.release(m.Tenant) }()
 			results := client.Send(ctx, tmpl.Messages(chunk))
-			outs := make([]fcm.Outcome, len(results))
-			for i, r := range results {
-				outs[i] = r.Verdict.Outcome
-				if outs[i] == fcm.RefreshThenCredentialFault { // Send already refreshed once
-					outs[i] = fcm.CredentialFault
-				}
-			}
-			if i := slices.Index(outs, fcm.CredentialFault); i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
+			i := slices.IndexFunc(results, func(r fcm.Result) bool { return r.Verdict.Outcome == push.CredentialFault })
+			if i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
 				s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
 			}
 			written.Add(len(results))
 			for i, r := range results {
-				rec.recordThen(ctx, write{p: push.FCM, token: chunk[i], res: credential.Result(outs[i]), reason: r.Verdict.Reason, retryAfter: r.Verdict.RetryAfter, written: written.Done})
+				rec.recordThen(ctx, write{p: push.FCM, token: chunk[i], res: r.Verdict.Outcome, reason: r.Verdict.Reason, retryAfter: r.Verdict.RetryAfter, written: written.Done})
 			}
 		})
 	}
@@ -226,7 +230,7 @@ func (s *Sender) publishInvalid(ctx context.Context, app credential.App, p push.
 	}
 	var dead []string
 	for _, o := range rec.outcomes() {
-		if o.Platform == p && o.Result == credential.InvalidToken {
+		if o.Platform == p && o.Result == push.InvalidToken {
 			dead = append(dead, o.Token)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/push"
 )
@@ -134,10 +133,10 @@ func TestFollowUps(t *testing.T) {
 		wantDead  []want
 	}{
 		{name: "already done", res: dispatch.Result{AlreadyDone: true, Retry: &dispatch.Retry{Message: msg("t"), Attempt: 2}}},
-		{name: string(credential.Delivered), res: dispatch.Result{Counts: map[credential.Result]int{credential.Delivered: 1}}},
-		{name: string(credential.InvalidToken), res: dispatch.Result{Counts: map[credential.Result]int{credential.InvalidToken: 1}}},
+		{name: string(push.Delivered), res: dispatch.Result{Counts: map[push.Outcome]int{push.Delivered: 1}}},
+		{name: string(push.InvalidToken), res: dispatch.Result{Counts: map[push.Outcome]int{push.InvalidToken: 1}}},
 		{
-			name:      string(credential.Retry),
+			name:      string(push.Retry),
 			res:       dispatch.Result{Retry: &dispatch.Retry{Message: msg("r"), Attempt: 2, Delay: 4 * time.Second}},
 			wantRetry: want{msg("r"), 4 * time.Second, map[string]string{"attempt": "2", "enqueued_at": "5000"}},
 		},
@@ -147,7 +146,7 @@ func TestFollowUps(t *testing.T) {
 			wantDead: []want{{msg: msg("x"), attrs: map[string]string{"attempt": "1", "enqueued_at": "5000", "reason": "retries_exhausted"}}},
 		},
 		{
-			name:     string(credential.CredentialFault),
+			name:     string(push.CredentialFault),
 			res:      dispatch.Result{Dead: []dispatch.Dead{{Message: msg("c"), Reason: dispatch.ReasonPlatformSuspended, Attempt: 1}}},
 			wantDead: []want{{msg: msg("c"), attrs: map[string]string{"attempt": "1", "enqueued_at": "5000", "reason": "platform_suspended"}}},
 		},

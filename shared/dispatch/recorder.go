@@ -36,7 +36,7 @@ type recorder struct {
 type write struct {
 	p          push.Platform
 	token      string
-	res        credential.Result
+	res        push.Outcome
 	reason     string
 	retryAfter time.Duration
 	// written, when set, runs once the ledger write carrying the outcome
@@ -104,7 +104,7 @@ func (r *recorder) flush() {
 // result is a recorded outcome as the follow-up needs it.
 type result struct {
 	token  string // as the message gave it
-	res    credential.Result
+	res    push.Outcome
 	reason string
 }
 
@@ -152,7 +152,7 @@ func (r *recorder) pending(p push.Platform, tokens []string) []string {
 // first wins (ErrOutcomeRecorded is not an error); a lost lease or a
 // store failure stops the attempt: its tokens stay unrecorded for the
 // worker that resumes it.
-func (r *recorder) record(ctx context.Context, p push.Platform, token string, res credential.Result, reason string, retryAfter time.Duration) {
+func (r *recorder) record(ctx context.Context, p push.Platform, token string, res push.Outcome, reason string, retryAfter time.Duration) {
 	r.recordThen(ctx, write{p: p, token: token, res: res, reason: reason, retryAfter: retryAfter})
 }
 
@@ -202,14 +202,14 @@ func (r *recorder) write(ctx context.Context, batch []write, outs []credential.O
 }
 
 // each records the same outcome for tokens.
-func (r *recorder) each(ctx context.Context, p push.Platform, tokens []string, res credential.Result, reason string) {
+func (r *recorder) each(ctx context.Context, p push.Platform, tokens []string, res push.Outcome, reason string) {
 	for _, t := range tokens {
 		r.record(ctx, p, t, res, reason, 0)
 	}
 }
 
 // all records the same outcome for every pending token of m.
-func (r *recorder) all(ctx context.Context, m *push.Message, res credential.Result, reason string) {
+func (r *recorder) all(ctx context.Context, m *push.Message, res push.Outcome, reason string) {
 	r.each(ctx, push.APNs, r.pending(push.APNs, m.Tokens.APNs), res, reason)
 	r.each(ctx, push.FCM, r.pending(push.FCM, m.Tokens.FCM), res, reason)
 }

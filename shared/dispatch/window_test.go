@@ -9,6 +9,7 @@ import (
 
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
+	"mobilepush/shared/push"
 )
 
 // stalledLedger holds every outcome write until release is closed, as a
@@ -78,7 +79,7 @@ func TestResendWindowIsTheInFlightBound(t *testing.T) {
 			}
 			close(l.release)
 			wg.Wait()
-			if err != nil || res.Counts[credential.Delivered] != tt.apns+tt.fcm {
+			if err != nil || res.Counts[push.Delivered] != tt.apns+tt.fcm {
 				t.Fatalf("after the ledger came back: %+v, %v", res.Counts, err)
 			}
 		})

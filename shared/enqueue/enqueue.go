@@ -10,6 +10,12 @@
 // deduplicates on; it is also the SQS batch entry id and, on a FIFO
 // queue, the deduplication id.
 //
+// On a standard queue every entry carries a MessageGroupId naming its
+// tenant (or its app: Config.GroupBy), which makes the queue an SQS fair
+// queue: when one tenant floods it, SQS hands out the quiet tenants'
+// messages first. A FIFO queue keeps the app id as the group (order
+// within an app).
+//
 // The package imports only the standard library, mobilepush/shared/push
 // and the AWS SDK's SQS module, so it can be vendored into application
 // servers.
@@ -19,7 +25,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	_ "embed" // the JSON Schema
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +87,52 @@ type Config struct {
 	// Concurrency is how many SendMessageBatch calls run at once;
 	// default 4, and always 1 on a FIFO queue (order within an app).
 	Concurrency int
+	// GroupBy chooses the MessageGroupId of entries on a standard queue
+	// (the fair-queue tenant): GroupByTenant (the default) or GroupByApp.
+	// A FIFO queue always groups by app.
+	GroupBy GroupBy
+}
+
+// GroupBy names what the fair-queue tenant of a message is.
+type GroupBy string
+
+// The GroupBy values.
+const (
+	GroupByTenant GroupBy = "tenant" // one group per tenant: its apps share a fair share
+	GroupByApp    GroupBy = "app"    // one group per app of a tenant
+)
+
+// ParseGroupBy returns the GroupBy named s ("" is GroupByTenant).
+// Errors: Invalid.
+func ParseGroupBy(s string) (GroupBy, error) {
+	switch g := GroupBy(s); g {
+	case "":
+		return GroupByTenant, nil
+	case GroupByTenant, GroupByApp:
+		return g, nil
+	}
+	return "", push.Errorf("enqueue.ParseGroupBy", push.Invalid, "group by %q: want %q or %q", s, GroupByTenant, GroupByApp)
+}
+
+// maxGroupID is the longest MessageGroupId SQS accepts.
+const maxGroupID = 128
+
+// GroupID returns the MessageGroupId of m on a standard queue: its
+// tenant (GroupByTenant) or its tenant and app id joined by "/"
+// (GroupByApp). A name SQS would refuse (over 128 characters, or
+// characters other than ASCII letters, digits and punctuation) is
+// replaced by "sha256:" and the first 40 hex digits of its SHA-256, so
+// every tenant still gets one stable group of its own.
+func GroupID(m *push.Message, by GroupBy) string {
+	id := m.Tenant
+	if by == GroupByApp {
+		id = m.Tenant + "/" + m.AppID
+	}
+	if len(id) <= maxGroupID && strings.IndexFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) < 0 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:20])
 }
 
 // Client enqueues messages. It is safe for concurrent use.
@@ -107,6 +161,11 @@ func New(api SQSClient, cfg Config) (*Client, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
 	}
+	by, err := ParseGroupBy(string(cfg.GroupBy))
+	if err != nil {
+		return nil, push.E(op, push.Invalid, err)
+	}
+	cfg.GroupBy = by
 	c := &Client{sqs: api, cfg: cfg, fifo: strings.HasSuffix(cfg.QueueURL, ".fifo")}
 	if c.fifo {
 		c.cfg.Concurrency = 1
@@ -274,6 +333,8 @@ func (c *Client) prepare(op string, e Entry) (pending, string, error) {
 	if c.fifo {
 		entry.MessageDeduplicationId = aws.String(id)
 		entry.MessageGroupId = aws.String(m.AppID)
+	} else {
+		entry.MessageGroupId = aws.String(GroupID(&m, c.cfg.GroupBy))
 	}
 	return pending{entry: entry, size: size}, id, nil
 }

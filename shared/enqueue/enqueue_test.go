@@ -2,6 +2,8 @@ package enqueue_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -137,8 +139,11 @@ func TestSendGroupsByTen(t *testing.T) {
 		}
 		for _, e := range call.Entries {
 			bodies[aws.ToString(e.Id)] = aws.ToString(e.MessageBody)
-			if e.MessageDeduplicationId != nil || e.MessageGroupId != nil {
-				t.Error("FIFO ids on a standard queue")
+			if e.MessageDeduplicationId != nil {
+				t.Error("a deduplication id on a standard queue")
+			}
+			if got := aws.ToString(e.MessageGroupId); got != "acme" {
+				t.Errorf("MessageGroupId %q on a standard queue, want the tenant %q (a fair queue)", got, "acme")
 			}
 		}
 	}
@@ -424,5 +429,55 @@ func TestEncode(t *testing.T) {
 	got, err := push.DecodeMessage([]byte(body))
 	if err != nil || got.Notification.Body != m.Notification.Body {
 		t.Errorf("round trip: %v, %q", err, got.Notification.Body)
+	}
+}
+
+func TestGroupID(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("t", 129)
+	tests := []struct {
+		name, tenant, app string
+		by                enqueue.GroupBy
+		want              string
+	}{
+		{"tenant", "acme", "app1", enqueue.GroupByTenant, "acme"},
+		{"default is tenant", "acme", "app1", "", "acme"},
+		{"app", "acme", "app1", enqueue.GroupByApp, "acme/app1"},
+		{"punctuation kept", "acme:eu-1!", "app1", enqueue.GroupByTenant, "acme:eu-1!"},
+		{"128 characters kept", long[:128], "app1", enqueue.GroupByTenant, long[:128]},
+		{"too long is hashed", long, "app1", enqueue.GroupByTenant, "sha256:" + sha256Hex(long)[:40]},
+		{"space is hashed", "acme corp", "app1", enqueue.GroupByTenant, "sha256:" + sha256Hex("acme corp")[:40]},
+		{"non-ASCII is hashed", "café", "app1", enqueue.GroupByTenant, "sha256:" + sha256Hex("café")[:40]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := enqueue.GroupID(enqueue.NewMessage(tt.tenant, tt.app), tt.by); got != tt.want {
+				t.Errorf("GroupID(%q, %q, %q) = %q, want %q", tt.tenant, tt.app, tt.by, got, tt.want)
+			}
+		})
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestSendGroupsByApp(t *testing.T) {
+	t.Parallel()
+	f := &fakeSQS{}
+	c, err := enqueue.New(f, enqueue.Config{QueueURL: queueURL, GroupBy: enqueue.GroupByApp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), message("m1")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := aws.ToString(f.calls[0].Entries[0].MessageGroupId); got != "acme/app1" {
+		t.Errorf("MessageGroupId %q, want %q", got, "acme/app1")
+	}
+	if _, err := enqueue.New(f, enqueue.Config{QueueURL: queueURL, GroupBy: "region"}); !push.Is(err, push.Invalid) {
+		t.Errorf("New with GroupBy %q: %v, want Invalid", "region", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"mobilepush/shared/enqueue"
@@ -73,6 +74,8 @@ type receivedMessage struct {
 	sqsID      string
 	body       string
 	attributes map[string]string
+	// groupID is the MessageGroupId system attribute SQS returned.
+	groupID string
 }
 
 // receiveAll receives until want messages arrived or wait passed,
@@ -84,7 +87,8 @@ func receiveAll(t *testing.T, api *sqs.Client, queueURL string, want int, wait t
 	for len(got) < want && time.Now().Before(deadline) {
 		out, err := api.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageAttributeNames: []string{"All"},
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		})
 		if err != nil {
 			t.Fatalf("ReceiveMessage: %v", err)
@@ -94,7 +98,10 @@ func receiveAll(t *testing.T, api *sqs.Client, queueURL string, want int, wait t
 			for k, v := range m.MessageAttributes {
 				attrs[k] = aws.ToString(v.StringValue)
 			}
-			got[aws.ToString(m.MessageId)] = receivedMessage{sqsID: aws.ToString(m.MessageId), body: aws.ToString(m.Body), attributes: attrs}
+			got[aws.ToString(m.MessageId)] = receivedMessage{
+				sqsID: aws.ToString(m.MessageId), body: aws.ToString(m.Body), attributes: attrs,
+				groupID: m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)],
+			}
 			if _, err := api.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatalf("DeleteMessage: %v", err)
 			}
@@ -159,6 +166,54 @@ func TestMotoSendReceive(t *testing.T) {
 		if rec.attributes["attempt"] != "1" {
 			t.Errorf("attributes %v", rec.attributes)
 		}
+		if rec.groupID != "acme" {
+			t.Errorf("message %s: MessageGroupId %q, want the tenant %q (a fair queue)", r.MessageID, rec.groupID, "acme")
+		}
+	}
+}
+
+// TestMotoFairQueueGroups sends the messages of two tenants and two
+// apps to a standard queue and reads back the MessageGroupId SQS keeps
+// on each: the tenant by default, tenant/app with GroupByApp.
+func TestMotoFairQueueGroups(t *testing.T) {
+	t.Parallel()
+	api, _ := motoSQS(t)
+	for _, tt := range []struct {
+		by   enqueue.GroupBy
+		want map[string]string // app id -> group id
+	}{
+		{enqueue.GroupByTenant, map[string]string{"a1": "tenant-a", "a2": "tenant-a", "b1": "tenant-b"}},
+		{enqueue.GroupByApp, map[string]string{"a1": "tenant-a/a1", "a2": "tenant-a/a2", "b1": "tenant-b/b1"}},
+	} {
+		t.Run(string(tt.by), func(t *testing.T) {
+			t.Parallel()
+			queue := createQueue(t, api, false)
+			c, err := enqueue.New(api, enqueue.Config{QueueURL: queue, GroupBy: tt.by})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msgs []*push.Message
+			for _, ref := range [][2]string{{"tenant-a", "a1"}, {"tenant-a", "a2"}, {"tenant-b", "b1"}} {
+				m := enqueue.NewMessage(ref[0], ref[1])
+				m.Tokens.APNs = []string{apnsTok}
+				m.Notification.Title = "x"
+				msgs = append(msgs, m)
+			}
+			if _, err := c.Send(context.Background(), msgs...); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, rec := range receiveAll(t, api, queue, len(msgs), 10*time.Second) {
+				m, err := push.DecodeMessage([]byte(rec.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[m.AppID] = rec.groupID
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("group ids by app %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

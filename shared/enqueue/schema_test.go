@@ -136,7 +136,7 @@ func TestSchemaLimits(t *testing.T) {
 		want []string
 	}{
 		{"priority", p["priority"].Enum, enumOf(push.Priorities())},
-		{"apns.push_type", p["apns"].Properties["push_type"].Enum, enumOf(push.PushTypes())},
+		{"apns.push_type", p["apns"].Properties["push_type"].Enum, enumOf(push.APNsTypes())},
 		{"apns.interruption_level", p["apns"].Properties["interruption_level"].Enum, enumOf(push.InterruptionLevels())},
 	}
 	for _, e := range enums {
@@ -168,6 +168,7 @@ func TestSchemaLimits(t *testing.T) {
 	}{
 		{"app_id", p["app_id"].Pattern, "^[A-Za-z0-9_-]{1," + strconv.Itoa(push.MaxAppID) + "}$"},
 		{"message_id", p["message_id"].Pattern, "^[A-Za-z0-9_-]{1," + strconv.Itoa(push.MaxMessageID) + "}$"},
+		{"tokens.fcm[]", p["tokens"].Properties["fcm"].Items.Pattern, "^[A-Za-z0-9_:-]+$"},
 		{"tokens.apns[]", p["tokens"].Properties["apns"].Items.Pattern, "^(?:[0-9A-Fa-f]{2}){" + strconv.Itoa(push.MinAPNsToken/2) + "," + strconv.Itoa(push.MaxAPNsToken/2) + "}$"},
 	}
 	for _, c := range patterns {

@@ -51,11 +51,11 @@ func invalidEvent(app credential.App, p push.Platform, m *credential.Meta, live 
 	d.ProviderReason = live.ProviderReason
 	d.CheckedAt = now
 	switch m.Kind {
-	case credential.APNsP8:
+	case push.APNsP8:
 		d.Message = fmt.Sprintf("Apple rejected the APNs auth key %s of %q: %s", m.Facts.KeyID, app.Name, live.Message)
 		d.Action = "The key was revoked or does not match the team: in the Apple Developer portal (Keys -> +) create a key " +
 			"with APNs enabled, download the .p8 and upload it with its key id and team id."
-	case credential.FCMJSON:
+	case push.FCMJSON:
 		d.Message = fmt.Sprintf("Google rejected the service-account key of %q (project %s): %s", app.Name, m.Facts.ProjectID, live.Message)
 		d.Action = "The key was deleted or disabled, or lacks permission: in the Firebase console (Project settings -> " +
 			"Service accounts -> Generate new private key) create a new key and upload the JSON file."

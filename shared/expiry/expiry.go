@@ -66,7 +66,7 @@ type Prover interface {
 
 // Defaults of Config.
 const (
-	DefaultRecheckEvery = 7 * 24 * time.Hour
+	DefaultRecheckEvery = push.DefaultRecheckEvery
 	DefaultMaxRechecks  = 50
 	DefaultMaxPerRun    = 5000
 	DefaultLeaseFor     = 5 * time.Minute
@@ -83,7 +83,7 @@ type Config struct {
 	Publisher alert.Publisher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Thresholds in days; nil means DefaultThresholds.
+	// Thresholds in days; nil means push.DefaultThresholds.
 	Thresholds []int
 	// RecheckEvery is how old a key's checked_at must be for a live
 	// re-check; 0 means DefaultRecheckEvery.
@@ -103,6 +103,10 @@ type Config struct {
 	// Metrics, when set, receives the run summary as CloudWatch
 	// embedded-metric-format lines (stdout in Lambda).
 	Metrics io.Writer
+	// Actor is the audit actor of the checker's status changes; "" means
+	// DefaultActor. A simulated run (a Now that is not the clock) names
+	// its simulated time here, since the audit trail stamps the real time.
+	Actor string
 }
 
 // Checker runs expiry checks. It is safe for concurrent use; concurrent
@@ -119,7 +123,7 @@ func New(cfg Config) (*Checker, error) {
 		return nil, push.E(op, push.Invalid, errors.New("store, prover and publisher are required"))
 	}
 	if cfg.Thresholds == nil {
-		cfg.Thresholds = DefaultThresholds
+		cfg.Thresholds = push.DefaultThresholds
 	}
 	t, err := checkThresholds(cfg.Thresholds)
 	if err != nil {
@@ -143,6 +147,9 @@ func New(cfg Config) (*Checker, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = DefaultActor
 	}
 	return &Checker{cfg: cfg}, nil
 }
@@ -246,7 +253,7 @@ func (c *Checker) check(ctx context.Context, r *run, d credential.Due) {
 		return // removed or rescheduled since the index was read
 	}
 	r.sum.Examined++
-	if m.Kind == credential.APNsP12 && !m.Facts.NotAfter.IsZero() {
+	if m.Kind == push.APNsP12 && !m.Facts.NotAfter.IsZero() {
 		c.checkCertificate(ctx, r, log, app, d.Platform, m)
 		return
 	}
@@ -263,20 +270,29 @@ const (
 	failed                     // not published: retry next run
 )
 
-// keepCertificateMarkers is how long after a certificate's not_after its
-// alert markers are kept.
+// keepCertificateMarkers is how long after a certificate's not_after, or
+// after the run that first sees it expired (whichever is later), its alert
+// markers are kept.
 const keepCertificateMarkers = 90 * day
+
+// certificateKeep is when the alert markers of a certificate that expires
+// at notAfter may go: keepCertificateMarkers after notAfter, and never
+// before keepCertificateMarkers after now, so a certificate found long
+// after it expired still gets a lease and a marker that outlives the run.
+func certificateKeep(notAfter, now time.Time) time.Time {
+	return notAfter.Add(keepCertificateMarkers).Add(max(0, now.Sub(notAfter)))
+}
 
 // keepKeyMarkers is how long an alert marker of a key (no not_after) is kept.
 const keepKeyMarkers = 366 * day
 
 func (c *Checker) checkCertificate(ctx context.Context, r *run, log *slog.Logger, app credential.App, p push.Platform, m *credential.Meta) {
 	na := m.Facts.NotAfter
-	left := DaysLeft(na, r.now)
+	left := push.DaysLeft(na, r.now)
 	res := alreadySent
 	if level, ok := lowestCrossed(c.cfg.Thresholds, left); ok {
 		key := alertKey(app, p, m, levelName(level))
-		res = c.send(ctx, r, log, key, na.Add(keepCertificateMarkers), certificateEvent(app, p, m, left, level, r.now))
+		res = c.send(ctx, r, log, key, certificateKeep(na, r.now), certificateEvent(app, p, m, left, level, r.now))
 		if res == sent {
 			if level == levelExpired {
 				r.sum.Expired++
@@ -287,25 +303,25 @@ func (c *Checker) checkCertificate(ctx context.Context, r *run, log *slog.Logger
 		return // the run holding the lease finishes the job
 	}
 	st := certificateStatus(m.Status, na, left, r.now, c.cfg.Thresholds)
-	req := credential.StatusRequest{Tenant: app.Tenant, ID: app.ID, Platform: p, VersionID: m.Secret.VersionID, Status: st, Actor: actor}
+	req := credential.StatusRequest{Tenant: app.Tenant, ID: app.ID, Platform: p, VersionID: m.Secret.VersionID, Status: st, Actor: c.cfg.Actor}
 	if res != failed {
 		var next time.Time // zero: out of the index once expired
 		if level, ok := nextLevel(c.cfg.Thresholds, left); ok {
-			next = crossingTime(na, level)
+			next = push.Crossed(na, level)
 		}
 		req.DueAt = &next
 	}
 	c.setStatus(ctx, r, log, req)
 }
 
-// actor is the audit actor of the checker's status changes.
-const actor = "expiry-checker"
+// DefaultActor is the audit actor of the checker's status changes.
+const DefaultActor = "expiry-checker"
 
 func (c *Checker) recheckKey(ctx context.Context, r *run, log *slog.Logger, app credential.App, p push.Platform, m *credential.Meta) {
 	if next := m.Status.CheckedAt.Add(c.cfg.RecheckEvery); !m.Status.CheckedAt.IsZero() && next.After(r.now) {
 		// Validated recently (e.g. through the API): no need to prove it again yet.
 		c.setStatus(ctx, r, log, credential.StatusRequest{Tenant: app.Tenant, ID: app.ID, Platform: p,
-			VersionID: m.Secret.VersionID, Status: m.Status, DueAt: &next, Actor: actor})
+			VersionID: m.Secret.VersionID, Status: m.Status, DueAt: &next, Actor: c.cfg.Actor})
 		return
 	}
 	if r.rechecks >= c.cfg.MaxRechecks {
@@ -322,7 +338,7 @@ func (c *Checker) recheckKey(ctx context.Context, r *run, log *slog.Logger, app 
 	live := c.cfg.Prover.Prove(ctx, mat, app.Environment, m.Facts.BundleID)
 	r.sum.Rechecked++
 	next := r.now.Add(c.cfg.RecheckEvery)
-	req := credential.StatusRequest{Tenant: app.Tenant, ID: app.ID, Platform: p, VersionID: m.Secret.VersionID, DueAt: &next, Actor: actor}
+	req := credential.StatusRequest{Tenant: app.Tenant, ID: app.ID, Platform: p, VersionID: m.Secret.VersionID, DueAt: &next, Actor: c.cfg.Actor}
 	switch {
 	case live.Code.Rejected():
 		r.sum.Invalid++

@@ -15,6 +15,8 @@ import (
 
 const day = 24 * time.Hour
 
+// TestDaysLeft pins push.DaysLeft, the days left the checker and its
+// alerts count in.
 func TestDaysLeft(t *testing.T) {
 	na := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -30,10 +32,48 @@ func TestDaysLeft(t *testing.T) {
 		{"a day and a second after", na.Add(day + time.Second), -2},
 	}
 	for _, tt := range tests {
-		if got := expiry.DaysLeft(na, tt.now); got != tt.want {
+		if got := push.DaysLeft(na, tt.now); got != tt.want {
 			t.Errorf("%s: DaysLeft = %d, want %d", tt.name, got, tt.want)
 		}
 	}
+}
+
+// TestDefaultDueAgreesWithThresholds: a certificate stored without a due
+// time gets credential.DefaultDue, which is the checker's own schedule
+// under its default thresholds: push.FirstDue, the moment days_left first
+// equals the highest threshold. A run a second before it alerts nothing;
+// a run at it sends the 60-day alert. A key stored without a due time is
+// due when the checker would re-check it.
+func TestDefaultDueAgreesWithThresholds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		now := e.clock.Now()
+		na := now.Add(100*day + 5*time.Hour)
+		app := e.create(certificate("default-due", na), serviceAccount("default-due", now))
+		got := e.get(app)
+		due := got.APNs.DueAt
+		if want := push.FirstDue(nil, na, now); !due.Equal(want) {
+			t.Fatalf("certificate due at %v, want push.FirstDue %v", due, want)
+		}
+		if want := credential.DefaultDue(push.APNsP12, got.APNs.Facts, now); !due.Equal(want) {
+			t.Errorf("certificate due at %v, DefaultDue says %v", due, want)
+		}
+		if left := push.DaysLeft(na, due); left != slices.Max(push.DefaultThresholds) {
+			t.Errorf("days left at the due time = %d, want %d", left, slices.Max(push.DefaultThresholds))
+		}
+		if kd, want := got.FCM.DueAt, now.Add(expiry.DefaultRecheckEvery); !kd.Equal(want) {
+			t.Errorf("key due at %v, want the checker's re-check at %v", kd, want)
+		}
+		e.clock.Set(due.Add(-time.Second))
+		e.run()
+		if evs := e.pub.take(); len(evs) != 0 {
+			t.Errorf("a second before the due time: alerts %v, want none", levels(evs))
+		}
+		e.clock.Set(due)
+		e.run()
+		if g, want := levels(e.pub.take()), []string{"Push Credential Expiring/60/60"}; !slices.Equal(g, want) {
+			t.Errorf("at the due time: alerts %v, want %v", g, want)
+		}
+	})
 }
 
 func TestParseThresholds(t *testing.T) {
@@ -69,7 +109,7 @@ func TestEveryThresholdOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		na := e.clock.Now().Add(100*day + 5*time.Hour)
 		up := certificate("walk", na)
-		up.DueAt = expiry.FirstDue(nil, na, e.clock.Now())
+		up.DueAt = push.FirstDue(nil, na, e.clock.Now())
 		app := e.create(up, nil)
 		var got []alert.Event
 		var states []credential.State

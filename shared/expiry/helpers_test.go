@@ -94,7 +94,7 @@ func (p *prover) Prove(_ context.Context, m credential.Material, _ push.Environm
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	id := m.KeyID
-	if m.Kind == credential.FCMJSON {
+	if m.Kind == push.FCMJSON {
 		id = string(m.ServiceAccountJSON.Reveal())
 	}
 	p.calls = append(p.calls, id)
@@ -200,7 +200,7 @@ func fingerprint(s string) string {
 func certificate(name string, notAfter time.Time) *credential.Upload {
 	return &credential.Upload{
 		Material: credential.Material{
-			Kind:                credential.APNsP12,
+			Kind:                push.APNsP12,
 			CertificateChainPEM: push.NewRedacted([]byte("-----BEGIN CERTIFICATE-----\n" + name + "\n-----END CERTIFICATE-----\n")),
 			PrivateKeyPEM:       push.NewRedacted([]byte("-----BEGIN PRIVATE KEY-----\n" + name + "\n-----END PRIVATE KEY-----\n")),
 		},
@@ -211,7 +211,7 @@ func certificate(name string, notAfter time.Time) *credential.Upload {
 // p8Key is an APNs token key whose key id is id, last checked at checked.
 func p8Key(id string, checked time.Time) *credential.Upload {
 	return &credential.Upload{
-		Material: credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte("-----BEGIN PRIVATE KEY-----\n" + id + "\n-----END PRIVATE KEY-----\n")), KeyID: id, TeamID: "TEAM000001"},
+		Material: credential.Material{Kind: push.APNsP8, PrivateKeyPEM: push.NewRedacted([]byte("-----BEGIN PRIVATE KEY-----\n" + id + "\n-----END PRIVATE KEY-----\n")), KeyID: id, TeamID: "TEAM000001"},
 		Facts:    credential.Facts{FingerprintSHA256: fingerprint(id), KeyID: id, TeamID: "TEAM000001", BundleID: "com.example.p8"},
 		Status:   credential.Status{State: credential.OK, CheckedAt: checked},
 	}
@@ -220,7 +220,7 @@ func p8Key(id string, checked time.Time) *credential.Upload {
 // serviceAccount is an FCM key whose JSON is body, last checked at checked.
 func serviceAccount(body string, checked time.Time) *credential.Upload {
 	return &credential.Upload{
-		Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted([]byte(body))},
+		Material: credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted([]byte(body))},
 		Facts:    credential.Facts{FingerprintSHA256: fingerprint(body), ProjectID: "project-" + body},
 		Status:   credential.Status{State: credential.OK, CheckedAt: checked},
 	}

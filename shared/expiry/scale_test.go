@@ -125,7 +125,7 @@ func farApp(tenant, id string, now time.Time) credential.App {
 	return credential.App{
 		Tenant: tenant, ID: id, Name: id, Enabled: true, Environment: push.Production, Version: 1, CreatedAt: now, UpdatedAt: now,
 		APNs: &credential.Meta{
-			Kind: credential.APNsP12, Facts: credential.Facts{FingerprintSHA256: fingerprint(id), BundleID: "com.example." + id, NotAfter: na},
+			Kind: push.APNsP12, Facts: credential.Facts{FingerprintSHA256: fingerprint(id), BundleID: "com.example." + id, NotAfter: na},
 			Status: credential.Status{State: credential.OK, CheckedAt: now}, Secret: credential.SecretRef{ID: "secret-" + id, VersionID: "v1"},
 			DueAt: na.Add(-60 * day), RotatedAt: now,
 		},

@@ -11,10 +11,6 @@ import (
 	"mobilepush/shared/push"
 )
 
-// DefaultThresholds are the days before not_after at which a certificate
-// is warned about.
-var DefaultThresholds = []int{60, 30, 14, 7, 3, 1}
-
 // MaxThreshold bounds a configured threshold (ten years).
 const MaxThreshold = 3650
 
@@ -23,17 +19,6 @@ const day = 24 * time.Hour
 // levelExpired is the level of the "Expired" alert: it stands where a
 // threshold of 0 days would, and is crossed when days_left < 0.
 const levelExpired = -1
-
-// DaysLeft is floor((notAfter - now) / 24h): negative once the certificate
-// has expired.
-func DaysLeft(notAfter, now time.Time) int {
-	d := notAfter.Sub(now)
-	n := d / day
-	if d%day < 0 {
-		n--
-	}
-	return int(n)
-}
 
 // ParseThresholds reads a comma-separated list of days ("60,30,14") into
 // thresholds in descending order.
@@ -102,34 +87,10 @@ func nextLevel(thresholds []int, daysLeft int) (level int, ok bool) {
 	return levelExpired, true
 }
 
-// crossingTime is the first whole second at which level is crossed for a
-// certificate valid until notAfter: when days_left first becomes <= level,
-// i.e. once less than level+1 days remain.
-func crossingTime(notAfter time.Time, level int) time.Time {
-	return notAfter.Add(-time.Duration(level+1) * day).UTC().Truncate(time.Second).Add(time.Second)
-}
-
 // levelName names a level in alert keys, logs and metrics.
 func levelName(level int) string {
 	if level == levelExpired {
 		return "expired"
 	}
 	return strconv.Itoa(level)
-}
-
-// FirstDue is when the checker should first look at a certificate valid
-// until notAfter and stored at now: the moment its highest threshold is
-// crossed (days_left first equals it), or now when that has passed. The
-// registry should store it as the credential's DueAt; credential.DefaultDue
-// (not_after - 60 days) is up to a day later and does not know configured
-// thresholds above 60. thresholds nil means DefaultThresholds.
-func FirstDue(thresholds []int, notAfter, now time.Time) time.Time {
-	if thresholds == nil {
-		thresholds = DefaultThresholds
-	}
-	highest := slices.Max(thresholds)
-	if due := crossingTime(notAfter, highest); due.After(now) {
-		return due
-	}
-	return now
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mobilepush/shared/push"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,33 +15,30 @@ import (
 	"firebase.google.com/go/v4/messaging"
 )
 
-// Outcome is what one send means for its device token (docs/ARCHITECTURE.md, Outcomes). The
-// values other than RefreshThenCredentialFault equal the result names
-// of the outcome ledger.
-type Outcome string
-
-// The outcomes.
-const (
-	Delivered                  Outcome = "delivered"                     // FCM accepted the message
-	InvalidToken               Outcome = "invalid_token"                 // UNREGISTERED, or INVALID_ARGUMENT naming the token
-	Retry                      Outcome = "retry"                         // UNAVAILABLE, INTERNAL, QUOTA_EXCEEDED, network; see Verdict.RetryAfter
-	RefreshThenCredentialFault Outcome = "refresh_then_credential_fault" // UNAUTHENTICATED: refresh the token once, then it is a credential fault
-	CredentialFault            Outcome = "credential_fault"              // SENDER_ID_MISMATCH, THIRD_PARTY_AUTH_ERROR, PERMISSION_DENIED, 404 project, invalid_grant
-	Rejected                   Outcome = "rejected"                      // INVALID_ARGUMENT on a field other than the token, or a message the library refused
-)
-
-// Verdict is the classification of one send: the outcome, Google's code
-// (the FCM error code such as "UNREGISTERED", else the status such as
-// "PERMISSION_DENIED", "invalid_grant", "network_error"), Google's
-// message text, the HTTP status (0 if none) and the Retry-After delay
-// the answer asked for (0 if none). It never holds a device token or
-// secret material.
+// Verdict is the classification of one send: the outcome
+// (docs/ARCHITECTURE.md, Outcomes), Google's code (the FCM error code
+// such as "UNREGISTERED", else the status such as "PERMISSION_DENIED",
+// "invalid_grant", "network_error"), Google's message text, the HTTP
+// status (0 if none) and the Retry-After delay the answer asked for (0
+// if none). It never holds a device token or secret material.
+//
+// The outcomes: push.Delivered (FCM accepted the message); push.InvalidToken
+// (UNREGISTERED, or INVALID_ARGUMENT naming the token); push.Retry
+// (UNAVAILABLE, INTERNAL, QUOTA_EXCEEDED, network; see RetryAfter);
+// push.CredentialFault (SENDER_ID_MISMATCH, THIRD_PARTY_AUTH_ERROR,
+// PERMISSION_DENIED, 404 project, invalid_grant, and UNAUTHENTICATED once
+// a refreshed token was refused too); push.Rejected (INVALID_ARGUMENT on a
+// field other than the token, or a message the library refused).
 type Verdict struct {
-	Outcome    Outcome
+	Outcome    push.Outcome
 	Reason     string
 	Detail     string
 	HTTPStatus int
 	RetryAfter time.Duration
+	// Refresh marks UNAUTHENTICATED: refresh the OAuth token once and
+	// re-send; if that is refused again, Outcome (CredentialFault)
+	// stands. Client.Send does the refresh and re-send by itself.
+	Refresh bool
 }
 
 // Classify maps a send error to its Verdict; nil is Delivered.
@@ -49,21 +47,21 @@ type Verdict struct {
 // Is* helpers use type assertions, so Classify tries each error of the
 // chain in turn, but a firebase error re-created by fmt.Errorf("%v")
 // loses its type and classifies as Rejected. A *TokenError (the OAuth
-// step) is a CredentialFault when Google refused the key and a Retry
+// step) is a push.CredentialFault when Google refused the key and a push.Retry
 // when it could not be reached; a context error is a Retry.
 func Classify(err error) Verdict {
 	if err == nil {
-		return Verdict{Outcome: Delivered}
+		return Verdict{Outcome: push.Delivered}
 	}
 	var te *TokenError
 	if errors.As(err, &te) {
 		if te.Rejected() {
-			return Verdict{Outcome: CredentialFault, Reason: orDefault(te.Code, "oauth_error"), Detail: te.Description, HTTPStatus: te.Status}
+			return Verdict{Outcome: push.CredentialFault, Reason: orDefault(te.Code, "oauth_error"), Detail: te.Description, HTTPStatus: te.Status}
 		}
 		if te.Status != 0 {
-			return Verdict{Outcome: Retry, Reason: orDefault(te.Code, "oauth_unavailable"), Detail: te.Description, HTTPStatus: te.Status}
+			return Verdict{Outcome: push.Retry, Reason: orDefault(te.Code, "oauth_unavailable"), Detail: te.Description, HTTPStatus: te.Status}
 		}
-		return Verdict{Outcome: Retry, Reason: "network_error", Detail: "the token endpoint could not be reached"}
+		return Verdict{Outcome: push.Retry, Reason: "network_error", Detail: "the token endpoint could not be reached"}
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if v, ok := classifyFirebase(e); ok {
@@ -71,11 +69,11 @@ func Classify(err error) Verdict {
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return Verdict{Outcome: Retry, Reason: "deadline", Detail: err.Error()}
+		return Verdict{Outcome: push.Retry, Reason: "deadline", Detail: err.Error()}
 	}
 	// Not a firebase error: the library refused the message before
 	// sending it (its own validation).
-	return Verdict{Outcome: Rejected, Reason: "invalid_message", Detail: err.Error()}
+	return Verdict{Outcome: push.Rejected, Reason: "invalid_message", Detail: err.Error()}
 }
 
 func orDefault(s, d string) string {
@@ -102,58 +100,58 @@ func classifyFirebase(e error) (Verdict, bool) {
 	// platform status.
 	switch {
 	case messaging.IsUnregistered(e):
-		v.Outcome, v.Reason = InvalidToken, "UNREGISTERED"
+		v.Outcome, v.Reason = push.InvalidToken, "UNREGISTERED"
 	case messaging.IsSenderIDMismatch(e):
-		v.Outcome, v.Reason = CredentialFault, "SENDER_ID_MISMATCH"
+		v.Outcome, v.Reason = push.CredentialFault, "SENDER_ID_MISMATCH"
 	case messaging.IsThirdPartyAuthError(e):
-		v.Outcome, v.Reason = CredentialFault, "THIRD_PARTY_AUTH_ERROR"
+		v.Outcome, v.Reason = push.CredentialFault, "THIRD_PARTY_AUTH_ERROR"
 	case messaging.IsQuotaExceeded(e):
-		v.Outcome, v.Reason = Retry, "QUOTA_EXCEEDED"
+		v.Outcome, v.Reason = push.Retry, "QUOTA_EXCEEDED"
 	case messaging.IsUnavailable(e):
-		v.Outcome, v.Reason = Retry, "UNAVAILABLE"
+		v.Outcome, v.Reason = push.Retry, "UNAVAILABLE"
 	case messaging.IsInternal(e):
-		v.Outcome, v.Reason = Retry, "INTERNAL"
+		v.Outcome, v.Reason = push.Retry, "INTERNAL"
 	case messaging.IsInvalidArgument(e), errorutils.IsInvalidArgument(e):
 		v.Reason = "INVALID_ARGUMENT"
-		v.Outcome = Rejected
+		v.Outcome = push.Rejected
 		if namesToken(body) {
-			v.Outcome = InvalidToken
+			v.Outcome = push.InvalidToken
 		}
 	case errorutils.IsUnauthenticated(e):
-		v.Outcome, v.Reason = RefreshThenCredentialFault, "UNAUTHENTICATED"
+		v.Outcome, v.Reason, v.Refresh = push.CredentialFault, "UNAUTHENTICATED", true
 	case errorutils.IsPermissionDenied(e):
-		v.Outcome, v.Reason = CredentialFault, "PERMISSION_DENIED"
+		v.Outcome, v.Reason = push.CredentialFault, "PERMISSION_DENIED"
 	case errorutils.IsNotFound(e):
 		// NOT_FOUND without UNREGISTERED: the project does not exist.
-		v.Outcome, v.Reason = CredentialFault, "NOT_FOUND"
+		v.Outcome, v.Reason = push.CredentialFault, "NOT_FOUND"
 	case errorutils.IsResourceExhausted(e):
-		v.Outcome, v.Reason = Retry, "RESOURCE_EXHAUSTED"
+		v.Outcome, v.Reason = push.Retry, "RESOURCE_EXHAUSTED"
 	case errorutils.IsUnavailable(e):
-		v.Outcome, v.Reason = Retry, "UNAVAILABLE"
+		v.Outcome, v.Reason = push.Retry, "UNAVAILABLE"
 		if resp == nil {
 			v.Reason = "network_error"
 		}
 	case errorutils.IsInternal(e):
-		v.Outcome, v.Reason = Retry, "INTERNAL"
+		v.Outcome, v.Reason = push.Retry, "INTERNAL"
 	case errorutils.IsDeadlineExceeded(e):
-		v.Outcome, v.Reason = Retry, "DEADLINE_EXCEEDED"
+		v.Outcome, v.Reason = push.Retry, "DEADLINE_EXCEEDED"
 	case errorutils.IsUnknown(e), errorutils.IsAborted(e), errorutils.IsCancelled(e):
-		v.Outcome, v.Reason = Retry, "UNKNOWN"
+		v.Outcome, v.Reason = push.Retry, "UNKNOWN"
 		if resp == nil {
 			v.Reason = "network_error"
 		} else if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			v.Outcome = Rejected
+			v.Outcome = push.Rejected
 		}
 	case errorutils.IsFailedPrecondition(e), errorutils.IsOutOfRange(e), errorutils.IsConflict(e), errorutils.IsAlreadyExists(e), errorutils.IsDataLoss(e):
-		v.Outcome, v.Reason = Rejected, status(body, "FAILED_PRECONDITION")
+		v.Outcome, v.Reason = push.Rejected, status(body, "FAILED_PRECONDITION")
 	default:
 		if resp == nil {
 			return Verdict{}, false
 		}
 		// Some other firebase error with an HTTP answer.
-		v.Outcome, v.Reason = Retry, status(body, "HTTP_"+strconv.Itoa(resp.StatusCode))
+		v.Outcome, v.Reason = push.Retry, status(body, "HTTP_"+strconv.Itoa(resp.StatusCode))
 		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			v.Outcome = Rejected
+			v.Outcome = push.Rejected
 		}
 	}
 	return v, true

@@ -20,16 +20,16 @@ func TestClassifyWithoutFirebase(t *testing.T) {
 	tests := []struct {
 		name       string
 		err        error
-		want       Outcome
+		want       push.Outcome
 		wantReason string
 	}{
-		{"nil", nil, Delivered, ""},
-		{"invalid_grant", &TokenError{Status: 400, Code: "invalid_grant", Description: "Invalid JWT Signature."}, CredentialFault, "invalid_grant"},
-		{"invalid_grant wrapped", push.E("x", push.Unprocessable, fmt.Errorf("mint: %w", &TokenError{Status: 400, Code: "invalid_grant"})), CredentialFault, "invalid_grant"},
-		{"token endpoint 503", &TokenError{Status: 503}, Retry, "oauth_unavailable"},
-		{"token endpoint unreachable", &TokenError{Err: errors.New("dial tcp: refused")}, Retry, "network_error"},
-		{"deadline", fmt.Errorf("send: %w", context.DeadlineExceeded), Retry, "deadline"},
-		{"library validation", errors.New("exactly one of token, topic or condition must be specified"), Rejected, "invalid_message"},
+		{"nil", nil, push.Delivered, ""},
+		{"invalid_grant", &TokenError{Status: 400, Code: "invalid_grant", Description: "Invalid JWT Signature."}, push.CredentialFault, "invalid_grant"},
+		{"invalid_grant wrapped", push.E("x", push.Unprocessable, fmt.Errorf("mint: %w", &TokenError{Status: 400, Code: "invalid_grant"})), push.CredentialFault, "invalid_grant"},
+		{"token endpoint 503", &TokenError{Status: 503}, push.Retry, "oauth_unavailable"},
+		{"token endpoint unreachable", &TokenError{Err: errors.New("dial tcp: refused")}, push.Retry, "network_error"},
+		{"deadline", fmt.Errorf("send: %w", context.DeadlineExceeded), push.Retry, "deadline"},
+		{"library validation", errors.New("exactly one of token, topic or condition must be specified"), push.Rejected, "invalid_message"},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.err); got.Outcome != tt.want || got.Reason != tt.wantReason {
@@ -70,7 +70,7 @@ func TestClassifySeesThroughWrapping(t *testing.T) {
 		t.Fatal("firebase's helper now sees through wrapping; simplify Classify")
 	}
 	for _, e := range []error{raw, wrapped} {
-		if got := Classify(e); got.Outcome != InvalidToken || got.Reason != "UNREGISTERED" || got.HTTPStatus != http.StatusNotFound {
+		if got := Classify(e); got.Outcome != push.InvalidToken || got.Reason != "UNREGISTERED" || got.HTTPStatus != http.StatusNotFound {
 			t.Errorf("Classify(%v) = %+v, want invalid_token UNREGISTERED 404", e, got)
 		}
 	}

@@ -137,7 +137,11 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 	}
 	hc := &http.Client{Transport: &bearerTransport{ts: ts, base: h2, timeout: cfg.RequestTimeout}}
 
-	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: sa.ProjectID},
+	// The SDK writes the project id into the request path as it is: it
+	// goes in escaped, so whatever the key file says stays one segment
+	// (certinfo refuses a malformed project_id at inspection; this holds
+	// for what was stored before).
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: url.PathEscape(sa.ProjectID)},
 		option.WithHTTPClient(hc),
 		option.WithEndpoint(cfg.Endpoint+"/v1"),
 	)
@@ -248,15 +252,15 @@ func sendLiveResult(projectID string, err error) push.LiveResult {
 		reason += ": " + v.Detail
 	}
 	switch {
-	case v.Outcome == InvalidToken:
+	case v.Outcome == push.InvalidToken:
 		// The request got past authentication and authorization; only the
 		// made-up registration token was refused.
 		return push.LiveResult{Code: push.LiveOK, ProviderReason: reason, Message: "Google issued an access token and FCM accepted the key for project " + projectID + " (the test registration token was refused, as expected)."}
 	case v.Reason == "SENDER_ID_MISMATCH":
 		return push.LiveResult{Code: push.SenderIDMismatch, ProviderReason: reason, Message: "FCM answered SENDER_ID_MISMATCH: this key belongs to a different Firebase project than the app's. Upload the key of the app's project " + projectID + "."}
-	case v.Outcome == CredentialFault || v.Outcome == RefreshThenCredentialFault:
+	case v.Outcome == push.CredentialFault:
 		return push.LiveResult{Code: push.PermissionDenied, ProviderReason: reason, Message: "FCM refused to send for project " + projectID + " with this key (" + v.Reason + "): the project does not exist, the Firebase Cloud Messaging API is not enabled, or the service account lacks the permission to send. Check the project in the Firebase console and upload the Admin SDK key of that project."}
-	case v.Outcome == Rejected:
+	case v.Outcome == push.Rejected:
 		// FCM validates the message after authenticating the caller.
 		return push.LiveResult{Code: push.LiveOK, ProviderReason: reason, Message: "Google issued an access token and FCM authenticated the key for project " + projectID + "."}
 	}
@@ -279,7 +283,7 @@ func (c *Client) Warm(ctx context.Context) error {
 		return tokenErr(op, err)
 	}
 	_, err := c.msg.SendDryRun(ctx, &messaging.Message{Token: CheckToken})
-	if v := Classify(err); v.Outcome == Retry {
+	if v := Classify(err); v.Outcome == push.Retry {
 		return push.E(op, push.Transient, fmt.Errorf("warm-up: %s", v.Reason))
 	}
 	c.warmed = true

@@ -114,7 +114,7 @@ func TestUploadedTokenURINeverReceivesAssertions(t *testing.T) {
 		t.Fatalf("Check = %+v, want live_ok", got)
 	}
 	res := c.Send(context.Background(), []*messaging.Message{{Token: "device-a"}})
-	if got := res[0].Verdict.Outcome; got != fcm.Delivered {
+	if got := res[0].Verdict.Outcome; got != push.Delivered {
 		t.Fatalf("Send outcome = %v (%+v), want delivered", got, res[0].Verdict)
 	}
 	if n := hits.Load(); n != 0 {
@@ -308,26 +308,26 @@ func TestSendClassifiesEveryRow(t *testing.T) {
 		token          string
 		script         []fcmtest.Reply
 		msg            *messaging.Message // default {Token: token}
-		want           fcm.Outcome
+		want           push.Outcome
 		wantReason     string
 		wantRetryAfter time.Duration
 		wantRequests   int
 	}{
-		{token: "ok", want: fcm.Delivered, wantRequests: 1},
-		{token: "unregistered", script: []fcmtest.Reply{fcmtest.Unregistered()}, want: fcm.InvalidToken, wantReason: "UNREGISTERED", wantRequests: 1},
-		{token: "bad-token", script: []fcmtest.Reply{fcmtest.InvalidToken()}, want: fcm.InvalidToken, wantReason: "INVALID_ARGUMENT", wantRequests: 1},
-		{token: "bad-field", script: []fcmtest.Reply{fcmtest.InvalidArgument("message.android.notification.color", "Invalid color value")}, want: fcm.Rejected, wantReason: "INVALID_ARGUMENT", wantRequests: 1},
-		{token: "too-big", msg: &messaging.Message{Token: "too-big", Data: map[string]string{"k": strings.Repeat("x", 5000)}}, want: fcm.Rejected, wantReason: "INVALID_ARGUMENT", wantRequests: 1},
-		{token: "two-targets", msg: &messaging.Message{Token: "two-targets", Topic: "news"}, want: fcm.Rejected, wantReason: "invalid_message", wantRequests: 0},
-		{token: "quota", script: []fcmtest.Reply{fcmtest.QuotaExceeded("30")}, want: fcm.Retry, wantReason: "QUOTA_EXCEEDED", wantRetryAfter: 30 * time.Second, wantRequests: 1},
-		{token: "unavailable", script: []fcmtest.Reply{fcmtest.Unavailable("300")}, want: fcm.Retry, wantReason: "UNAVAILABLE", wantRetryAfter: 300 * time.Second, wantRequests: 1},
-		{token: "503-once", script: []fcmtest.Reply{fcmtest.Unavailable(""), fcmtest.OK()}, want: fcm.Delivered, wantRequests: 2},
-		{token: "internal", script: []fcmtest.Reply{fcmtest.Internal()}, want: fcm.Retry, wantReason: "INTERNAL", wantRequests: 1},
-		{token: "unauthenticated", script: []fcmtest.Reply{fcmtest.Unauthenticated()}, want: fcm.CredentialFault, wantReason: "UNAUTHENTICATED", wantRequests: 2},
-		{token: "unauth-once", script: []fcmtest.Reply{fcmtest.Unauthenticated(), fcmtest.OK()}, want: fcm.Delivered, wantRequests: 2},
-		{token: "sender-id", script: []fcmtest.Reply{fcmtest.SenderIDMismatch()}, want: fcm.CredentialFault, wantReason: "SENDER_ID_MISMATCH", wantRequests: 1},
-		{token: "third-party", script: []fcmtest.Reply{fcmtest.ThirdPartyAuthError()}, want: fcm.CredentialFault, wantReason: "THIRD_PARTY_AUTH_ERROR", wantRequests: 1},
-		{token: "denied", script: []fcmtest.Reply{fcmtest.PermissionDenied(acc.project)}, want: fcm.CredentialFault, wantReason: "PERMISSION_DENIED", wantRequests: 1},
+		{token: "ok", want: push.Delivered, wantRequests: 1},
+		{token: "unregistered", script: []fcmtest.Reply{fcmtest.Unregistered()}, want: push.InvalidToken, wantReason: "UNREGISTERED", wantRequests: 1},
+		{token: "bad-token", script: []fcmtest.Reply{fcmtest.InvalidToken()}, want: push.InvalidToken, wantReason: "INVALID_ARGUMENT", wantRequests: 1},
+		{token: "bad-field", script: []fcmtest.Reply{fcmtest.InvalidArgument("message.android.notification.color", "Invalid color value")}, want: push.Rejected, wantReason: "INVALID_ARGUMENT", wantRequests: 1},
+		{token: "too-big", msg: &messaging.Message{Token: "too-big", Data: map[string]string{"k": strings.Repeat("x", 5000)}}, want: push.Rejected, wantReason: "INVALID_ARGUMENT", wantRequests: 1},
+		{token: "two-targets", msg: &messaging.Message{Token: "two-targets", Topic: "news"}, want: push.Rejected, wantReason: "invalid_message", wantRequests: 0},
+		{token: "quota", script: []fcmtest.Reply{fcmtest.QuotaExceeded("30")}, want: push.Retry, wantReason: "QUOTA_EXCEEDED", wantRetryAfter: 30 * time.Second, wantRequests: 1},
+		{token: "unavailable", script: []fcmtest.Reply{fcmtest.Unavailable("300")}, want: push.Retry, wantReason: "UNAVAILABLE", wantRetryAfter: 300 * time.Second, wantRequests: 1},
+		{token: "503-once", script: []fcmtest.Reply{fcmtest.Unavailable(""), fcmtest.OK()}, want: push.Delivered, wantRequests: 2},
+		{token: "internal", script: []fcmtest.Reply{fcmtest.Internal()}, want: push.Retry, wantReason: "INTERNAL", wantRequests: 1},
+		{token: "unauthenticated", script: []fcmtest.Reply{fcmtest.Unauthenticated()}, want: push.CredentialFault, wantReason: "UNAUTHENTICATED", wantRequests: 2},
+		{token: "unauth-once", script: []fcmtest.Reply{fcmtest.Unauthenticated(), fcmtest.OK()}, want: push.Delivered, wantRequests: 2},
+		{token: "sender-id", script: []fcmtest.Reply{fcmtest.SenderIDMismatch()}, want: push.CredentialFault, wantReason: "SENDER_ID_MISMATCH", wantRequests: 1},
+		{token: "third-party", script: []fcmtest.Reply{fcmtest.ThirdPartyAuthError()}, want: push.CredentialFault, wantReason: "THIRD_PARTY_AUTH_ERROR", wantRequests: 1},
+		{token: "denied", script: []fcmtest.Reply{fcmtest.PermissionDenied(acc.project)}, want: push.CredentialFault, wantReason: "PERMISSION_DENIED", wantRequests: 1},
 	}
 	msgs := make([]*messaging.Message, len(tests))
 	for i, tt := range tests {
@@ -348,7 +348,7 @@ func TestSendClassifiesEveryRow(t *testing.T) {
 		if got.Outcome != tt.want || got.Reason != tt.wantReason || got.RetryAfter != tt.wantRetryAfter {
 			t.Errorf("%s: verdict = {%s %q retry-after %v} (%q), want {%s %q %v}", tt.token, got.Outcome, got.Reason, got.RetryAfter, got.Detail, tt.want, tt.wantReason, tt.wantRetryAfter)
 		}
-		if (got.Outcome == fcm.Delivered) != (res[i].MessageID != "") {
+		if (got.Outcome == push.Delivered) != (res[i].MessageID != "") {
 			t.Errorf("%s: MessageID = %q with outcome %s", tt.token, res[i].MessageID, got.Outcome)
 		}
 		if n := srv.Requests(tt.token); n != tt.wantRequests {
@@ -367,7 +367,7 @@ func TestSendWithRefusedKeyContactsNoFCM(t *testing.T) {
 
 	res := c.Send(context.Background(), []*messaging.Message{{Token: "a"}, {Token: "b"}})
 	for i, r := range res {
-		if r.Verdict.Outcome != fcm.CredentialFault || r.Verdict.Reason != "invalid_grant" {
+		if r.Verdict.Outcome != push.CredentialFault || r.Verdict.Reason != "invalid_grant" {
 			t.Errorf("result %d = %+v, want credential_fault invalid_grant", i, r.Verdict)
 		}
 	}
@@ -379,13 +379,13 @@ func TestSendWithRefusedKeyContactsNoFCM(t *testing.T) {
 func TestSendRefreshesRevokedTokenOnce(t *testing.T) {
 	t.Parallel()
 	srv, _, c := setup(t)
-	if r := c.Send(context.Background(), []*messaging.Message{{Token: "x"}}); r[0].Verdict.Outcome != fcm.Delivered {
+	if r := c.Send(context.Background(), []*messaging.Message{{Token: "x"}}); r[0].Verdict.Outcome != push.Delivered {
 		t.Fatalf("first send = %+v", r[0].Verdict)
 	}
 	before := srv.TokenRequests()
 	srv.RevokeAccessTokens()
 	r := c.Send(context.Background(), []*messaging.Message{{Token: "x"}})
-	if r[0].Verdict.Outcome != fcm.Delivered || !r[0].Refreshed {
+	if r[0].Verdict.Outcome != push.Delivered || !r[0].Refreshed {
 		t.Fatalf("send after revocation = %+v refreshed=%v, want delivered after a refresh", r[0].Verdict, r[0].Refreshed)
 	}
 	if got := srv.TokenRequests() - before; got != 1 {
@@ -407,7 +407,7 @@ func TestSendLargeBatchWarmsOneConnection(t *testing.T) {
 	}
 	res := c.Send(context.Background(), msgs)
 	for i, r := range res {
-		if r.Verdict.Outcome != fcm.Delivered {
+		if r.Verdict.Outcome != push.Delivered {
 			t.Fatalf("message %d: %+v", i, r.Verdict)
 		}
 	}

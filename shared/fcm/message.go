@@ -100,7 +100,7 @@ func apnsConfig(m *push.Message, hasTTL bool, expiry time.Time) *messaging.APNSC
 	if m.CollapseKey != "" {
 		h["apns-collapse-id"] = m.CollapseKey
 	}
-	if pt := m.APNsPushType(); pt == push.PushTypeAlert || pt == push.PushTypeBackground {
+	if pt := m.APNsPushType(); pt == push.APNsAlert || pt == push.APNsBackground {
 		h["apns-push-type"] = string(pt)
 	}
 	aps := &messaging.Aps{

@@ -106,7 +106,7 @@ func TestTemplateOnTheWire(t *testing.T) {
 			}
 			tpl := fcm.NewTemplate(m, sentAt)
 			for j, r := range c.Send(context.Background(), tpl.Messages(tokens)) {
-				if r.Verdict.Outcome != fcm.Delivered {
+				if r.Verdict.Outcome != push.Delivered {
 					t.Fatalf("message %d: %+v", j, r.Verdict)
 				}
 			}

@@ -2,6 +2,7 @@ package fcm
 
 import (
 	"context"
+	"mobilepush/shared/push"
 	"sync"
 
 	"firebase.google.com/go/v4/messaging"
@@ -55,7 +56,7 @@ func (c *Client) Send(ctx context.Context, msgs []*messaging.Message) []Result {
 
 	var again []int
 	for i := range out {
-		if out[i].Verdict.Outcome == RefreshThenCredentialFault {
+		if out[i].Verdict.Refresh {
 			again = append(again, i)
 		}
 	}
@@ -73,9 +74,6 @@ func (c *Client) Send(ctx context.Context, msgs []*messaging.Message) []Result {
 	c.sendAll(ctx, msgs, out, again)
 	for _, i := range again {
 		out[i].Refreshed = true
-		if out[i].Verdict.Outcome == RefreshThenCredentialFault {
-			out[i].Verdict.Outcome = CredentialFault
-		}
 	}
 	return out
 }
@@ -139,5 +137,5 @@ func resultOf(id string, err error) Result {
 	if err != nil {
 		return Result{Verdict: Classify(err)}
 	}
-	return Result{MessageID: id, Verdict: Verdict{Outcome: Delivered}}
+	return Result{MessageID: id, Verdict: Verdict{Outcome: push.Delivered}}
 }

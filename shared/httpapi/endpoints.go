@@ -249,6 +249,9 @@ func (h *Handler) testPush(w http.ResponseWriter, r *http.Request, c *call) erro
 	if b.Token == "" {
 		return badField("token", "is required")
 	}
+	if err := push.CheckToken(p, b.Token); err != nil {
+		return badField("token", "%v", err)
+	}
 	if b.Title == "" && b.Body == "" {
 		b.Title, b.Body = "mobilepush test", "This is a test notification from mobilepush."
 	}

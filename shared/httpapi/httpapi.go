@@ -81,10 +81,47 @@ func New(c Config) *Handler {
 	for pattern, eh := range c.Extra {
 		h.mux.Handle(pattern, eh)
 	}
-	h.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, push.Errorf("httpapi", push.NotFound, "no such route: %s %s", r.Method, r.URL.Path), h.log)
-	}))
+	h.mux.Handle("/", http.HandlerFunc(h.unrouted))
 	return h
+}
+
+// methods are the methods an Allow header may list.
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unrouted answers a request no route takes, with its request id and one
+// access-log line: 405 with Allow when the path is served for other
+// methods, else 404. Neither needs a token: the routes are public in
+// openapi.yaml.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	reqID := h.requestID(r)
+	w.Header().Set("X-Request-Id", reqID)
+	log := h.log.With("request_id", reqID, "method", r.Method, "route", "")
+	status := http.StatusNotFound
+	if allow := h.allowed(r); len(allow) > 0 {
+		status = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, status, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: "This path is served only for " + strings.Join(allow, ", ") + "."}})
+	} else {
+		writeError(w, r, push.Errorf("httpapi", push.NotFound, "no such route: %s %s", r.Method, r.URL.Path), log)
+	}
+	log.Info("request", "status", status)
+}
+
+// allowed returns the methods for which a route other than the
+// catch-all takes r's path.
+func (h *Handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range methods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // ServeHTTP implements http.Handler.
@@ -197,12 +234,31 @@ func (h *Handler) requestID(r *http.Request) string {
 			return id
 		}
 	}
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+	if id := r.Header.Get("X-Request-Id"); plainRequestID(id) {
 		return id
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// MaxClientRequestID is the longest X-Request-Id taken from a client.
+const MaxClientRequestID = 64
+
+// plainRequestID reports whether a client's request id is short and
+// plain (letters, digits, '-', '_', '.', ':'), so that it can go into
+// logs, headers and audit lines as it is; any other gets a new id.
+func plainRequestID(id string) bool {
+	if id == "" || len(id) > MaxClientRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 // errorBody is the JSON of every error response.

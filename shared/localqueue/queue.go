@@ -7,6 +7,7 @@
 package localqueue
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,9 +26,15 @@ import (
 var (
 	bktQueues = []byte("queues")
 	qMsgs     = []byte("m") // message id -> Message (the main queue)
-	qIndex    = []byte("i") // be64(visible_at ns) + message id -> nil
+	qIndex    = []byte("t") // tenantPrefix(tenant) + be64(visible_at ns) + message id -> nil
+	qTenants  = []byte("n") // tenantPrefix(tenant) -> be64(its messages in the main queue)
+	qFlight   = []byte("f") // message id -> be64(in flight until, ns) + tenant
 	qDead     = []byte("d") // message id -> Message (the dead-letter queue)
 	qGroups   = []byte("g") // group -> GroupStats
+
+	// qIndexV1 is the index before tenants: be64(visible_at ns) + id.
+	// Opening a queue that has it rebuilds the index by tenant.
+	qIndexV1 = []byte("i")
 )
 
 // Queue errors.
@@ -76,6 +83,14 @@ type Config struct {
 // transactions, so a caller can tell whether a logical message still has
 // parts on the queue. Use one *Queue per queue name and file (receivers
 // are woken by the sends of the same *Queue). Safe for concurrent use.
+//
+// The queue is fair across tenants (each message's Tenant; messages
+// without one share the tenant ""), as an SQS fair queue is: a receive
+// takes each message from the tenant with the fewest messages in flight
+// that has one visible (ties: the oldest visible message first), and
+// within a tenant the oldest visible first. A tenant with a backlog so
+// never holds up another tenant's message for more than about one
+// receive, and a tenant alone gets every message it has, oldest first.
 type Queue struct {
 	db   *bolt.DB
 	name []byte
@@ -91,7 +106,9 @@ type Message struct {
 	Body       []byte            `json:"body"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Group      string            `json:"group,omitempty"`
-	SentAt     time.Time         `json:"sent_at"`
+	// Tenant is whom the message is for: receives share out by it.
+	Tenant string    `json:"tenant,omitempty"`
+	SentAt time.Time `json:"sent_at"`
 	// VisibleAt is when the message can be received (next).
 	VisibleAt time.Time `json:"visible_at"`
 	// ReceiveCount is how many times the message was received.
@@ -121,6 +138,9 @@ type SendInput struct {
 	Body       []byte
 	Attributes map[string]string
 	Group      string
+	// Tenant is whom the message is for (see Queue: receives are fair
+	// across tenants).
+	Tenant string
 	// Delay hides the message for this long after the send (SQS allows up
 	// to 15 minutes; this queue does not limit it).
 	Delay time.Duration
@@ -162,10 +182,14 @@ func Open(db *bolt.DB, name string, cfg Config) (*Queue, error) {
 		if err != nil {
 			return err
 		}
-		for _, b := range [][]byte{qMsgs, qIndex, qDead, qGroups} {
+		rebuild := q.Bucket(qIndex) == nil
+		for _, b := range [][]byte{qMsgs, qIndex, qTenants, qFlight, qDead, qGroups} {
 			if _, err := q.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if rebuild {
+			return reindex(q, cfg.Now())
 		}
 		return nil
 	})
@@ -189,7 +213,7 @@ func (q *Queue) Send(_ context.Context, in ...SendInput) ([]string, error) {
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(m, time.Time{}); err != nil {
 				return err
 			}
@@ -218,7 +242,7 @@ func (q *Queue) SendDead(_ context.Context, in ...SendInput) ([]string, error) {
 	ids := make([]string, len(in))
 	err := q.update(func(t *qtx) error {
 		for i, s := range in {
-			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			m := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(m, s.Reason, false); err != nil {
 				return err
 			}
@@ -244,15 +268,28 @@ func checkInputs(op string, in []SendInput) error {
 	return nil
 }
 
-// Receive returns up to max visible messages, oldest visible first, each
-// hidden for visibility (0 means the queue's VisibilityTimeout) with its
-// receive count raised. A message already received MaxReceiveCount times
+// Receive returns up to max visible messages, fairly across tenants (see
+// Queue), each hidden for visibility (0 means the queue's
+// VisibilityTimeout) with its receive count raised. A message already received MaxReceiveCount times
 // goes to the dead-letter queue instead. With none visible it waits up to
 // wait for one (long polling) and returns an empty slice when none came
 // or ctx ended.
 // Errors: Internal.
 func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
-	const op = "localqueue.Queue.Receive"
+	return q.receive(ctx, "localqueue.Queue.Receive", max, visibility, wait, false)
+}
+
+// ReceiveQuiet is Receive restricted to quiet tenants: those with no
+// message in flight, or fewer than the tenant with the most. A receiver
+// kept for them takes a quiet tenant's message at once while the other
+// receivers are busy with a noisy tenant's; a tenant alone is never
+// quiet while it has a message in flight.
+// Errors: Internal.
+func (q *Queue) ReceiveQuiet(ctx context.Context, max int, visibility, wait time.Duration) ([]Received, error) {
+	return q.receive(ctx, "localqueue.Queue.ReceiveQuiet", max, visibility, wait, true)
+}
+
+func (q *Queue) receive(ctx context.Context, op string, max int, visibility, wait time.Duration, quiet bool) ([]Received, error) {
 	if max <= 0 {
 		max = 1
 	}
@@ -264,33 +301,45 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 		woken := q.waiter()
 		var out []Received
 		var next time.Time // the earliest invisible message
-		err := q.update(func(t *qtx) error {
-			out, next = out[:0], time.Time{}
-			for len(out) < max {
-				var keys [][]byte
-				c := t.index.Cursor()
-				for k, _ := c.First(); k != nil && len(keys) < max-len(out); k, _ = c.Next() {
-					if at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))); at.After(t.now) {
-						next = at
-						break
-					}
-					keys = append(keys, append([]byte(nil), k...))
+		// Look first in a read transaction: an empty receive (a long poll
+		// woken by another tenant's send) then costs no disk sync.
+		ready := false
+		err := q.view(func(t *qtx) error {
+			flying, err := t.inFlight()
+			if err != nil {
+				return err
+			}
+			ids, n, err := t.pick(flying, 1, quiet)
+			ready, next = len(ids) > 0, n
+			return err
+		})
+		if err == nil && ready {
+			err = q.update(func(t *qtx) error {
+				out, next = out[:0], time.Time{}
+				flying, err := t.inFlight()
+				if err != nil {
+					return err
 				}
-				if len(keys) == 0 {
-					return nil
-				}
-				for _, k := range keys {
-					r, err := q.receiveOne(t, k, visibility)
-					if err != nil {
+				for len(out) < max {
+					var ids []string
+					ids, next, err = t.pick(flying, max-len(out), quiet)
+					if err != nil || len(ids) == 0 {
 						return err
 					}
-					if r != nil {
-						out = append(out, *r)
+					for _, id := range ids {
+						r, err := q.receiveOne(t, id, visibility)
+						if err != nil {
+							return err
+						}
+						if r != nil {
+							out = append(out, *r)
+							flying[r.Tenant]++
+						}
 					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 		if err != nil {
 			return nil, internal(op, err)
 		}
@@ -313,16 +362,92 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility, wait time.Dura
 	}
 }
 
-// receiveOne receives the message of index key k: it hides it for
-// visibility, or moves it to the dead-letter queue (nil result) when it
-// was received MaxReceiveCount times already.
-func (q *Queue) receiveOne(t *qtx, k []byte, visibility time.Duration) (*Received, error) {
-	m, err := t.get(t.msgs, string(k[8:]))
+// pick chooses up to n visible messages, fairly: each from the tenant
+// with the fewest messages in flight (flying, counting the ones picked
+// before it), ties to the oldest visible message, oldest first within a
+// tenant; with quiet, only from quiet tenants (see ReceiveQuiet). next is
+// when the earliest hidden message becomes visible (zero if none is
+// known). Stale index entries are dropped.
+func (t *qtx) pick(flying map[string]int, n int, quiet bool) (ids []string, next time.Time, err error) {
+	type head struct {
+		tenant string
+		prefix []byte
+		keys   [][]byte // visible, oldest first
+		took   int
+	}
+	var heads []*head
+	busiest := 0
+	for _, n := range flying {
+		busiest = max(busiest, n)
+	}
+	tc := t.tenants.Cursor()
+	for tk, _ := tc.First(); tk != nil; tk, _ = tc.Next() {
+		_, w := binary.Uvarint(tk)
+		h := &head{tenant: string(tk[w:]), prefix: append([]byte(nil), tk...)}
+		if quiet && flying[h.tenant] > 0 && flying[h.tenant] >= busiest {
+			continue
+		}
+		c := t.index.Cursor()
+		for k, _ := c.Seek(h.prefix); k != nil && bytes.HasPrefix(k, h.prefix) && len(h.keys) < n; k, _ = c.Next() {
+			if at := indexAt(h.prefix, k); at.After(t.now) {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+				break
+			}
+			h.keys = append(h.keys, append([]byte(nil), k...))
+		}
+		if len(h.keys) > 0 {
+			heads = append(heads, h)
+		}
+	}
+	picked := map[string]int{}
+	for len(ids) < n {
+		var best *head
+		for _, h := range heads {
+			if h.took == len(h.keys) {
+				continue
+			}
+			if best == nil {
+				best = h
+				continue
+			}
+			hf, bf := flying[h.tenant]+picked[h.tenant], flying[best.tenant]+picked[best.tenant]
+			if hf < bf || (hf == bf && indexAt(h.prefix, h.keys[h.took]).Before(indexAt(best.prefix, best.keys[best.took]))) {
+				best = h
+			}
+		}
+		if best == nil {
+			break
+		}
+		k := best.keys[best.took]
+		best.took++
+		picked[best.tenant]++
+		id := string(k[len(best.prefix)+8:])
+		if t.msgs.Get([]byte(id)) == nil { // a stale index entry
+			if !t.index.Tx().Writable() {
+				continue
+			}
+			if err := t.index.Delete(k); err != nil {
+				return nil, next, err
+			}
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids, next, nil
+}
+
+// receiveOne receives message id: it hides it for visibility, or moves
+// it to the dead-letter queue (nil result) when it was received
+// MaxReceiveCount times already.
+func (q *Queue) receiveOne(t *qtx, id string, visibility time.Duration) (*Received, error) {
+	m, err := t.get(t.msgs, id)
 	if err != nil {
 		return nil, err
 	}
-	if m == nil { // a stale index entry
-		return nil, t.index.Delete(k)
+	if m == nil {
+		return nil, nil
 	}
 	if m.ReceiveCount >= q.cfg.MaxReceiveCount {
 		if err := t.removeMain(m); err != nil {
@@ -385,7 +510,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			return err
 		}
 		for _, s := range next {
-			n := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
+			n := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now.Add(s.Delay)}}
 			if err := t.putMain(n, time.Time{}); err != nil {
 				return err
 			}
@@ -394,7 +519,7 @@ func (q *Queue) Settle(_ context.Context, receiptHandle string, next, dead []Sen
 			}
 		}
 		for _, s := range dead {
-			d := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, SentAt: t.now, VisibleAt: t.now}}
+			d := &stored{Message: Message{ID: newID(t.now), Body: s.Body, Attributes: s.Attributes, Group: s.Group, Tenant: s.Tenant, SentAt: t.now, VisibleAt: t.now}}
 			if err := t.toDead(d, s.Reason, false); err != nil {
 				return err
 			}
@@ -437,6 +562,52 @@ func (q *Queue) ChangeVisibility(_ context.Context, receiptHandle string, d time
 		q.signal()
 	}
 	return nil
+}
+
+// Reclaim makes every message in flight visible at once, its receipt
+// handle stale, and returns them, in one transaction. Call it when the
+// receivers of those messages are known to be gone, as when the one
+// process that owns the store starts: their messages are sent again now
+// instead of after their visibility timeout. Their receive counts stay.
+// Errors: Internal.
+func (q *Queue) Reclaim(_ context.Context) ([]Message, error) {
+	var out []Message
+	err := q.update(func(t *qtx) error {
+		out = out[:0]
+		var ids []string
+		if err := t.flight.ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil }); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := t.get(t.msgs, id)
+			if err != nil {
+				return err
+			}
+			if m == nil {
+				if err := t.flight.Delete([]byte(id)); err != nil {
+					return err
+				}
+				continue
+			}
+			old := m.VisibleAt
+			if m.Receipt == "" || !old.After(t.now) {
+				continue
+			}
+			m.Receipt, m.VisibleAt = "", t.now
+			if err := t.putMain(m, old); err != nil {
+				return err
+			}
+			out = append(out, m.Message)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, internal("localqueue.Queue.Reclaim", err)
+	}
+	if len(out) > 0 {
+		q.signal()
+	}
+	return out, nil
 }
 
 // Redrive moves messages from the dead-letter queue back to the main

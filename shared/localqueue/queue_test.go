@@ -2,8 +2,11 @@ package localqueue
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +327,249 @@ func TestOpenRefusesBadArguments(t *testing.T) {
 				t.Errorf("Open = %v, want Invalid", err)
 			}
 		})
+	}
+}
+
+// sendFor sends bodies for tenant one by one, a microsecond apart (ids
+// sent in the same instant sort at random).
+func sendFor(t *testing.T, c *clock, q *Queue, tenant string, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if _, err := q.Send(context.Background(), SendInput{Body: []byte(b), Tenant: tenant}); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Microsecond)
+	}
+}
+
+func bodiesOf(got []Received) []string {
+	var out []string
+	for _, m := range got {
+		out = append(out, string(m.Body))
+	}
+	return out
+}
+
+// TestQueueFairAcrossTenants: a receive prefers the tenants with the
+// fewest messages in flight, so one tenant's backlog holds another's
+// message up for at most one receive, and a tenant alone gets all.
+func TestQueueFairAcrossTenants(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, c *clock, q *Queue)
+	}{
+		{"a tenant alone gets every message, oldest first", func(t *testing.T, c *clock, q *Queue) {
+			for i := range 12 {
+				sendFor(t, c, q, "a", fmt.Sprintf("a%02d", i))
+				c.Add(time.Millisecond)
+			}
+			got := bodiesOf(receiveN(t, q, 10, time.Minute))
+			want := []string{"a00", "a01", "a02", "a03", "a04", "a05", "a06", "a07", "a08", "a09"}
+			if !slices.Equal(got, want) {
+				t.Errorf("received %v, want %v", got, want)
+			}
+		}},
+		{"a quiet tenant's message goes before a backlog", func(t *testing.T, c *clock, q *Queue) {
+			for i := range 100 {
+				sendFor(t, c, q, "a", fmt.Sprintf("a%02d", i))
+			}
+			if got := receiveN(t, q, 4, time.Minute); len(got) != 4 {
+				t.Fatalf("received %d, want 4", len(got))
+			}
+			c.Add(time.Second)
+			sendFor(t, c, q, "b", "b0")
+			// a has 4 in flight, b none: b's message comes first although
+			// 96 of a's are older.
+			got := bodiesOf(receiveN(t, q, 1, time.Minute))
+			if !slices.Equal(got, []string{"b0"}) {
+				t.Errorf("received %v, want b's message", got)
+			}
+		}},
+		{"one receive shares out by messages in flight", func(t *testing.T, c *clock, q *Queue) {
+			for i := range 20 {
+				sendFor(t, c, q, "a", fmt.Sprintf("a%02d", i))
+			}
+			c.Add(time.Millisecond)
+			sendFor(t, c, q, "b", "b0", "b1", "b2")
+			c.Add(time.Millisecond)
+			sendFor(t, c, q, "c", "c0")
+			got := bodiesOf(receiveN(t, q, 8, time.Minute))
+			// Rounds by fewest in flight, ties to the oldest message.
+			want := []string{"a00", "b0", "c0", "a01", "b1", "a02", "b2", "a03"}
+			if !slices.Equal(got, want) {
+				t.Errorf("received %v, want %v", got, want)
+			}
+		}},
+		{"settled and expired messages stop counting as in flight", func(t *testing.T, c *clock, q *Queue) {
+			sendFor(t, c, q, "a", "a0", "a1", "a2", "a3", "a4")
+			first := receiveN(t, q, 2, 10*time.Second)
+			c.Add(time.Millisecond)
+			sendFor(t, c, q, "b", "b0", "b1", "b2")
+			if got := bodiesOf(receiveN(t, q, 2, time.Minute)); !slices.Equal(got, []string{"b0", "b1"}) {
+				t.Fatalf("received %v, want b's two (a has 2 in flight)", got)
+			}
+			// a's two settle: a has none in flight, b two: a goes first.
+			for _, m := range first {
+				if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := bodiesOf(receiveN(t, q, 1, time.Hour)); !slices.Equal(got, []string{"a2"}) {
+				t.Fatalf("after settling received %v, want a2", got)
+			}
+			// b's two expire (a still has a2 in flight): b goes first.
+			c.Add(time.Minute + time.Second)
+			if got := receiveN(t, q, 1, time.Hour); len(got) != 1 || got[0].Tenant != "b" {
+				t.Errorf("after b's visibility ended received %v, want one of b's", bodiesOf(got))
+			}
+		}},
+		{"a quiet receive takes only from tenants with fewer in flight than the busiest", func(t *testing.T, c *clock, q *Queue) {
+			sendFor(t, c, q, "a", "a0", "a1", "a2")
+			if got := bodiesOf(receiveN(t, q, 2, time.Minute)); !slices.Equal(got, []string{"a0", "a1"}) {
+				t.Fatalf("received %v, want a0 and a1", got)
+			}
+			quiet := func() []string {
+				got, err := q.ReceiveQuiet(ctx, 1, time.Minute, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bodiesOf(got)
+			}
+			if got := quiet(); len(got) != 0 {
+				t.Fatalf("quiet receive with only a (in flight) = %v, want none", got)
+			}
+			sendFor(t, c, q, "b", "b0", "b1", "b2")
+			for _, want := range []string{"b0", "b1"} { // b has 0, then 1 in flight, a 2
+				if got := quiet(); !slices.Equal(got, []string{want}) {
+					t.Fatalf("quiet receive = %v, want %s", got, want)
+				}
+			}
+			if got := quiet(); len(got) != 0 { // 2 each: neither is quieter
+				t.Errorf("quiet receive with a and b at 2 in flight each = %v, want none", got)
+			}
+		}},
+		{"tenants keep their messages across follow-ups, dead letters and redrive", func(t *testing.T, c *clock, q *Queue) {
+			sendFor(t, c, q, "a", "a0")
+			got := receiveN(t, q, 1, time.Minute)
+			err := q.Settle(ctx, got[0].ReceiptHandle, []SendInput{{Body: []byte("a-retry"), Tenant: "a"}}, []SendInput{{Body: []byte("a-dead"), Tenant: "a", Reason: "x"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := q.Redrive(ctx, nil, nil); err != nil || n != 1 {
+				t.Fatalf("redrive = %d, %v", n, err)
+			}
+			for _, m := range receiveN(t, q, 10, time.Minute) {
+				if m.Tenant != "a" {
+					t.Errorf("%s: tenant %q, want a", m.Body, m.Tenant)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+			s, q := openQueue(t, filepath.Join(t.TempDir(), "q.db"), c, Config{})
+			defer s.Close()
+			tt.run(t, c, q)
+		})
+	}
+}
+
+// TestQueueReindexesAnEarlierFile opens a queue written before tenants
+// (one index by visible time): its messages are indexed again, the
+// visible ones received and the one in flight kept hidden until its
+// visibility timeout.
+func TestQueueReindexesAnEarlierFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	db := openDB(t, path)
+	err := db.Update(func(tx *bolt.Tx) error {
+		all, err := tx.CreateBucketIfNotExists(bktQueues)
+		if err != nil {
+			return err
+		}
+		b, err := all.CreateBucket([]byte("q"))
+		if err != nil {
+			return err
+		}
+		for _, name := range [][]byte{qMsgs, qIndexV1, qDead, qGroups} {
+			if _, err := b.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		for _, m := range []stored{
+			{Message: Message{ID: "1", Body: []byte("visible"), SentAt: c.now, VisibleAt: c.now}},
+			{Message: Message{ID: "2", Body: []byte("inflight"), SentAt: c.now, VisibleAt: c.now.Add(time.Minute), ReceiveCount: 1}, Receipt: "r"},
+		} {
+			if err := put(b.Bucket(qMsgs), []byte(m.ID), m); err != nil {
+				return err
+			}
+			k := binary.BigEndian.AppendUint64(nil, uint64(m.VisibleAt.UnixNano()))
+			if err := b.Bucket(qIndexV1).Put(append(k, m.ID...), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(db, "q", Config{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := bodiesOf(receiveN(t, q, 10, time.Hour)); !slices.Equal(got, []string{"visible"}) {
+		t.Fatalf("received %v, want the visible message", got)
+	}
+	if got, want := stats(t, q), (Stats{InFlight: 2}); got != want {
+		t.Errorf("stats = %+v, want %+v", got, want)
+	}
+	c.Add(time.Minute + time.Second)
+	if got := bodiesOf(receiveN(t, q, 10, time.Minute)); !slices.Equal(got, []string{"inflight"}) {
+		t.Errorf("after its visibility timeout received %v, want the in-flight message", got)
+	}
+}
+
+// TestQueueReclaim: the messages in flight become visible at once with
+// their receive counts, their receipts stale; delayed messages stay
+// delayed.
+func TestQueueReclaim(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s, q := openQueue(t, path, c, Config{})
+	sendFor(t, c, q, "a", "a0", "a1")
+	held := receiveN(t, q, 2, time.Hour)
+	if _, err := q.Send(ctx, SendInput{Body: []byte("later"), Tenant: "a", Delay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // the process that received them is gone
+		t.Fatal(err)
+	}
+	s, q = openQueue(t, path, c, Config{})
+	defer s.Close()
+	got, err := q.Reclaim(ctx)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Reclaim = %d messages, %v; want 2", len(got), err)
+	}
+	if err := q.Delete(ctx, held[0].ReceiptHandle); !errors.Is(err, ErrStaleReceipt) {
+		t.Errorf("a reclaimed message's old receipt: %v, want ErrStaleReceipt", err)
+	}
+	again := receiveN(t, q, 10, time.Minute)
+	if b := bodiesOf(again); !slices.Equal(b, []string{"a0", "a1"}) {
+		t.Fatalf("received %v after Reclaim, want a0 and a1 at once", b)
+	}
+	for _, m := range again {
+		if m.ReceiveCount != 2 {
+			t.Errorf("%s: receive count %d, want 2", m.Body, m.ReceiveCount)
+		}
+	}
+	if n, err := q.Reclaim(ctx); err != nil || len(n) != 2 {
+		t.Errorf("second Reclaim = %d, %v; want the 2 received again", len(n), err)
+	}
+	if st := stats(t, q); st.Delayed != 1 {
+		t.Errorf("stats %+v: the delayed message must stay delayed", st)
 	}
 }

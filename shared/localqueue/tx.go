@@ -16,13 +16,47 @@ import (
 
 // qtx is the buckets of one queue in one transaction.
 type qtx struct {
-	msgs, index, dead, groups *bolt.Bucket
-	now                       time.Time
+	msgs, index, tenants, flight, dead, groups *bolt.Bucket
+	now                                        time.Time
 }
 
 func (q *Queue) buckets(tx *bolt.Tx) *qtx {
-	b := tx.Bucket(bktQueues).Bucket(q.name)
-	return &qtx{msgs: b.Bucket(qMsgs), index: b.Bucket(qIndex), dead: b.Bucket(qDead), groups: b.Bucket(qGroups), now: time.Now()}
+	return bucketsOf(tx.Bucket(bktQueues).Bucket(q.name), time.Now())
+}
+
+func bucketsOf(b *bolt.Bucket, now time.Time) *qtx {
+	return &qtx{
+		msgs: b.Bucket(qMsgs), index: b.Bucket(qIndex), tenants: b.Bucket(qTenants), flight: b.Bucket(qFlight),
+		dead: b.Bucket(qDead), groups: b.Bucket(qGroups), now: now,
+	}
+}
+
+// reindex builds the tenant index, the tenant counts and the in-flight
+// set of queue bucket b from its messages, and drops the index of
+// before tenants (a queue made by an earlier version).
+func reindex(b *bolt.Bucket, now time.Time) error {
+	if b.Bucket(qIndexV1) != nil {
+		if err := b.DeleteBucket(qIndexV1); err != nil {
+			return err
+		}
+	}
+	t := bucketsOf(b, now)
+	var all []*stored
+	if err := t.msgs.ForEach(func(k, _ []byte) error {
+		m, err := t.get(t.msgs, string(k))
+		if err == nil {
+			all = append(all, m)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, m := range all {
+		if err := t.putMain(m, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (q *Queue) update(fn func(t *qtx) error) error {
@@ -41,10 +75,22 @@ func (q *Queue) view(fn func(t *qtx) error) error {
 	})
 }
 
-func indexKey(at time.Time, id string) []byte {
-	k := make([]byte, 8, 8+len(id))
-	binary.BigEndian.PutUint64(k, uint64(max(at.UnixNano(), 0)))
+// tenantPrefix is the index prefix of tenant's messages: its length
+// (uvarint) and its bytes, so no tenant's prefix starts another's.
+func tenantPrefix(tenant string) []byte {
+	p := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(tenant)+8), uint64(len(tenant)))
+	return append(p, tenant...)
+}
+
+func indexKey(tenant string, at time.Time, id string) []byte {
+	k := tenantPrefix(tenant)
+	k = binary.BigEndian.AppendUint64(k, uint64(max(at.UnixNano(), 0)))
 	return append(k, id...)
+}
+
+// indexAt is the visible_at of index key k of a tenant with prefix p.
+func indexAt(p, k []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(p):len(p)+8])))
 }
 
 // newID returns a message id that sorts by creation time.
@@ -73,25 +119,80 @@ func (t *qtx) get(b *bolt.Bucket, id string) (*stored, error) {
 	return &m, nil
 }
 
-// putMain stores m in the main queue, indexed by its VisibleAt; old is
-// the VisibleAt it was indexed under (zero for a new message).
+// putMain stores m in the main queue, indexed by its tenant and
+// VisibleAt, and in the in-flight set while it is received and hidden;
+// old is the VisibleAt it was indexed under (zero for a message new to
+// the main queue).
 func (t *qtx) putMain(m *stored, old time.Time) error {
 	if !old.IsZero() {
-		if err := t.index.Delete(indexKey(old, m.ID)); err != nil {
+		if err := t.index.Delete(indexKey(m.Tenant, old, m.ID)); err != nil {
 			return err
 		}
+	} else if err := t.countTenant(m.Tenant, 1); err != nil {
+		return err
 	}
 	if err := put(t.msgs, []byte(m.ID), m); err != nil {
 		return err
 	}
-	return t.index.Put(indexKey(m.VisibleAt, m.ID), nil)
+	if err := t.index.Put(indexKey(m.Tenant, m.VisibleAt, m.ID), nil); err != nil {
+		return err
+	}
+	if m.Receipt != "" && m.VisibleAt.After(t.now) {
+		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(m.Tenant)), uint64(m.VisibleAt.UnixNano()))
+		return t.flight.Put([]byte(m.ID), append(v, m.Tenant...))
+	}
+	return t.flight.Delete([]byte(m.ID))
 }
 
 func (t *qtx) removeMain(m *stored) error {
-	if err := t.index.Delete(indexKey(m.VisibleAt, m.ID)); err != nil {
+	if err := t.index.Delete(indexKey(m.Tenant, m.VisibleAt, m.ID)); err != nil {
+		return err
+	}
+	if err := t.flight.Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	if err := t.countTenant(m.Tenant, -1); err != nil {
 		return err
 	}
 	return t.msgs.Delete([]byte(m.ID))
+}
+
+// countTenant adds d to the count of tenant's messages in the main
+// queue; a tenant with none is dropped.
+func (t *qtx) countTenant(tenant string, d int) error {
+	key := tenantPrefix(tenant) // never empty, as bbolt keys must not be
+	n := int64(d)
+	if raw := t.tenants.Get(key); len(raw) == 8 {
+		n += int64(binary.BigEndian.Uint64(raw))
+	}
+	if n <= 0 {
+		return t.tenants.Delete(key)
+	}
+	return t.tenants.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// inFlight counts the messages in flight per tenant, dropping the
+// entries whose visibility timeout has passed (visible again).
+func (t *qtx) inFlight() (map[string]int, error) {
+	n := map[string]int{}
+	var ended [][]byte
+	c := t.flight.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(v) < 8 || !time.Unix(0, int64(binary.BigEndian.Uint64(v[:8]))).After(t.now) {
+			ended = append(ended, append([]byte(nil), k...))
+			continue
+		}
+		n[string(v[8:])]++
+	}
+	if !t.flight.Tx().Writable() {
+		return n, nil
+	}
+	for _, k := range ended {
+		if err := t.flight.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // group applies fn to the stats of group g (nothing for no group).

@@ -36,12 +36,17 @@ type Apps interface {
 
 // API serves POST /v1/messages and GET /v1/messages/{id}. Inbox and
 // Ledger are required; without Apps a message for an unknown app is
-// accepted and its tokens end rejected (app_not_found).
+// accepted and its tokens end rejected (app_not_found); without IDs a
+// message id is not bound to its content.
 type API struct {
 	Inbox  Inbox
 	Ledger Ledger
 	Apps   Apps
-	Now    func() time.Time
+	IDs    IDs
+	// KeepIDs is how long a message id stays bound to its content (0:
+	// DefaultKeepIDs).
+	KeepIDs time.Duration
+	Now     func() time.Time
 }
 
 // Routes returns the endpoints as mux patterns for httpapi.Config's
@@ -63,8 +68,12 @@ func (a *API) post(w http.ResponseWriter, r *http.Request, who registry.Principa
 	if err != nil {
 		return err
 	}
+	st, err := a.Status(r.Context(), who.Tenant, id)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Location", "/v1/messages/"+id)
-	httpapi.WriteJSON(w, http.StatusAccepted, map[string]string{"message_id": id})
+	httpapi.WriteJSON(w, http.StatusAccepted, st)
 	return nil
 }
 
@@ -80,10 +89,13 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, who registry.Principal
 // Enqueue accepts a queue message v1 for tenant (the JSON body of POST
 // /v1/messages): "tenant" may be left out (or empty), and must be tenant
 // otherwise; a missing "message_id" is generated. It returns the message
-// id once the message is on disk. Sending the same message id again
-// sends nothing twice: dispatch deduplicates on it.
+// id once the message is on disk. A message id means one message: the
+// same message again is not queued twice (its id is returned), another
+// content under a used id is Conflict; a message the app cannot send
+// (disabled, or no credential of a platform it has tokens for) is
+// Unprocessable, naming the platform (see admit).
 // Errors: Invalid and TooLarge (the message, naming the field), NotFound
-// (another tenant, or no such app), Internal.
+// (another tenant, or no such app), Conflict, Unprocessable, Internal.
 func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, error) {
 	const op = "localsend.Enqueue"
 	var fields map[string]json.RawMessage
@@ -122,12 +134,19 @@ func (a *API) Enqueue(ctx context.Context, tenant string, body []byte) (string, 
 		return "", err
 	}
 	if a.Apps != nil {
-		if _, err := a.Apps.App(ctx, tenant, m.AppID); err != nil {
+		app, err := a.Apps.App(ctx, tenant, m.AppID)
+		if err != nil {
 			if push.Is(err, push.NotFound) {
 				return "", push.Errorf(op, push.NotFound, "app_id: no app %q", m.AppID)
 			}
 			return "", fmt.Errorf("%s: load app %s: %w", op, m.AppID, err)
 		}
+		if err := admit(op, app, m); err != nil {
+			return "", err
+		}
+	}
+	if repeat, err := a.claimID(ctx, op, tenant, m); err != nil || repeat {
+		return m.MessageID, err
 	}
 	queued, err := Encode(m)
 	if err != nil {
@@ -154,11 +173,15 @@ const (
 	StateDone    = "done"    // nothing of it is left on the queue
 )
 
-// Status is the answer of GET /v1/messages/{id}.
+// Status is the answer of GET /v1/messages/{id} (and of POST
+// /v1/messages). Reasons counts the final outcomes by result and reason,
+// e.g. {"rejected": {"platform_unconfigured": 1}}; outcomes without a
+// reason are only in Counts.
 type Status struct {
-	MessageID string `json:"message_id"`
-	State     string `json:"state"`
-	Counts    Counts `json:"counts"`
+	MessageID string                    `json:"message_id"`
+	State     string                    `json:"state"`
+	Counts    Counts                    `json:"counts"`
+	Reasons   map[string]map[string]int `json:"reasons,omitempty"`
 }
 
 // Counts are the final outcomes of a message's tokens over all its
@@ -203,7 +226,7 @@ func (a *API) Status(ctx context.Context, tenant, id string) (Status, error) {
 	// The final outcome of a token is the one of the latest attempt
 	// that recorded it. Attempts without a claim yet (a delayed retry)
 	// may leave a gap; two missing in a row end the scan.
-	final := map[string]credential.Result{}
+	final := map[string]credential.Outcome{}
 	for attempt, misses := 0, 0; misses < 2 && attempt < maxAttemptProbe; attempt++ {
 		key := credential.MessageKey{Tenant: tenant, MessageID: id, Attempt: attempt}
 		outs, err := a.Ledger.Outcomes(ctx, key)
@@ -220,20 +243,29 @@ func (a *API) Status(ctx context.Context, tenant, id string) (Status, error) {
 		}
 		misses = 0
 		for _, o := range outs {
-			final[tokenKey(o.Platform, o.Token)] = o.Result
+			final[tokenKey(o.Platform, o.Token)] = o
 		}
 	}
-	for _, r := range final {
-		switch r {
-		case credential.Delivered:
+	for _, o := range final {
+		if o.Reason != "" {
+			if st.Reasons == nil {
+				st.Reasons = map[string]map[string]int{}
+			}
+			if st.Reasons[string(o.Result)] == nil {
+				st.Reasons[string(o.Result)] = map[string]int{}
+			}
+			st.Reasons[string(o.Result)][o.Reason]++
+		}
+		switch o.Result {
+		case push.Delivered:
 			st.Counts.Delivered++
-		case credential.InvalidToken:
+		case push.InvalidToken:
 			st.Counts.InvalidToken++
-		case credential.Retry:
+		case push.Retry:
 			st.Counts.Retry++
-		case credential.CredentialFault:
+		case push.CredentialFault:
 			st.Counts.CredentialFault++
-		case credential.Rejected:
+		case push.Rejected:
 			st.Counts.Rejected++
 		}
 	}

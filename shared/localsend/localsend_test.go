@@ -83,7 +83,7 @@ func TestWorkerHandle(t *testing.T) {
 		{
 			name: "retry and dead follow-ups settle the message",
 			sender: &fakeSender{res: dispatch.Result{
-				Counts: map[credential.Result]int{credential.Retry: 1, credential.Rejected: 1},
+				Counts: map[push.Outcome]int{push.Retry: 1, push.Rejected: 1},
 				Retry:  &dispatch.Retry{Message: retryMsg, Attempt: 1, Delay: 2 * time.Second},
 				Dead:   []dispatch.Dead{{Message: deadMsg, Reason: "BadExpirationDate", Attempt: 0}},
 			}},
@@ -122,7 +122,7 @@ func TestWorkerHandle(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: Group("acme", "m1"), Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
+			if _, err := q.Send(ctx, localqueue.SendInput{Body: body, Group: Group("acme", "m1"), Tenant: "acme", Attributes: map[string]string{dispatch.AttrAttempt: "0"}}); err != nil {
 				t.Fatal(err)
 			}
 			w := NewWorker(WorkerConfig{Queue: q, Sender: tt.sender, Visibility: time.Minute})
@@ -144,7 +144,7 @@ func TestWorkerHandle(t *testing.T) {
 			if tt.wantReason != "" {
 				var dead []localqueue.Message
 				_ = q.Peek(ctx, true, func(m localqueue.Message) bool { dead = append(dead, m); return true })
-				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[dispatch.AttrReason] != tt.wantReason {
+				if len(dead) != 1 || dead[0].DeadReason != tt.wantReason || dead[0].Attributes[dispatch.AttrReason] != tt.wantReason || dead[0].Tenant != "acme" {
 					t.Errorf("dead letters = %+v, want reason %s", dead, tt.wantReason)
 				}
 				if tt.body == nil {
@@ -157,8 +157,8 @@ func TestWorkerHandle(t *testing.T) {
 			if tt.wantStats.Delayed == 1 {
 				var next []localqueue.Message
 				_ = q.Peek(ctx, false, func(m localqueue.Message) bool { next = append(next, m); return true })
-				if len(next) != 1 || next[0].Attributes[dispatch.AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") {
-					t.Errorf("retry = %+v, want attempt 1 in the message's group", next)
+				if len(next) != 1 || next[0].Attributes[dispatch.AttrAttempt] != "1" || next[0].Group != Group("acme", "m1") || next[0].Tenant != "acme" {
+					t.Errorf("retry = %+v, want attempt 1 in the message's group and tenant", next)
 				}
 			}
 		})
@@ -183,7 +183,7 @@ type fakeApps map[string]bool
 
 func (a fakeApps) App(_ context.Context, tenant, id string) (credential.App, error) {
 	if a[tenant+"/"+id] {
-		return credential.App{Tenant: tenant, ID: id}, nil
+		return credential.App{Tenant: tenant, ID: id, Enabled: true, APNs: &credential.Meta{}, FCM: &credential.Meta{}}, nil
 	}
 	return credential.App{}, push.E("fake", push.NotFound, errors.New("no app"))
 }
@@ -266,6 +266,9 @@ func TestAPI(t *testing.T) {
 		if m.Group != Group(pm.Tenant, pm.MessageID) {
 			t.Errorf("group %q for message %s", m.Group, pm.MessageID)
 		}
+		if m.Tenant != pm.Tenant {
+			t.Errorf("queue tenant %q for message %s of %q: receives are fair by it", m.Tenant, pm.MessageID, pm.Tenant)
+		}
 		queued = append(queued, pm)
 		return true
 	})
@@ -283,10 +286,10 @@ func TestAPI(t *testing.T) {
 	}
 	other := strings.Repeat("cd", 32)
 	ledger[0] = []credential.Outcome{
-		{Platform: push.APNs, Token: apnsToken, Result: credential.Retry},
-		{Platform: push.APNs, Token: other, Result: credential.InvalidToken},
+		{Platform: push.APNs, Token: apnsToken, Result: push.Retry},
+		{Platform: push.APNs, Token: other, Result: push.InvalidToken},
 	}
-	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: strings.ToUpper(apnsToken), Result: credential.Delivered}}
+	ledger[1] = []credential.Outcome{{Platform: push.APNs, Token: strings.ToUpper(apnsToken), Result: push.Delivered}}
 	st, err := api.Status(context.Background(), "acme", "order-42")
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/localqueue"
 	"mobilepush/shared/push"
@@ -44,6 +43,7 @@ const DefaultVisibility = 5 * time.Minute
 // *localqueue.Queue implements it.
 type Queue interface {
 	Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]localqueue.Received, error)
+	ReceiveQuiet(ctx context.Context, max int, visibility, wait time.Duration) ([]localqueue.Received, error)
 	Settle(ctx context.Context, receiptHandle string, next, dead []localqueue.SendInput) error
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 	ExpireGroups(ctx context.Context) (int, error)
@@ -65,7 +65,8 @@ type Sender interface {
 type WorkerConfig struct {
 	Queue  Queue
 	Sender Sender
-	// Workers is how many messages are sent at once; 0 means 4.
+	// Workers is how many messages are sent at once; 0 means 4. One
+	// more is sent by the quiet lane (see Run).
 	Workers int
 	// Visibility is how long a received message stays hidden: the
 	// queue's visibility timeout, and the dispatch lease (configure the
@@ -115,6 +116,12 @@ const maxReceive = 10
 // ends, then lets the messages being sent finish for at most Grace and
 // returns. One receive takes as many messages as there are free workers
 // (up to 10), in one queue transaction.
+//
+// Beside the workers a quiet lane sends one message at a time, taken
+// only from quiet tenants: none in flight, or fewer than the busiest
+// tenant (Queue.ReceiveQuiet). When one tenant's backlog keeps every
+// worker busy, another tenant's message starts at once instead of
+// waiting for a worker to finish.
 func (w *Worker) Run(ctx context.Context) {
 	// Sends run under their own context: ctx ending stops receiving,
 	// and Grace later stops the sends.
@@ -132,6 +139,7 @@ func (w *Worker) Run(ctx context.Context) {
 	}()
 	var wg sync.WaitGroup
 	wg.Go(func() { w.expireGroups(ctx) })
+	wg.Go(func() { w.quietLane(ctx, sendCtx) })
 	free := make(chan struct{}, w.cfg.Workers) // a token per busy worker
 	failures := 0
 	for ctx.Err() == nil {
@@ -170,6 +178,25 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 	}
 	wg.Wait()
+}
+
+// quietLane sends the messages of quiet tenants, one at a time, until
+// ctx ends.
+func (w *Worker) quietLane(ctx, sendCtx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		msgs, err := w.cfg.Queue.ReceiveQuiet(ctx, 1, w.cfg.Visibility, 5*time.Second)
+		if err != nil {
+			failures++
+			w.log.Error("receive_failed", "lane", "quiet", "err", err)
+			sleep(ctx, min(time.Duration(failures)*time.Second, 30*time.Second))
+			continue
+		}
+		failures = 0
+		for _, m := range msgs {
+			w.handle(sendCtx, m)
+		}
+	}
 }
 
 // expireGroups drops the stats of long-finished messages once an hour.
@@ -244,9 +271,9 @@ func (w *Worker) handle(ctx context.Context, rm localqueue.Received) {
 		log.Warn("complete_failed", "err", err)
 	}
 	log.Info("message_sent", "tokens", d.Message.Tokens.Len(),
-		"delivered", res.Counts[credential.Delivered], "invalid_token", res.Counts[credential.InvalidToken],
-		"retry", res.Counts[credential.Retry], "credential_fault", res.Counts[credential.CredentialFault],
-		"rejected", res.Counts[credential.Rejected], "dead_letters", len(dead), "retry_queued", len(next) > 0,
+		"delivered", res.Counts[push.Delivered], "invalid_token", res.Counts[push.InvalidToken],
+		"retry", res.Counts[push.Retry], "credential_fault", res.Counts[push.CredentialFault],
+		"rejected", res.Counts[push.Rejected], "dead_letters", len(dead), "retry_queued", len(next) > 0,
 		"duration_ms", time.Since(start).Milliseconds())
 }
 
@@ -282,14 +309,14 @@ func followUps(rm localqueue.Received, d dispatch.Delivery, res dispatch.Result)
 		if err != nil {
 			return nil, nil, err
 		}
-		next = append(next, localqueue.SendInput{Body: body, Group: rm.Group, Delay: retry.Delay, Attributes: retry.Attributes})
+		next = append(next, localqueue.SendInput{Body: body, Group: rm.Group, Tenant: rm.Tenant, Delay: retry.Delay, Attributes: retry.Attributes})
 	}
 	for _, dl := range dls {
 		body, err := Encode(dl.Message)
 		if err != nil {
 			return nil, nil, err
 		}
-		dead = append(dead, localqueue.SendInput{Body: body, Group: rm.Group, Reason: dl.Reason, Attributes: dl.Attributes})
+		dead = append(dead, localqueue.SendInput{Body: body, Group: rm.Group, Tenant: rm.Tenant, Reason: dl.Reason, Attributes: dl.Attributes})
 	}
 	return next, dead, nil
 }
@@ -297,12 +324,12 @@ func followUps(rm localqueue.Received, d dispatch.Delivery, res dispatch.Result)
 // firstInput is the queue input of m, a message the application server
 // sent (its queue body), enqueued at at.
 func firstInput(m *push.Message, body []byte, at time.Time) localqueue.SendInput {
-	return localqueue.SendInput{Body: body, Group: Group(m.Tenant, m.MessageID), Attributes: dispatch.FirstAttributes(at)}
+	return localqueue.SendInput{Body: body, Group: Group(m.Tenant, m.MessageID), Tenant: m.Tenant, Attributes: dispatch.FirstAttributes(at)}
 }
 
 // deadInput is rm as it is, dead-lettered for reason.
 func deadInput(rm localqueue.Received, reason string) localqueue.SendInput {
-	return localqueue.SendInput{Body: rm.Body, Group: rm.Group, Reason: reason, Attributes: dispatch.DeadAttributes(rm.Attributes, reason)}
+	return localqueue.SendInput{Body: rm.Body, Group: rm.Group, Tenant: rm.Tenant, Reason: reason, Attributes: dispatch.DeadAttributes(rm.Attributes, reason)}
 }
 
 // Encode returns the queue body of m: its JSON without HTML escaping.

@@ -53,29 +53,29 @@ const (
 // Priorities returns every valid non-empty Priority.
 func Priorities() []Priority { return []Priority{PriorityHigh, PriorityNormal} }
 
-// PushType is an APNs apns-push-type, as Apple defines them. Empty means
+// APNsType is an APNs apns-push-type, as Apple defines them. Empty means
 // alert, or background for a message that only sets content_available.
-type PushType string
+type APNsType string
 
 // The APNs push types.
 const (
-	PushTypeAlert        PushType = "alert"
-	PushTypeBackground   PushType = "background"
-	PushTypeLocation     PushType = "location"
-	PushTypeVoIP         PushType = "voip"
-	PushTypeComplication PushType = "complication"
-	PushTypeFileProvider PushType = "fileprovider"
-	PushTypeMDM          PushType = "mdm"
-	PushTypeLiveActivity PushType = "liveactivity"
-	PushTypePushToTalk   PushType = "pushtotalk"
-	PushTypeWidgets      PushType = "widgets"
-	PushTypeControls     PushType = "controls"
+	APNsAlert        APNsType = "alert"
+	APNsBackground   APNsType = "background"
+	APNsLocation     APNsType = "location"
+	APNsVoIP         APNsType = "voip"
+	APNsComplication APNsType = "complication"
+	APNsFileProvider APNsType = "fileprovider"
+	APNsMDM          APNsType = "mdm"
+	APNsLiveActivity APNsType = "liveactivity"
+	APNsPushToTalk   APNsType = "pushtotalk"
+	APNsWidgets      APNsType = "widgets"
+	APNsControls     APNsType = "controls"
 )
 
-// PushTypes returns every valid non-empty PushType.
-func PushTypes() []PushType {
-	return []PushType{PushTypeAlert, PushTypeBackground, PushTypeLocation, PushTypeVoIP, PushTypeComplication,
-		PushTypeFileProvider, PushTypeMDM, PushTypeLiveActivity, PushTypePushToTalk, PushTypeWidgets, PushTypeControls}
+// APNsTypes returns every valid non-empty APNsType.
+func APNsTypes() []APNsType {
+	return []APNsType{APNsAlert, APNsBackground, APNsLocation, APNsVoIP, APNsComplication,
+		APNsFileProvider, APNsMDM, APNsLiveActivity, APNsPushToTalk, APNsWidgets, APNsControls}
 }
 
 // InterruptionLevel is an APNs interruption-level (iOS 15+).
@@ -141,7 +141,7 @@ type Notification struct {
 
 // APNsOptions are options only Apple devices use.
 type APNsOptions struct {
-	PushType          PushType          `json:"push_type,omitempty"`
+	PushType          APNsType          `json:"push_type,omitempty"`
 	ThreadID          string            `json:"thread_id,omitempty"`
 	InterruptionLevel InterruptionLevel `json:"interruption_level,omitempty"`
 	ContentAvailable  bool              `json:"content_available,omitempty"`
@@ -240,14 +240,17 @@ func (m *Message) Validate() error {
 	if len(m.CollapseKey) > MaxCollapseKey {
 		return tooLarge("collapse_key: %d bytes, at most %d (APNs apns-collapse-id)", len(m.CollapseKey), MaxCollapseKey)
 	}
+	if strings.IndexFunc(m.CollapseKey, unicode.IsControl) >= 0 {
+		return invalid("collapse_key: must not contain control characters (it is sent as the apns-collapse-id header)")
+	}
 	a := m.APNs
-	if a.PushType != "" && !slices.Contains(PushTypes(), a.PushType) {
-		return invalid("apns.push_type: %q is not an APNs push type (%s)", a.PushType, joinEnum(PushTypes()))
+	if a.PushType != "" && !slices.Contains(APNsTypes(), a.PushType) {
+		return invalid("apns.push_type: %q is not an APNs push type (%s)", a.PushType, joinEnum(APNsTypes()))
 	}
 	if a.InterruptionLevel != "" && !slices.Contains(InterruptionLevels(), a.InterruptionLevel) {
 		return invalid("apns.interruption_level: %q, want one of %s", a.InterruptionLevel, joinEnum(InterruptionLevels()))
 	}
-	if a.PushType == PushTypeBackground {
+	if a.PushType == APNsBackground {
 		switch {
 		case !a.ContentAvailable:
 			return invalid("apns.push_type: background needs apns.content_available")
@@ -286,8 +289,8 @@ func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) e
 	}
 	seen := make(map[string]int, total)
 	for i, t := range m.Tokens.APNs {
-		if len(t) < MinAPNsToken || len(t) > MaxAPNsToken || len(t)%2 != 0 || !isHex(t) {
-			return invalid("tokens.apns[%d]: not an APNs device token (%d-%d hex characters)", i, MinAPNsToken, MaxAPNsToken)
+		if err := CheckToken(APNs, t); err != nil {
+			return invalid("tokens.apns[%d]: %v", i, err)
 		}
 		k := "a" + strings.ToLower(t)
 		if j, dup := seen[k]; dup {
@@ -296,13 +299,10 @@ func (m *Message) validateTokens(invalid, tooLarge func(string, ...any) error) e
 		seen[k] = i
 	}
 	for i, t := range m.Tokens.FCM {
-		switch {
-		case t == "":
-			return invalid("tokens.fcm[%d]: empty", i)
-		case len(t) > MaxFCMToken:
-			return tooLarge("tokens.fcm[%d]: %d bytes, at most %d", i, len(t), MaxFCMToken)
-		case strings.IndexFunc(t, unicode.IsSpace) >= 0:
-			return invalid("tokens.fcm[%d]: contains white space", i)
+		if err := CheckToken(FCM, t); errors.Is(err, ErrTokenTooLong) {
+			return tooLarge("tokens.fcm[%d]: %v", i, err)
+		} else if err != nil {
+			return invalid("tokens.fcm[%d]: %v", i, err)
 		}
 		k := "f" + t
 		if j, dup := seen[k]; dup {
@@ -351,15 +351,15 @@ func joinEnum[T ~string](vs []T) string {
 // APNsPushType returns the apns-push-type m is sent with: apns.push_type,
 // else background for a message that only sets content_available (no
 // title, subtitle, body, badge or sound), else alert.
-func (m *Message) APNsPushType() PushType {
+func (m *Message) APNsPushType() APNsType {
 	if m.APNs.PushType != "" {
 		return m.APNs.PushType
 	}
 	n := m.Notification
 	if m.APNs.ContentAvailable && n.Title == "" && n.Subtitle == "" && n.Body == "" && n.Badge == nil && n.Sound == "" {
-		return PushTypeBackground
+		return APNsBackground
 	}
-	return PushTypeAlert
+	return APNsAlert
 }
 
 // APNsPriority returns the apns-priority m is sent with: 10 for high, 5
@@ -372,7 +372,7 @@ func (m *Message) APNsPriority() int {
 	case PriorityNormal:
 		return 5
 	}
-	if m.APNsPushType() == PushTypeBackground {
+	if m.APNsPushType() == APNsBackground {
 		return 5
 	}
 	return 10

@@ -75,19 +75,21 @@ func TestValidate(t *testing.T) {
 		{"ttl negative", func(m *Message) { m.TTLSeconds = new(-1) }, Invalid, "ttl_seconds"},
 		{"collapse key 64", func(m *Message) { m.CollapseKey = strings.Repeat("c", 64) }, Other, ""},
 		{"collapse key 65", func(m *Message) { m.CollapseKey = strings.Repeat("c", 65) }, TooLarge, "collapse_key: 65 bytes, at most 64"},
+		{"collapse key with a line break", func(m *Message) { m.CollapseKey = "a\r\nx-evil: 1" }, Invalid, "collapse_key: must not contain control characters"},
+		{"collapse key with NUL", func(m *Message) { m.CollapseKey = "a\x00b" }, Invalid, "collapse_key: must not contain control characters"},
 		{"bad push type", func(m *Message) { m.APNs.PushType = "push" }, Invalid, `apns.push_type: "push" is not an APNs push type`},
 		{"bad interruption level", func(m *Message) { m.APNs.InterruptionLevel = "loud" }, Invalid, "apns.interruption_level"},
 		{"background without content-available", func(m *Message) {
 			m.Notification = Notification{}
 			m.Data = map[string]string{"k": "v"}
-			m.APNs.PushType = PushTypeBackground
+			m.APNs.PushType = APNsBackground
 		}, Invalid, "background needs apns.content_available"},
 		{"background with alert", func(m *Message) {
-			m.APNs = APNsOptions{PushType: PushTypeBackground, ContentAvailable: true}
+			m.APNs = APNsOptions{PushType: APNsBackground, ContentAvailable: true}
 		}, Invalid, "a background push carries no title"},
 		{"background high", func(m *Message) {
 			m.Notification = Notification{}
-			m.APNs = APNsOptions{PushType: PushTypeBackground, ContentAvailable: true}
+			m.APNs = APNsOptions{PushType: APNsBackground, ContentAvailable: true}
 			m.Priority = PriorityHigh
 		}, Invalid, "priority: a background push must be normal"},
 		{"bad color", func(m *Message) { m.Android.Color = "red" }, Invalid, `android.color: "red", want #RRGGBB`},
@@ -201,14 +203,14 @@ func TestAPNsDerived(t *testing.T) {
 	tests := []struct {
 		name         string
 		m            Message
-		wantType     PushType
+		wantType     APNsType
 		wantPriority int
 	}{
-		{"alert default", Message{Notification: Notification{Title: "t"}}, PushTypeAlert, 10},
-		{"normal", Message{Notification: Notification{Title: "t"}, Priority: PriorityNormal}, PushTypeAlert, 5},
-		{"content-available only", Message{APNs: APNsOptions{ContentAvailable: true}}, PushTypeBackground, 5},
-		{"content-available with badge", Message{APNs: APNsOptions{ContentAvailable: true}, Notification: Notification{Badge: new(1)}}, PushTypeAlert, 10},
-		{"explicit voip high", Message{APNs: APNsOptions{PushType: PushTypeVoIP}, Priority: PriorityHigh}, PushTypeVoIP, 10},
+		{"alert default", Message{Notification: Notification{Title: "t"}}, APNsAlert, 10},
+		{"normal", Message{Notification: Notification{Title: "t"}, Priority: PriorityNormal}, APNsAlert, 5},
+		{"content-available only", Message{APNs: APNsOptions{ContentAvailable: true}}, APNsBackground, 5},
+		{"content-available with badge", Message{APNs: APNsOptions{ContentAvailable: true}, Notification: Notification{Badge: new(1)}}, APNsAlert, 10},
+		{"explicit voip high", Message{APNs: APNsOptions{PushType: APNsVoIP}, Priority: PriorityHigh}, APNsVoIP, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,3 +40,29 @@ func ParseEnvironment(s string) (Environment, error) {
 	}
 	return e, nil
 }
+
+// CredentialKind is the format of a platform credential. Its strings are
+// stored with every credential and shown by the API.
+type CredentialKind string
+
+// The credential kinds.
+const (
+	APNsP12 CredentialKind = "apns_p12" // APNs certificate with its private key (uploaded as .p12)
+	APNsP8  CredentialKind = "apns_p8"  // APNs token-auth key (.p8) with key id and team id
+	FCMJSON CredentialKind = "fcm_json" // Firebase service-account key (JSON)
+)
+
+// Valid reports whether k is a known kind.
+func (k CredentialKind) Valid() bool { return k == APNsP12 || k == APNsP8 || k == FCMJSON }
+
+// Platform returns the platform a credential of kind k is used for, or ""
+// for an unknown kind.
+func (k CredentialKind) Platform() Platform {
+	switch k {
+	case APNsP12, APNsP8:
+		return APNs
+	case FCMJSON:
+		return FCM
+	}
+	return ""
+}

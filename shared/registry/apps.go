@@ -9,7 +9,6 @@ import (
 	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -97,7 +96,7 @@ func (s *Service) Update(ctx context.Context, who Principal, id string, expect i
 		if err != nil {
 			return credential.App{}, err
 		}
-		if m := app.APNs; m != nil && m.Kind == credential.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
+		if m := app.APNs; m != nil && m.Kind == push.APNsP12 && m.Facts.Environment != "both" && m.Facts.Environment != string(*patch.Environment) {
 			return credential.App{}, &push.Error{Op: op, Kind: push.Unprocessable, Code: string(certinfo.EnvironmentMismatch),
 				Msg: fmt.Sprintf("the APNs certificate serves only %s; upload a certificate for %s first", m.Facts.Environment, *patch.Environment)}
 		}
@@ -196,7 +195,7 @@ func (s *Service) rotated(ctx context.Context, app credential.App, p push.Platfo
 		BundleID: m.Facts.BundleID, ProjectID: m.Facts.ProjectID, NotAfter: m.Facts.NotAfter,
 		Reason: reason, Message: msg, Action: "None needed; check that pushes are delivered.", CheckedAt: m.Status.CheckedAt}
 	if !m.Facts.NotAfter.IsZero() {
-		days := expiry.DaysLeft(m.Facts.NotAfter, s.now())
+		days := push.DaysLeft(m.Facts.NotAfter, s.now())
 		d.DaysLeft = &days
 	}
 	_ = s.Events.Publish(context.WithoutCancel(ctx), []alert.Event{{Type: alert.CredentialRotated, Detail: d}})
@@ -233,7 +232,7 @@ func (s *Service) Rollback(ctx context.Context, who Principal, id string, p push
 	}
 	var due time.Time
 	if na := cur.Previous.Facts.NotAfter; !na.IsZero() {
-		due = expiry.FirstDue(s.Thresholds, na, s.now())
+		due = push.FirstDue(s.Thresholds, na, s.now())
 	}
 	app, err = s.Store.Rollback(ctx, credential.RollbackRequest{Tenant: who.Tenant, ID: id, Platform: p, Expect: expect, Status: st, DueAt: due, Actor: who.Subject})
 	if err != nil {
@@ -347,18 +346,26 @@ func (s *Service) Inspect(ctx context.Context, env push.Environment, apns *APNsU
 
 // TestPush sends msg through the app's credential of platform p and
 // returns the provider's answer; the attempt is audited.
-// Errors: Invalid, NotFound (no app or no credential), Transient, Internal.
+// The token is checked as the queue checks it (push.CheckToken) before
+// any connection sees it; a disabled app sends nothing.
+// Errors: Invalid, NotFound (no app or no credential), Unprocessable (a
+// disabled app), Transient, Internal.
 func (s *Service) TestPush(ctx context.Context, who Principal, id string, p push.Platform, msg TestMessage) (Answer, error) {
 	const op = "registry.TestPush"
 	if !p.Valid() {
 		return Answer{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", p)
 	}
-	if msg.Token == "" {
-		return Answer{}, push.Errorf(op, push.Invalid, "token is required")
+	if err := push.CheckToken(p, msg.Token); err != nil {
+		return Answer{}, push.Errorf(op, push.Invalid, "token: %v", err)
 	}
 	app, err := s.Store.Get(ctx, who.Tenant, id)
 	if err != nil {
 		return Answer{}, err
+	}
+	if !app.Enabled {
+		// As a queued send to a disabled app is refused (and nothing is
+		// sent for it): a test push proves only what the app would do.
+		return Answer{}, push.Errorf(op, push.Unprocessable, "app %s is disabled: enable it (PATCH /v1/apps/%s {\"enabled\": true}) to send to it", id, id)
 	}
 	meta := app.Meta(p)
 	if meta == nil {

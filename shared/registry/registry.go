@@ -14,12 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"mobilepush/shared/alert"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
 
@@ -63,11 +63,17 @@ type Service struct {
 	Pusher    TestPusher
 	Events    alert.Publisher
 	// Thresholds are the expiry checker's alert thresholds in days (nil:
-	// expiry.DefaultThresholds): a new certificate is first due when the
+	// push.DefaultThresholds): a new certificate is first due when the
 	// highest is crossed.
 	Thresholds []int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Inspections bounds the offline inspections run at once (0:
+	// DefaultInspections()); more wait for a slot.
+	Inspections int
+
+	inspectOnce sync.Once
+	inspect     *inspections
 }
 
 func (s *Service) now() time.Time {
@@ -187,30 +193,38 @@ func (c *Checked) Warnings() []certinfo.Warning {
 // checkAPNs inspects an APNs upload offline, then live on env. A .cer is
 // paired with pending, the app's pending signing request (nil: none).
 func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env push.Environment, pending *pendingPair) (*Checked, error) {
-	var r *certinfo.Report
 	formats := up.formats()
 	switch {
 	case up.BundleID == "":
 		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id is required")
+	case !validBundleID(up.BundleID):
+		// It becomes the apns-topic header of the live check and of
+		// every push: refused before any connection sees it.
+		return nil, push.Errorf(op, push.Invalid, "apns.bundle_id: at most %d letters, digits, '-' and '.' (e.g. com.example.app)", maxBundleID)
 	case len(formats) > 1:
 		return nil, push.Errorf(op, push.Invalid, "apns: give one of p12, pem, cer or p8, not %s", strings.Join(formats, " and "))
-	case len(up.P12) > 0:
-		if !up.HasPassword {
-			return nil, push.Errorf(op, push.Invalid, "apns.password is required with a .p12 (send \"\" for an empty password)")
-		}
-		r = s.Inspector.P12(up.P12, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
-	case len(up.PEM) > 0:
-		r = s.Inspector.PEMBundle(up.PEM, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
-	case len(up.Cer) > 0:
-		if pending == nil {
-			return nil, noPendingRequest(op, "")
-		}
-		r = s.Inspector.Cer(up.Cer, certinfo.CerRequest{Key: pending.key, RequestedAt: pending.meta.CreatedAt, BundleID: up.BundleID, Environment: env})
-	case len(up.P8) > 0:
-		r = s.Inspector.P8(up.P8, certinfo.P8Request{KeyID: up.KeyID, TeamID: up.TeamID})
-		r.RequestedBundleID = up.BundleID
-	default:
+	case len(up.P12) > 0 && !up.HasPassword:
+		return nil, push.Errorf(op, push.Invalid, "apns.password is required with a .p12 (send \"\" for an empty password)")
+	case len(up.Cer) > 0 && pending == nil:
+		return nil, noPendingRequest(op, "")
+	case len(formats) == 0:
 		return nil, push.Errorf(op, push.Invalid, "apns: give p12 (with password), pem, cer (after a signing request) or p8 (with key_id and team_id)")
+	}
+	r, err := s.inspected(ctx, op, func(in *certinfo.Inspector) *certinfo.Report {
+		switch {
+		case len(up.P12) > 0:
+			return in.P12(up.P12, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
+		case len(up.PEM) > 0:
+			return in.PEMBundle(up.PEM, certinfo.P12Request{Password: string(up.Password.Reveal()), BundleID: up.BundleID, Environment: env})
+		case len(up.Cer) > 0:
+			return in.Cer(up.Cer, certinfo.CerRequest{Key: pending.key, RequestedAt: pending.meta.CreatedAt, BundleID: up.BundleID, Environment: env})
+		}
+		r := in.P8(up.P8, certinfo.P8Request{KeyID: up.KeyID, TeamID: up.TeamID})
+		r.RequestedBundleID = up.BundleID
+		return r
+	})
+	if err != nil {
+		return nil, err
 	}
 	c, err := s.prove(ctx, op, push.APNs, r, liveEnvironment(env, r), up.BundleID)
 	if err == nil && len(up.Cer) > 0 {
@@ -218,6 +232,24 @@ func (s *Service) checkAPNs(ctx context.Context, op string, up *APNsUpload, env 
 		c.fromPending = &ref
 	}
 	return c, err
+}
+
+// maxBundleID is Apple's limit on a bundle id (CFBundleIdentifier), with
+// room for a topic suffix such as ".complication".
+const maxBundleID = 155 + len(".complication")
+
+// validBundleID reports whether id has the form of a bundle id (or an
+// APNs topic made from one): letters, digits, '-' and '.'.
+func validBundleID(id string) bool {
+	if len(id) > maxBundleID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // liveEnvironment is the APNs gateway a live check uses: the requested
@@ -237,7 +269,10 @@ func (s *Service) checkFCM(ctx context.Context, op string, up *FCMUpload) (*Chec
 	if len(up.ServiceAccountJSON) == 0 {
 		return nil, push.Errorf(op, push.Invalid, "fcm.service_account_json is required")
 	}
-	r := s.Inspector.ServiceAccount(up.ServiceAccountJSON)
+	r, err := s.inspected(ctx, op, func(in *certinfo.Inspector) *certinfo.Report { return in.ServiceAccount(up.ServiceAccountJSON) })
+	if err != nil {
+		return nil, err
+	}
 	return s.prove(ctx, op, push.FCM, r, "", "")
 }
 
@@ -268,9 +303,9 @@ func (s *Service) prove(ctx context.Context, op string, p push.Platform, r *cert
 	f := facts(r)
 	var due time.Time
 	if !f.NotAfter.IsZero() {
-		due = expiry.FirstDue(s.Thresholds, f.NotAfter, now)
+		due = push.FirstDue(s.Thresholds, f.NotAfter, now)
 	}
-	if r.Kind == certinfo.APNsP8 { // a token key serves any bundle of its team: the app's is its topic
+	if r.Kind == push.APNsP8 { // a token key serves any bundle of its team: the app's is its topic
 		f.BundleID, f.Topics = topic, []string{topic}
 	}
 	return &Checked{Platform: p, Report: r, Live: live, upload: credential.Upload{Material: m, Facts: f, Status: st, DueAt: due}}, nil
@@ -280,7 +315,7 @@ func (s *Service) prove(ctx context.Context, op string, p push.Platform, r *cert
 func material(r *certinfo.Report) (credential.Material, error) {
 	n := r.Normalized()
 	switch r.Kind {
-	case certinfo.APNsP12:
+	case push.APNsP12:
 		var chain, key []byte
 		for rest := n.Reveal(); ; {
 			var b *pem.Block
@@ -297,11 +332,11 @@ func material(r *certinfo.Report) (credential.Material, error) {
 		if len(chain) == 0 || len(key) == 0 {
 			return credential.Material{}, errors.New("normalized .p12 material lacks its chain or key")
 		}
-		return credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}, nil
-	case certinfo.APNsP8:
-		return credential.Material{Kind: credential.APNsP8, PrivateKeyPEM: n, KeyID: r.KeyID, TeamID: r.TeamID}, nil
-	case certinfo.FCMJSON:
-		return credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(bytes.Clone(n.Reveal()))}, nil
+		return credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)}, nil
+	case push.APNsP8:
+		return credential.Material{Kind: push.APNsP8, PrivateKeyPEM: n, KeyID: r.KeyID, TeamID: r.TeamID}, nil
+	case push.FCMJSON:
+		return credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(bytes.Clone(n.Reveal()))}, nil
 	}
 	return credential.Material{}, fmt.Errorf("unknown report kind %q", r.Kind)
 }

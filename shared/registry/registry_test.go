@@ -9,7 +9,6 @@ import (
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"mobilepush/shared/certinfo"
-	"mobilepush/shared/credential"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
@@ -39,7 +38,7 @@ func TestMaterialSplitsTheP12Chain(t *testing.T) {
 		name string
 		got  bool
 	}{
-		{"kind", m.Kind == credential.APNsP12},
+		{"kind", m.Kind == push.APNsP12},
 		{"chain holds two certificates", bytes.Count(m.CertificateChainPEM.Reveal(), []byte("BEGIN CERTIFICATE")) == 2},
 		{"chain holds no key", !bytes.Contains(m.CertificateChainPEM.Reveal(), []byte("PRIVATE KEY"))},
 		{"key is PKCS#8", bytes.HasPrefix(m.PrivateKeyPEM.Reveal(), []byte("-----BEGIN PRIVATE KEY-----"))},

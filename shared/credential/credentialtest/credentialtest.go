@@ -167,7 +167,7 @@ func ptr[T any](v T) *T { return &v }
 
 func testCreateGet(t *testing.T, h *harness) {
 	ten := tenant(t)
-	apns, fcm := newMaterial(credential.APNsP12), newMaterial(credential.FCMJSON)
+	apns, fcm := newMaterial(push.APNsP12), newMaterial(push.FCMJSON)
 	app := h.create(ten, "app-1", &apns, &fcm)
 	if app.Version != 1 || app.APNs == nil || app.FCM == nil {
 		t.Fatalf("created app = %+v, want version 1 with both credentials", app)
@@ -175,8 +175,10 @@ func testCreateGet(t *testing.T, h *harness) {
 	if app.APNs.Status.State != credential.OK || app.APNs.Secret.VersionID == "" || app.APNs.DueAt.IsZero() {
 		t.Fatalf("apns meta = %+v, want ok, a version id and a due time", app.APNs)
 	}
-	if !app.APNs.DueAt.Equal(apns.facts.NotAfter.Add(-60 * 24 * time.Hour)) {
-		t.Errorf("apns due_at = %v, want 60 days before not_after %v", app.APNs.DueAt, apns.facts.NotAfter)
+	// credential.DefaultDue: the moment 60 days are left, the highest of
+	// push.DefaultThresholds (less than 61 days before not_after).
+	if want := push.Crossed(apns.facts.NotAfter, 60); !app.APNs.DueAt.Equal(want) || push.DaysLeft(apns.facts.NotAfter, app.APNs.DueAt) != 60 {
+		t.Errorf("apns due_at = %v, want %v, when 60 days are left before not_after %v", app.APNs.DueAt, want, apns.facts.NotAfter)
 	}
 	sameApp(t, must(h.svc.Get(h.ctx, ten, "app-1")).get(t), app)
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "app-1", push.APNs)).get(t), apns)
@@ -191,7 +193,7 @@ func testCreateGet(t *testing.T, h *harness) {
 	wantKind(t, err, push.NotFound)
 
 	// Same id again: Conflict, and the first app is untouched.
-	_, err = h.svc.Create(h.ctx, credential.CreateRequest{Tenant: ten, ID: "app-1", Name: "again", APNs: newMaterial(credential.APNsP8).upload()})
+	_, err = h.svc.Create(h.ctx, credential.CreateRequest{Tenant: ten, ID: "app-1", Name: "again", APNs: newMaterial(push.APNsP8).upload()})
 	wantKind(t, err, push.Conflict)
 	if !errors.Is(err, credential.ErrAppExists) {
 		t.Errorf("error %v does not wrap ErrAppExists", err)
@@ -201,10 +203,10 @@ func testCreateGet(t *testing.T, h *harness) {
 
 func testCreateInvalid(t *testing.T, h *harness) {
 	ten := tenant(t)
-	p12 := newMaterial(credential.APNsP12)
-	huge := newMaterial(credential.FCMJSON)
+	p12 := newMaterial(push.APNsP12)
+	huge := newMaterial(push.FCMJSON)
 	huge.mat.ServiceAccountJSON = push.NewRedacted(bytes.Repeat([]byte(huge.marker), credential.MaxSecretSize/len(huge.marker)+1))
-	noKey := newMaterial(credential.APNsP12)
+	noKey := newMaterial(push.APNsP12)
 	noKey.mat.PrivateKeyPEM = push.Redacted{}
 	tests := []struct {
 		name string
@@ -237,7 +239,7 @@ func testCreateInvalid(t *testing.T, h *harness) {
 
 func testNotFound(t *testing.T, h *harness) {
 	ten := tenant(t)
-	up := newMaterial(credential.APNsP8)
+	up := newMaterial(push.APNsP8)
 	tests := []struct {
 		name string
 		call func() error
@@ -280,10 +282,10 @@ func testNotFound(t *testing.T, h *harness) {
 
 func testTenantIsolation(t *testing.T, h *harness) {
 	a, b := tenant(t)+"-a", tenant(t)+"-b"
-	apns := newMaterial(credential.APNsP12)
+	apns := newMaterial(push.APNsP12)
 	appA := h.create(a, "shared-id", &apns, nil)
 
-	other := newMaterial(credential.APNsP8)
+	other := newMaterial(push.APNsP8)
 	_, err := h.svc.Get(h.ctx, b, "shared-id")
 	wantKind(t, err, push.NotFound)
 	_, err = h.svc.Material(h.ctx, b, "shared-id", push.APNs)
@@ -301,7 +303,7 @@ func testTenantIsolation(t *testing.T, h *harness) {
 	}
 
 	// b may use the same id independently.
-	fcm := newMaterial(credential.FCMJSON)
+	fcm := newMaterial(push.FCMJSON)
 	appB := h.create(b, "shared-id", nil, &fcm)
 	if appB.APNs != nil {
 		t.Fatal("tenant b's app sees tenant a's credential")
@@ -479,13 +481,13 @@ func allEvents(t *testing.T, h *harness, ten, id string) []credential.Event {
 
 func testRotateRollback(t *testing.T, h *harness) {
 	ten := tenant(t)
-	first := newMaterial(credential.APNsP12)
+	first := newMaterial(push.APNsP12)
 	app := h.create(ten, "rot", &first, nil)
 	v1 := app.APNs.Secret
 
-	second := newMaterial(credential.APNsP8)
+	second := newMaterial(push.APNsP8)
 	rot := must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "rot", Platform: push.APNs, Expect: app.Version, Upload: *second.upload(), Actor: "admin"})).get(t)
-	if rot.Version != 2 || rot.APNs.Kind != credential.APNsP8 || rot.APNs.Secret.ID != v1.ID ||
+	if rot.Version != 2 || rot.APNs.Kind != push.APNsP8 || rot.APNs.Secret.ID != v1.ID ||
 		rot.APNs.Secret.PreviousVersionID != v1.VersionID || rot.APNs.Secret.VersionID == v1.VersionID {
 		t.Fatalf("after rotate: %+v", rot.APNs)
 	}
@@ -497,13 +499,13 @@ func testRotateRollback(t *testing.T, h *harness) {
 	sameMaterial(t, must(h.svc.PreviousMaterial(h.ctx, ten, "rot", push.APNs)).get(t), first)
 
 	// A stale If-Match changes nothing.
-	third := newMaterial(credential.APNsP12)
+	third := newMaterial(push.APNsP12)
 	_, err := h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "rot", Platform: push.APNs, Expect: 1, Upload: *third.upload()})
 	wantKind(t, err, push.PreconditionFailed)
 	sameApp(t, must(h.svc.Get(h.ctx, ten, "rot")).get(t), rot)
 
 	back := must(h.svc.Rollback(h.ctx, credential.RollbackRequest{Tenant: ten, ID: "rot", Platform: push.APNs, Expect: rot.Version, Actor: "admin"})).get(t)
-	if back.APNs.Kind != credential.APNsP12 || back.APNs.Secret.VersionID != v1.VersionID || back.APNs.Secret.PreviousVersionID != rot.APNs.Secret.VersionID {
+	if back.APNs.Kind != push.APNsP12 || back.APNs.Secret.VersionID != v1.VersionID || back.APNs.Secret.PreviousVersionID != rot.APNs.Secret.VersionID {
 		t.Fatalf("after rollback: %+v", back.APNs)
 	}
 	if asJSON(t, back.APNs.Facts) != asJSON(t, first.facts) {
@@ -519,7 +521,7 @@ func testRotateRollback(t *testing.T, h *harness) {
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "rot", push.APNs)).get(t), second)
 
 	// A platform rotated in for the first time has nothing to roll back to.
-	fcm := newMaterial(credential.FCMJSON)
+	fcm := newMaterial(push.FCMJSON)
 	withFCM := must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "rot", Platform: push.FCM, Upload: *fcm.upload()})).get(t)
 	if withFCM.FCM == nil || withFCM.FCM.Previous != nil {
 		t.Fatalf("fcm after first rotate: %+v", withFCM.FCM)
@@ -533,14 +535,14 @@ func testRotateRollback(t *testing.T, h *harness) {
 
 func testRotationCrash(t *testing.T, h *harness) {
 	ten := tenant(t)
-	first := newMaterial(credential.APNsP12)
+	first := newMaterial(push.APNsP12)
 	app := h.create(ten, "crash", &first, nil)
 
 	// The secret write succeeds, then the metadata write fails.
 	h.meta.setFailApply(func(credential.Change) error {
 		return push.E("fault.Apply", push.Transient, errInjected)
 	})
-	next := newMaterial(credential.APNsP12)
+	next := newMaterial(push.APNsP12)
 	_, err := h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "crash", Platform: push.APNs, Upload: *next.upload()})
 	wantKind(t, err, push.Transient)
 	if h.secrets.putVersions != 1 {
@@ -558,7 +560,7 @@ func testRotationCrash(t *testing.T, h *harness) {
 	}
 
 	// A later rotation works, and its rollback returns the first material.
-	third := newMaterial(credential.APNsP8)
+	third := newMaterial(push.APNsP8)
 	must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "crash", Platform: push.APNs, Upload: *third.upload()})).get(t)
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "crash", push.APNs)).get(t), third)
 	must(h.svc.Rollback(h.ctx, credential.RollbackRequest{Tenant: ten, ID: "crash", Platform: push.APNs})).get(t)
@@ -567,13 +569,13 @@ func testRotationCrash(t *testing.T, h *harness) {
 
 func testPromoteFailure(t *testing.T, h *harness) {
 	ten := tenant(t)
-	first := newMaterial(credential.FCMJSON)
+	first := newMaterial(push.FCMJSON)
 	h.create(ten, "promote", nil, &first)
 
 	// The metadata commits, then moving the current stage fails: the
 	// metadata is the truth, so the new credential is in use.
 	h.secrets.set(func(f *faultySecrets) { f.failPromote = true })
-	next := newMaterial(credential.FCMJSON)
+	next := newMaterial(push.FCMJSON)
 	app := must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "promote", Platform: push.FCM, Upload: *next.upload()})).get(t)
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "promote", push.FCM)).get(t), next)
 	if !strings.Contains(h.logs.String(), "promote_secret_version_failed") {
@@ -582,7 +584,7 @@ func testPromoteFailure(t *testing.T, h *harness) {
 	h.secrets.set(func(f *faultySecrets) { f.failPromote = false })
 
 	// The next rotation repairs the stage and goes on normally.
-	third := newMaterial(credential.FCMJSON)
+	third := newMaterial(push.FCMJSON)
 	must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "promote", Platform: push.FCM, Expect: app.Version, Upload: *third.upload()})).get(t)
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "promote", push.FCM)).get(t), third)
 	sameMaterial(t, must(h.svc.PreviousMaterial(h.ctx, ten, "promote", push.FCM)).get(t), next)
@@ -590,7 +592,7 @@ func testPromoteFailure(t *testing.T, h *harness) {
 
 func testRemovePlatform(t *testing.T, h *harness) {
 	ten := tenant(t)
-	apns, fcm := newMaterial(credential.APNsP8), newMaterial(credential.FCMJSON)
+	apns, fcm := newMaterial(push.APNsP8), newMaterial(push.FCMJSON)
 	app := h.create(ten, "rm", &apns, &fcm)
 	secretID := app.APNs.Secret.ID
 
@@ -612,7 +614,7 @@ func testRemovePlatform(t *testing.T, h *harness) {
 
 func testDeleteAndSweep(t *testing.T, h *harness) {
 	ten := tenant(t)
-	apns, fcm := newMaterial(credential.APNsP12), newMaterial(credential.FCMJSON)
+	apns, fcm := newMaterial(push.APNsP12), newMaterial(push.FCMJSON)
 	app := h.create(ten, "del", &apns, &fcm)
 
 	wantKind(t, h.svc.Delete(h.ctx, ten, "del", app.Version+5, "admin"), push.PreconditionFailed)
@@ -664,7 +666,7 @@ func testDeleteAndSweep(t *testing.T, h *harness) {
 
 func testSetStatus(t *testing.T, h *harness) {
 	ten := tenant(t)
-	apns := newMaterial(credential.APNsP12)
+	apns := newMaterial(push.APNsP12)
 	app := h.create(ten, "st", &apns, nil)
 	ver := app.APNs.Secret.VersionID
 
@@ -709,12 +711,12 @@ func testDue(t *testing.T, h *harness) {
 	mk := func(ten, id string, apnsDue, fcmDue time.Time) credential.App {
 		r := credential.CreateRequest{Tenant: ten, ID: id, Name: id}
 		if !apnsDue.IsZero() {
-			m := newMaterial(credential.APNsP8)
+			m := newMaterial(push.APNsP8)
 			r.APNs = m.upload()
 			r.APNs.DueAt = apnsDue
 		}
 		if !fcmDue.IsZero() {
-			m := newMaterial(credential.FCMJSON)
+			m := newMaterial(push.FCMJSON)
 			r.FCM = m.upload()
 			r.FCM.DueAt = fcmDue
 		}
@@ -764,15 +766,15 @@ func testDue(t *testing.T, h *harness) {
 
 func testAudit(t *testing.T, h *harness) {
 	ten := tenant(t)
-	first := newMaterial(credential.APNsP12)
+	first := newMaterial(push.APNsP12)
 	app := h.create(ten, "aud", &first, nil)
 	must(h.svc.Update(h.ctx, credential.UpdateRequest{Tenant: ten, ID: "aud", Patch: credential.Patch{Name: ptr("x")}, Actor: "alice"})).get(t)
-	second := newMaterial(credential.APNsP12)
+	second := newMaterial(push.APNsP12)
 	must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "aud", Platform: push.APNs, Upload: *second.upload(), Actor: "bob"})).get(t)
 	must(h.svc.Rollback(h.ctx, credential.RollbackRequest{Tenant: ten, ID: "aud", Platform: push.APNs, Actor: "bob"})).get(t)
 	must(h.svc.SetStatus(h.ctx, credential.StatusRequest{Tenant: ten, ID: "aud", Platform: push.APNs, Status: credential.Status{State: credential.Expiring, Reason: "expiring_soon"}, Actor: "expiry"})).get(t)
 	custom := must(h.svc.AppendAudit(h.ctx, credential.Event{Tenant: ten, AppID: "aud", Action: "validate", Platform: push.APNs, Actor: "carol", Result: "live_ok"})).get(t)
-	fcm := newMaterial(credential.FCMJSON)
+	fcm := newMaterial(push.FCMJSON)
 	must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "aud", Platform: push.FCM, Upload: *fcm.upload(), Actor: "dave"})).get(t)
 	must(h.svc.RemovePlatform(h.ctx, credential.RemoveRequest{Tenant: ten, ID: "aud", Platform: push.FCM, Actor: "dave"})).get(t)
 	if err := h.svc.Delete(h.ctx, ten, "aud", 0, "erin"); err != nil {
@@ -849,28 +851,28 @@ func testLedger(t *testing.T, h *harness) {
 
 	tok := func(i int) string { return fmt.Sprintf("token-%02d", i) }
 	for i := range 3 {
-		if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(i), Result: credential.Delivered}); err != nil {
+		if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(i), Result: push.Delivered}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(1), Result: credential.Retry})
+	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(1), Result: push.Retry})
 	wantKind(t, err, push.Conflict)
 	if !errors.Is(err, credential.ErrOutcomeRecorded) {
 		t.Fatalf("error %v does not wrap ErrOutcomeRecorded", err)
 	}
-	err = h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(5), Result: credential.Delivered})
+	err = h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(5), Result: push.Delivered})
 	wantKind(t, err, push.PreconditionFailed)
 	if !errors.Is(err, credential.ErrLeaseLost) {
 		t.Fatalf("error %v does not wrap ErrLeaseLost", err)
 	}
 	// The same token on the other platform is a different entry.
-	if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.FCM, Token: tok(1), Result: credential.InvalidToken, Reason: "UNREGISTERED"}); err != nil {
+	if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.FCM, Token: tok(1), Result: push.InvalidToken, Reason: "UNREGISTERED"}); err != nil {
 		t.Fatal(err)
 	}
 
 	// w1 dies; after the lease w2 takes over and sees the recorded outcomes.
 	h.clock.Advance(lease + time.Second)
-	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: credential.Delivered})
+	err = h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: push.Delivered})
 	wantKind(t, err, push.PreconditionFailed)
 	c2 := must(h.svc.Lease(h.ctx, key, "w2", lease)).get(t)
 	if c2.Owner != "w2" || c2.Leases != c.Leases+1 {
@@ -885,7 +887,7 @@ func testLedger(t *testing.T, h *harness) {
 			t.Errorf("outcome %+v lacks time or TTL", o)
 		}
 	}
-	if err := h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: credential.Delivered}); err != nil {
+	if err := h.svc.RecordOutcome(h.ctx, key, "w2", credential.Outcome{Platform: push.APNs, Token: tok(3), Result: push.Delivered}); err != nil {
 		t.Fatal(err)
 	}
 	err = h.svc.Complete(h.ctx, key, "w1")
@@ -919,8 +921,8 @@ func testLedger(t *testing.T, h *harness) {
 
 func testSecretHygiene(t *testing.T, h *harness) {
 	ten := tenant(t)
-	apns := newMaterial(credential.APNsP12)
-	fcm := newMaterial(credential.FCMJSON)
+	apns := newMaterial(push.APNsP12)
+	fcm := newMaterial(push.FCMJSON)
 	app := h.create(ten, "hyg", &apns, &fcm)
 	markers := []string{apns.marker, fcm.marker}
 
@@ -932,7 +934,7 @@ func testSecretHygiene(t *testing.T, h *harness) {
 		}
 		errs = append(errs, err)
 	}
-	huge := newMaterial(credential.FCMJSON)
+	huge := newMaterial(push.FCMJSON)
 	huge.mat.ServiceAccountJSON = push.NewRedacted(bytes.Repeat([]byte(huge.marker), credential.MaxSecretSize/len(huge.marker)+1))
 	markers = append(markers, huge.marker)
 	_, err := h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "hyg", Platform: push.FCM, Upload: *huge.upload()})

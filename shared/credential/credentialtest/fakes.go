@@ -139,12 +139,12 @@ type fakeMaterial struct {
 	facts  credential.Facts
 }
 
-func newMaterial(k credential.Kind) fakeMaterial {
+func newMaterial(k push.CredentialKind) fakeMaterial {
 	m := secretText()
 	fp := secretText()[6:] // a fingerprint-like fact, not secret
 	notAfter := time.Now().UTC().Add(200 * 24 * time.Hour).Truncate(time.Second)
 	switch k {
-	case credential.APNsP12:
+	case push.APNsP12:
 		return fakeMaterial{
 			mat:    credential.Material{Kind: k, CertificateChainPEM: pem("CERTIFICATE", m), PrivateKeyPEM: pem("PRIVATE KEY", m)},
 			marker: m,
@@ -154,7 +154,7 @@ func newMaterial(k credential.Kind) fakeMaterial {
 				Environment: "both", NotBefore: notAfter.Add(-365 * 24 * time.Hour), NotAfter: notAfter,
 			},
 		}
-	case credential.APNsP8:
+	case push.APNsP8:
 		return fakeMaterial{
 			mat:    credential.Material{Kind: k, PrivateKeyPEM: pem("PRIVATE KEY", m), KeyID: "KEY1234567", TeamID: "ABCDE12345"},
 			marker: m,
@@ -163,7 +163,7 @@ func newMaterial(k credential.Kind) fakeMaterial {
 	default:
 		js := `{"type":"service_account","project_id":"demo","private_key_id":"` + m + `","private_key":"` + m + `","client_email":"sa@demo.iam.gserviceaccount.com"}`
 		return fakeMaterial{
-			mat:    credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted([]byte(js))},
+			mat:    credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted([]byte(js))},
 			marker: m,
 			facts:  credential.Facts{FingerprintSHA256: fp, ProjectID: "demo", ClientEmail: "sa@demo.iam.gserviceaccount.com", PrivateKeyID: "pk1"},
 		}

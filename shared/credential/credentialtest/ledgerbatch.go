@@ -53,9 +53,9 @@ func checkVerdicts(t *testing.T, what string, errs []error, want []verdict) {
 }
 
 // ledgerState returns the recorded result per "platform/token" of key.
-func ledgerState(t *testing.T, h *harness, key credential.MessageKey) map[string]credential.Result {
+func ledgerState(t *testing.T, h *harness, key credential.MessageKey) map[string]push.Outcome {
 	t.Helper()
-	got := map[string]credential.Result{}
+	got := map[string]push.Outcome{}
 	for _, o := range must(h.svc.Outcomes(h.ctx, key)).get(t) {
 		k := string(o.Platform) + "/" + o.Token
 		if _, dup := got[k]; dup {
@@ -69,7 +69,7 @@ func ledgerState(t *testing.T, h *harness, key credential.MessageKey) map[string
 	return got
 }
 
-func outcomesOf(p push.Platform, tokens []string, r credential.Result) []credential.Outcome {
+func outcomesOf(p push.Platform, tokens []string, r push.Outcome) []credential.Outcome {
 	out := make([]credential.Outcome, len(tokens))
 	for i, tok := range tokens {
 		out[i] = credential.Outcome{Platform: p, Token: tok, Result: r, Reason: "reason-" + string(r)}
@@ -92,16 +92,16 @@ func repeat(v verdict, n int) []verdict {
 func testLedgerBatch(t *testing.T, h *harness) {
 	ten := tenant(t)
 	const lease = 30 * time.Second
-	dup := outcomesOf(push.APNs, batchTokens("d", 0, 4), credential.Delivered)
-	dup = append(dup, credential.Outcome{Platform: push.APNs, Token: "d-0001", Result: credential.Retry}) // again, later
-	dup = append(dup, credential.Outcome{Platform: push.FCM, Token: "d-0001", Result: credential.Retry})  // another platform
-	big := outcomesOf(push.FCM, batchTokens("big", 0, 250), credential.Delivered)
+	dup := outcomesOf(push.APNs, batchTokens("d", 0, 4), push.Delivered)
+	dup = append(dup, credential.Outcome{Platform: push.APNs, Token: "d-0001", Result: push.Retry}) // again, later
+	dup = append(dup, credential.Outcome{Platform: push.FCM, Token: "d-0001", Result: push.Retry})  // another platform
+	big := outcomesOf(push.FCM, batchTokens("big", 0, 250), push.Delivered)
 	mixed := []credential.Outcome{
-		{Platform: push.APNs, Token: "m-1", Result: credential.Delivered},
-		{Platform: push.APNs, Token: "", Result: credential.Delivered},
-		{Platform: "web", Token: "m-2", Result: credential.Delivered},
+		{Platform: push.APNs, Token: "m-1", Result: push.Delivered},
+		{Platform: push.APNs, Token: "", Result: push.Delivered},
+		{Platform: "web", Token: "m-2", Result: push.Delivered},
 		{Platform: push.APNs, Token: "m-3"},
-		{Platform: push.APNs, Token: "m-4", Result: credential.Rejected},
+		{Platform: push.APNs, Token: "m-4", Result: push.Rejected},
 	}
 
 	tests := []struct {
@@ -112,30 +112,30 @@ func testLedgerBatch(t *testing.T, h *harness) {
 		batch []credential.Outcome
 		want  []verdict
 		// state is the ledger afterwards ("platform/token" -> result).
-		state map[string]credential.Result
+		state map[string]push.Outcome
 	}{
 		{
-			name: "empty", owner: "w1", batch: nil, want: nil, state: map[string]credential.Result{},
+			name: "empty", owner: "w1", batch: nil, want: nil, state: map[string]push.Outcome{},
 		},
 		{
 			name: "duplicate token in the batch and one recorded before",
 			setup: func(t *testing.T, key credential.MessageKey) {
-				if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: "d-0002", Result: credential.InvalidToken}); err != nil {
+				if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.APNs, Token: "d-0002", Result: push.InvalidToken}); err != nil {
 					t.Fatal(err)
 				}
 			},
 			owner: "w1", batch: dup,
 			want: []verdict{recorded, recorded, taken, recorded, taken, recorded},
-			state: map[string]credential.Result{
-				"apns/d-0000": credential.Delivered, "apns/d-0001": credential.Delivered, "apns/d-0002": credential.InvalidToken,
-				"apns/d-0003": credential.Delivered, "fcm/d-0001": credential.Retry,
+			state: map[string]push.Outcome{
+				"apns/d-0000": push.Delivered, "apns/d-0001": push.Delivered, "apns/d-0002": push.InvalidToken,
+				"apns/d-0003": push.Delivered, "fcm/d-0001": push.Retry,
 			},
 		},
 		{
 			name: "lease lost to the clock", owner: "w1",
 			setup: func(t *testing.T, key credential.MessageKey) { h.clock.Advance(lease + time.Second) },
-			batch: outcomesOf(push.APNs, batchTokens("l", 0, 3), credential.Delivered),
-			want:  repeat(leaseLost, 3), state: map[string]credential.Result{},
+			batch: outcomesOf(push.APNs, batchTokens("l", 0, 3), push.Delivered),
+			want:  repeat(leaseLost, 3), state: map[string]push.Outcome{},
 		},
 		{
 			name: "lease taken over by another worker", owner: "w1",
@@ -143,13 +143,13 @@ func testLedgerBatch(t *testing.T, h *harness) {
 				h.clock.Advance(lease + time.Second)
 				must(h.svc.Lease(h.ctx, key, "w2", lease)).get(t)
 			},
-			batch: outcomesOf(push.APNs, batchTokens("l", 0, 3), credential.Delivered),
-			want:  repeat(leaseLost, 3), state: map[string]credential.Result{},
+			batch: outcomesOf(push.APNs, batchTokens("l", 0, 3), push.Delivered),
+			want:  repeat(leaseLost, 3), state: map[string]push.Outcome{},
 		},
 		{
 			name: "not the owner", owner: "w2",
-			batch: outcomesOf(push.APNs, batchTokens("l", 0, 3), credential.Delivered),
-			want:  repeat(leaseLost, 3), state: map[string]credential.Result{},
+			batch: outcomesOf(push.APNs, batchTokens("l", 0, 3), push.Delivered),
+			want:  repeat(leaseLost, 3), state: map[string]push.Outcome{},
 		},
 		{
 			name: "message complete", owner: "w1",
@@ -158,8 +158,8 @@ func testLedgerBatch(t *testing.T, h *harness) {
 					t.Fatal(err)
 				}
 			},
-			batch: outcomesOf(push.APNs, batchTokens("l", 0, 2), credential.Delivered),
-			want:  repeat(leaseLost, 2), state: map[string]credential.Result{},
+			batch: outcomesOf(push.APNs, batchTokens("l", 0, 2), push.Delivered),
+			want:  repeat(leaseLost, 2), state: map[string]push.Outcome{},
 		},
 		{
 			// More than one store transaction's worth, with tokens taken in
@@ -167,7 +167,7 @@ func testLedgerBatch(t *testing.T, h *harness) {
 			name: "250 outcomes, some taken", owner: "w1",
 			setup: func(t *testing.T, key credential.MessageKey) {
 				for _, i := range []int{0, 150, 249} {
-					if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.FCM, Token: big[i].Token, Result: credential.Retry}); err != nil {
+					if err := h.svc.RecordOutcome(h.ctx, key, "w1", credential.Outcome{Platform: push.FCM, Token: big[i].Token, Result: push.Retry}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -178,12 +178,12 @@ func testLedgerBatch(t *testing.T, h *harness) {
 				v[0], v[150], v[249] = taken, taken, taken
 				return v
 			}(),
-			state: func() map[string]credential.Result {
-				m := map[string]credential.Result{}
+			state: func() map[string]push.Outcome {
+				m := map[string]push.Outcome{}
 				for i, o := range big {
-					m["fcm/"+o.Token] = credential.Delivered
+					m["fcm/"+o.Token] = push.Delivered
 					if i == 0 || i == 150 || i == 249 {
-						m["fcm/"+o.Token] = credential.Retry
+						m["fcm/"+o.Token] = push.Retry
 					}
 				}
 				return m
@@ -192,11 +192,11 @@ func testLedgerBatch(t *testing.T, h *harness) {
 		{
 			name: "invalid outcomes fail alone", owner: "w1", batch: mixed,
 			want:  []verdict{recorded, invalidOut, invalidOut, invalidOut, recorded},
-			state: map[string]credential.Result{"apns/m-1": credential.Delivered, "apns/m-4": credential.Rejected},
+			state: map[string]push.Outcome{"apns/m-1": push.Delivered, "apns/m-4": push.Rejected},
 		},
 		{
-			name: "no owner", owner: "", batch: outcomesOf(push.APNs, batchTokens("o", 0, 2), credential.Delivered),
-			want: repeat(invalidOut, 2), state: map[string]credential.Result{},
+			name: "no owner", owner: "", batch: outcomesOf(push.APNs, batchTokens("o", 0, 2), push.Delivered),
+			want: repeat(invalidOut, 2), state: map[string]push.Outcome{},
 		},
 	}
 	for n, tt := range tests {
@@ -226,7 +226,7 @@ func testLedgerBatch(t *testing.T, h *harness) {
 	}
 
 	// An invalid message key fails every outcome.
-	errs := h.svc.RecordOutcomes(h.ctx, credential.MessageKey{Tenant: ten}, "w1", outcomesOf(push.APNs, []string{"x", "y"}, credential.Delivered))
+	errs := h.svc.RecordOutcomes(h.ctx, credential.MessageKey{Tenant: ten}, "w1", outcomesOf(push.APNs, []string{"x", "y"}, push.Delivered))
 	checkVerdicts(t, "RecordOutcomes with no message id", errs, repeat(invalidOut, 2))
 }
 
@@ -252,10 +252,10 @@ func testLedgerBatchConcurrent(t *testing.T, h *harness) {
 	}
 	var calls []*call
 	for g := range holders {
-		calls = append(calls, &call{owner: "new", batch: outcomesOf(push.APNs, batchTokens("c", g*per/2, per), credential.Delivered)})
+		calls = append(calls, &call{owner: "new", batch: outcomesOf(push.APNs, batchTokens("c", g*per/2, per), push.Delivered)})
 	}
 	for g := range 2 {
-		calls = append(calls, &call{owner: "old", batch: outcomesOf(push.APNs, batchTokens("c", g*per, per), credential.Retry)})
+		calls = append(calls, &call{owner: "old", batch: outcomesOf(push.APNs, batchTokens("c", g*per, per), push.Retry)})
 	}
 	var wg sync.WaitGroup
 	for _, c := range calls {
@@ -285,7 +285,7 @@ func testLedgerBatchConcurrent(t *testing.T, h *harness) {
 		t.Errorf("ledger holds %d outcomes, want %d", len(got), len(want))
 	}
 	for _, tok := range want {
-		if got["apns/"+tok] != credential.Delivered {
+		if got["apns/"+tok] != push.Delivered {
 			t.Errorf("ledger apns/%s = %q, want delivered", tok, got["apns/"+tok])
 		}
 		if wins[tok] != 1 {

@@ -62,7 +62,7 @@ func (h *harness) wantPendingKey(ten, id string, sr signingRequest, want credent
 
 func testPendingCreateReplace(t *testing.T, h *harness) {
 	ten := tenant(t)
-	cur := newMaterial(credential.APNsP12)
+	cur := newMaterial(push.APNsP12)
 	app := h.create(ten, "csr", &cur, nil)
 	_, err := h.svc.Pending(h.ctx, ten, "csr")
 	wantKind(t, err, push.NotFound)
@@ -140,7 +140,7 @@ func testPendingExpire(t *testing.T, h *harness) {
 	wantKind(t, err, push.NotFound)
 	_, _, err = h.svc.PendingPrivateKey(h.ctx, ten, "exp")
 	wantKind(t, err, push.NotFound)
-	up := newMaterial(credential.APNsP12)
+	up := newMaterial(push.APNsP12)
 	_, err = h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "exp", Platform: push.APNs, Upload: *up.upload(), FromPending: &p.Secret})
 	wantKind(t, err, push.Conflict)
 	if a := must(h.svc.Get(h.ctx, ten, "exp")).get(t); a.APNs != nil {
@@ -167,7 +167,7 @@ func testPendingExpire(t *testing.T, h *harness) {
 
 func testPendingConsume(t *testing.T, h *harness) {
 	ten := tenant(t)
-	first := newMaterial(credential.APNsP12)
+	first := newMaterial(push.APNsP12)
 	h.create(ten, "use", &first, nil)
 	sr := newSigningRequest(ten, "use")
 	p := h.pending(sr)
@@ -176,12 +176,12 @@ func testPendingConsume(t *testing.T, h *harness) {
 	stale := p.Secret
 	sr2 := newSigningRequest(ten, "use")
 	p = h.pending(sr2)
-	up := newMaterial(credential.APNsP12)
+	up := newMaterial(push.APNsP12)
 	before := must(h.svc.Get(h.ctx, ten, "use")).get(t)
 	_, err := h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "use", Platform: push.APNs, Upload: *up.upload(), FromPending: &stale})
 	wantKind(t, err, push.Conflict)
 	sameApp(t, must(h.svc.Get(h.ctx, ten, "use")).get(t), before)
-	_, err = h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "use", Platform: push.FCM, Upload: *newMaterial(credential.FCMJSON).upload(), FromPending: &p.Secret})
+	_, err = h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "use", Platform: push.FCM, Upload: *newMaterial(push.FCMJSON).upload(), FromPending: &p.Secret})
 	wantKind(t, err, push.Invalid)
 
 	app := must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "use", Platform: push.APNs, Upload: *up.upload(), FromPending: &p.Secret, Actor: "admin"})).get(t)
@@ -209,7 +209,7 @@ func testPendingConsume(t *testing.T, h *harness) {
 	}
 
 	// Consuming twice is refused; rollback restores the first credential.
-	_, err = h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "use", Platform: push.APNs, Upload: *newMaterial(credential.APNsP12).upload(), FromPending: &p.Secret})
+	_, err = h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "use", Platform: push.APNs, Upload: *newMaterial(push.APNsP12).upload(), FromPending: &p.Secret})
 	wantKind(t, err, push.Conflict)
 	must(h.svc.Rollback(h.ctx, credential.RollbackRequest{Tenant: ten, ID: "use", Platform: push.APNs})).get(t)
 	sameMaterial(t, must(h.svc.Material(h.ctx, ten, "use", push.APNs)).get(t), first)
@@ -217,7 +217,7 @@ func testPendingConsume(t *testing.T, h *harness) {
 	// An app without an APNs credential gets its first one from a request.
 	h.create(ten, "fresh", nil, nil)
 	pf := h.pending(newSigningRequest(ten, "fresh"))
-	cert := newMaterial(credential.APNsP12)
+	cert := newMaterial(push.APNsP12)
 	got := must(h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "fresh", Platform: push.APNs, Upload: *cert.upload(), FromPending: &pf.Secret})).get(t)
 	if got.APNs == nil || got.APNs.Secret.ID == pf.Secret.ID || got.PendingAPNs != nil {
 		t.Fatalf("first credential from a request: %+v, pending %+v", got.APNs, got.PendingAPNs)
@@ -257,7 +257,7 @@ func testPendingDiscard(t *testing.T, h *harness) {
 
 func testPendingCrash(t *testing.T, h *harness) {
 	ten := tenant(t)
-	first := newMaterial(credential.APNsP12)
+	first := newMaterial(push.APNsP12)
 	h.create(ten, "crash", &first, nil)
 	sr := newSigningRequest(ten, "crash")
 	p := h.pending(sr)
@@ -273,7 +273,7 @@ func testPendingCrash(t *testing.T, h *harness) {
 	// The credential's secret version is written, then the commit fails:
 	// the old credential and the pending key are both still there.
 	h.meta.setFailApply(fail)
-	up := newMaterial(credential.APNsP12)
+	up := newMaterial(push.APNsP12)
 	_, err = h.svc.Rotate(h.ctx, credential.RotateRequest{Tenant: ten, ID: "crash", Platform: push.APNs, Upload: *up.upload(), FromPending: &p.Secret})
 	wantKind(t, err, push.Transient)
 	h.meta.setFailApply(nil)
@@ -309,7 +309,7 @@ func testPendingCrash(t *testing.T, h *harness) {
 
 func testPendingDeleteApp(t *testing.T, h *harness) {
 	ten := tenant(t)
-	apns, fcm := newMaterial(credential.APNsP12), newMaterial(credential.FCMJSON)
+	apns, fcm := newMaterial(push.APNsP12), newMaterial(push.FCMJSON)
 	app := h.create(ten, "del", &apns, &fcm)
 	sr := newSigningRequest(ten, "del")
 	p := h.pending(sr)

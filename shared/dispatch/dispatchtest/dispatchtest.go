@@ -107,10 +107,10 @@ func (r *Rig) AddApp(t testing.TB, id string) (credential.App, *testcred.Identit
 	app, err := r.Store.Create(context.Background(), credential.CreateRequest{
 		Tenant: "acme", ID: id, Name: id, Enabled: true, Environment: push.Production,
 		APNs: &credential.Upload{
-			Material: credential.Material{Kind: credential.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
+			Material: credential.Material{Kind: push.APNsP12, CertificateChainPEM: push.NewRedacted(chain), PrivateKeyPEM: push.NewRedacted(key)},
 			Facts:    credential.Facts{BundleID: "com.acme.app", NotAfter: cert.Cert.NotAfter},
 		},
-		FCM: &credential.Upload{Material: credential.Material{Kind: credential.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: "acme-push"}},
+		FCM: &credential.Upload{Material: credential.Material{Kind: push.FCMJSON, ServiceAccountJSON: push.NewRedacted(sa)}, Facts: credential.Facts{ProjectID: "acme-push"}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -572,14 +573,14 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 		writeGoogleError(w, rep)
 		return
 	}
-	name := "projects/" + project + "/messages/fake_message_id"
+	name := "projects/" + url.PathEscape(project) + "/messages/fake_message_id"
 	if !req.ValidateOnly {
 		f.recordSent(msg.Token, req.Message)
 		f.mu.Lock()
 		f.msgSeq++
 		n := f.msgSeq
 		f.mu.Unlock()
-		name = "projects/" + project + "/messages/" + strconv.FormatInt(1700000000000000+n, 10)
+		name = "projects/" + url.PathEscape(project) + "/messages/" + strconv.FormatInt(1700000000000000+n, 10)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	_ = json.NewEncoder(w).Encode(map[string]string{"name": name})

@@ -3,6 +3,7 @@ package fcmtest
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 )
 
@@ -76,7 +77,7 @@ func ThirdPartyAuthError() Reply {
 // PermissionDenied is 403 PERMISSION_DENIED for a project the caller may
 // not send for (or that does not exist).
 func PermissionDenied(project string) Reply {
-	return Reply{Status: http.StatusForbidden, Code: "PERMISSION_DENIED", Message: "Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/" + project + "' (or it may not exist)."}
+	return Reply{Status: http.StatusForbidden, Code: "PERMISSION_DENIED", Message: "Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/" + url.PathEscape(project) + "' (or it may not exist)."}
 }
 
 // ProjectNotFound is 404 NOT_FOUND without an FCM error code.
