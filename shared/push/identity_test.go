@@ -73,3 +73,68 @@ func TestCollapseIDAcrossProcesses(t *testing.T) {
 		t.Errorf("child printed %q, want a line %q", out, want)
 	}
 }
+
+// TestPayloadsCarryTheMessageID: the message id is in the APNs payload
+// and FCM data under MessageIDKey, and the sizes count it.
+func TestPayloadsCarryTheMessageID(t *testing.T) {
+	m := Message{MessageID: "m-1", Notification: Notification{Title: "Hi"}, Data: map[string]string{"a": "1"}, Link: "app://x"}
+	if got, want := string(m.APNsPayload()), `{"aps":{"alert":{"title":"Hi"}},"link":"app://x","mobilepush_message_id":"m-1","a":"1"}`; got != want {
+		t.Errorf("APNsPayload() =\n%s\nwant\n%s", got, want)
+	}
+	d := m.FCMData()
+	if len(d) != 3 || d[MessageIDKey] != "m-1" || d["a"] != "1" || d["link"] != "app://x" {
+		t.Errorf("FCMData() = %v", d)
+	}
+	size := len("Hi")
+	for k, v := range d {
+		size += len(k) + len(v)
+	}
+	if got := m.FCMPayloadSize(); got != size {
+		t.Errorf("FCMPayloadSize() = %d, want %d (the bytes of FCMData and the title)", got, size)
+	}
+	if d := (&Message{MessageID: "m-1", Notification: Notification{Title: "Hi"}}).FCMData(); len(d) != 1 || d[MessageIDKey] != "m-1" {
+		t.Errorf("FCMData() without data = %v, want only the message id", d)
+	}
+}
+
+// TestValidateSizesCountTheMessageIDToCome: a message accepted without
+// an id gets one of NewMessageID's length before it is sent, so Validate
+// measures it with one: a payload that fits only without the id is
+// refused, and one Validate accepts still fits once the id is set.
+func TestValidateSizesCountTheMessageIDToCome(t *testing.T) {
+	for _, p := range []Platform{APNs, FCM} {
+		t.Run(string(p), func(t *testing.T) {
+			m := validMessage()
+			size := func(m *Message) int { return len(m.APNsPayload()) }
+			limit := MaxAPNsPayload
+			if p == FCM {
+				m.Tokens.APNs = nil
+				size, limit = (*Message).FCMPayloadSize, MaxFCMPayload
+			} else {
+				m.Tokens.FCM = nil
+			}
+			// Fill the payload to exactly the limit with a generated id.
+			withID := *m
+			withID.MessageID = NewMessageID()
+			m.Data = map[string]string{"k": strings.Repeat("x", limit-size(&withID)-len(`,"k":""`)*btoi(p == APNs)-len("k")*btoi(p == FCM))}
+			withID.Data = m.Data
+			if got := size(&withID); got != limit {
+				t.Fatalf("set-up: payload with an id is %d bytes, want %d", got, limit)
+			}
+			if err := m.Validate(); err != nil {
+				t.Errorf("at the limit once the id is set: %v", err)
+			}
+			m.Data["k"] += "x"
+			if err := m.Validate(); KindOf(err) != TooLarge {
+				t.Errorf("one byte over once the id is set: %v, want TooLarge", err)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -266,13 +266,22 @@ func (m *Message) Validate() error {
 	if n == (Notification{}) && len(m.Data) == 0 && m.Link == "" && !a.ContentAvailable {
 		return invalid("message: nothing to send: set a notification, data, link or apns.content_available")
 	}
+	// The sizes are those of what is sent, which carries the message id
+	// (MessageIDKey): a message without one is measured with an id of
+	// the length NewMessageID gives it when it is accepted.
+	sized := m
+	if m.MessageID == "" {
+		c := *m
+		c.MessageID = idPlaceholder
+		sized = &c
+	}
 	if len(m.Tokens.APNs) > 0 {
-		if size := len(m.APNsPayload()); size > MaxAPNsPayload {
-			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data and link)", size, MaxAPNsPayload)
+		if size := len(sized.APNsPayload()); size > MaxAPNsPayload {
+			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data, link and %s)", size, MaxAPNsPayload, MessageIDKey)
 		}
 	}
 	if len(m.Tokens.FCM) > 0 {
-		if size := m.FCMPayloadSize(); size > MaxFCMPayload {
+		if size := sized.FCMPayloadSize(); size > MaxFCMPayload {
 			return tooLarge("message: the FCM payload is %d bytes, at most %d (data, link and notification title, body, image)", size, MaxFCMPayload)
 		}
 	}
@@ -394,11 +403,12 @@ func (m *Message) Expiry(sentAt time.Time) (time.Time, bool) {
 //
 //	{"aps":{"alert":{"title","subtitle","body"},"badge","sound","thread-id",
 //	  "interruption-level","content-available":1,"mutable-content":1},
-//	 "link":"...","image":"...", <data keys>...}
+//	 "link":"...","image":"...","mobilepush_message_id":"...", <data keys>...}
 //
 // mutable-content is set when notification.image is (a notification
 // service extension downloads the image named by the "image" key); link,
-// image and data are custom top-level keys, data in key order. Empty
+// image, the message id (MessageIDKey, when m has one) and data are
+// custom top-level keys, data in key order. Empty
 // fields are left out; HTML characters are not escaped. The result is
 // deterministic. Validate limits it to MaxAPNsPayload bytes.
 func (m *Message) APNsPayload() []byte {
@@ -406,7 +416,7 @@ func (m *Message) APNsPayload() []byte {
 }
 
 func (m *Message) apnsSizeHint() int {
-	n := 64 + len(m.Notification.Title) + len(m.Notification.Subtitle) + len(m.Notification.Body) +
+	n := 64 + len(MessageIDKey) + len(m.MessageID) + len(m.Notification.Title) + len(m.Notification.Subtitle) + len(m.Notification.Body) +
 		len(m.Notification.Sound) + len(m.Notification.Image) + len(m.Link) + len(m.APNs.ThreadID)
 	for k, v := range m.Data {
 		n += len(k) + len(v) + 6
@@ -482,6 +492,9 @@ func (m *Message) AppendAPNsPayload(b []byte) []byte {
 	if n.Image != "" {
 		custom("image", n.Image)
 	}
+	if m.MessageID != "" {
+		custom(MessageIDKey, m.MessageID)
+	}
 	keys := make([]string, 0, len(m.Data))
 	for k := range m.Data {
 		keys = append(keys, k)
@@ -545,18 +558,22 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// FCMData returns the FCM data of m: its data plus "link" when set. The
-// result is a new map, or nil when there is nothing.
+// FCMData returns the FCM data of m: its data plus "link" when set and
+// the message id under MessageIDKey when m has one. The result is a new
+// map, or nil when there is nothing.
 func (m *Message) FCMData() map[string]string {
-	if len(m.Data) == 0 && m.Link == "" {
+	if len(m.Data) == 0 && m.Link == "" && m.MessageID == "" {
 		return nil
 	}
-	d := make(map[string]string, len(m.Data)+1)
+	d := make(map[string]string, len(m.Data)+2)
 	for k, v := range m.Data {
 		d[k] = v
 	}
 	if m.Link != "" {
 		d["link"] = m.Link
+	}
+	if m.MessageID != "" {
+		d[MessageIDKey] = m.MessageID
 	}
 	return d
 }
@@ -571,6 +588,9 @@ func (m *Message) FCMPayloadSize() int {
 	}
 	if m.Link != "" {
 		n += len("link") + len(m.Link)
+	}
+	if m.MessageID != "" {
+		n += len(MessageIDKey) + len(m.MessageID)
 	}
 	return n
 }
@@ -626,6 +646,10 @@ func jsonProblem(err error) string {
 	}
 	return "not a JSON object of the v1 message form"
 }
+
+// idPlaceholder stands for the id NewMessageID gives a message accepted
+// without one, when Validate measures its payloads.
+const idPlaceholder = "00000000-0000-4000-8000-000000000000"
 
 // NewMessageID returns a fresh random message id: a version 4 UUID made
 // from crypto/rand, e.g. "3b241101-e2bb-4255-8caf-4136c566a962".

@@ -98,7 +98,7 @@ func TestValidate(t *testing.T) {
 		{"apns payload over", func(m *Message) {
 			m.Tokens.FCM = nil
 			m.Data = map[string]string{"k": strings.Repeat("x", 4100)}
-		}, TooLarge, "the APNs payload is 41"},
+		}, TooLarge, "the APNs payload is 4217 bytes, at most 4096 (notification, data, link and mobilepush_message_id)"},
 		{"fcm payload over", func(m *Message) {
 			m.Tokens.APNs = nil
 			m.Data = map[string]string{"k": strings.Repeat("x", 4100)}
