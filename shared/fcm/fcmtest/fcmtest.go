@@ -71,7 +71,7 @@ type Options struct {
 	// RecordMessages keeps the last message received for every
 	// registration token (see MessageFor). LastMessage is always kept.
 	RecordMessages bool
-	// RecordSent keeps the identities of every send accepted for
+	// RecordSent keeps the identities of every valid send received for
 	// delivery, repeats included (see Sent).
 	RecordSent bool
 	// Now is the clock; default time.Now.
@@ -568,6 +568,9 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 		writeGoogleError(w, rep)
 		return
 	}
+	if !req.ValidateOnly {
+		f.recordSent(msg.Token, req.Message) // whatever the token's fate: a device may have it
+	}
 	// 4. The registration token's own fate.
 	if rep, scripted := f.next(f.tokenScripts, msg.Token); scripted && rep.Status != http.StatusOK {
 		writeGoogleError(w, rep)
@@ -575,7 +578,6 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	name := "projects/" + url.PathEscape(project) + "/messages/fake_message_id"
 	if !req.ValidateOnly {
-		f.recordSent(msg.Token, req.Message)
 		f.mu.Lock()
 		f.msgSeq++
 		n := f.msgSeq

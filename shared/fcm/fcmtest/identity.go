@@ -7,8 +7,8 @@ import (
 )
 
 // Sent is what a device would collapse one send on: the identities of a
-// message the Fake accepted for delivery to a registration token
-// (validate_only sends are not kept). A repeat of a push must carry the
+// valid message the Fake received for delivery to a registration token,
+// whatever it answered (validate_only sends are not kept). A repeat of a push must carry the
 // same identities as its first send, or the device shows it twice.
 type Sent struct {
 	Token          string // the registration token
@@ -69,8 +69,8 @@ func (f *Fake) recordSent(token string, raw json.RawMessage) {
 	f.mu.Unlock()
 }
 
-// Sent returns every send accepted for delivery, oldest first, repeats
-// included (Options.RecordSent must be set).
+// Sent returns every valid send received for delivery, oldest first,
+// repeats included (Options.RecordSent must be set).
 func (f *Fake) Sent() []Sent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
