@@ -80,7 +80,7 @@ func startServerAt(t *testing.T, data string, extra ...string) (base, token stri
 
 // mintP12 mints a universal push certificate for bundle from the test
 // Apple authority and returns it as a password-protected .p12.
-func mintP12(t *testing.T, bundle, password string) ([]byte, *testcred.Identity) {
+func mintP12(t testing.TB, bundle, password string) ([]byte, *testcred.Identity) {
 	t.Helper()
 	ca, err := testcred.AppleWWDR()
 	if err != nil {
