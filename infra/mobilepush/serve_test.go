@@ -97,7 +97,7 @@ func startServerWith(t testing.TB, data string, seed func(data string), extra ..
 
 // mintP12 mints a universal push certificate for bundle from the test
 // Apple authority and returns it as a password-protected .p12.
-func mintP12(t *testing.T, bundle, password string) ([]byte, *testcred.Identity) {
+func mintP12(t testing.TB, bundle, password string) ([]byte, *testcred.Identity) {
 	t.Helper()
 	ca, err := testcred.AppleWWDR()
 	if err != nil {

@@ -48,11 +48,12 @@ func Priority(m *push.Message) int {
 //
 //	{"aps":{"alert":{"title","subtitle","body"},"badge","sound","thread-id",
 //	  "interruption-level","content-available":1,"mutable-content":1},
-//	 "link":"...","image":"...", <data keys>...}
+//	 "link":"...","image":"...","mobilepush_message_id":"...", <data keys>...}
 //
 // mutable-content is set when notification.image is (a notification
 // service extension downloads the image named by the "image" key); link,
-// image and data are custom top-level keys, data in key order. Empty
+// image, the message id (push.MessageIDKey, when m has one) and data are
+// custom top-level keys, data in key order. Empty
 // fields are left out; HTML characters are not escaped. The result is
 // deterministic, and m.APNsPayloadSize() bytes long, which
 // push.Message.Validate limits to push.MaxAPNsPayload.
@@ -127,6 +128,9 @@ func AppendPayload(b []byte, m *push.Message) []byte {
 	}
 	if n.Image != "" {
 		custom("image", n.Image)
+	}
+	if m.MessageID != "" {
+		custom(push.MessageIDKey, m.MessageID)
 	}
 	keys := make([]string, 0, len(m.Data))
 	for k := range m.Data {

@@ -128,6 +128,7 @@ func sizeCases() map[string]push.Message {
 		"mutable-content":   {APNs: push.APNsOptions{MutableContent: true}},
 		"mutable and image": {APNs: push.APNsOptions{MutableContent: true}, Notification: push.Notification{Image: "https://x.example/i.png"}},
 		"link":              {Link: "app://deep/link"},
+		"message id":        {MessageID: "m-1", Data: map[string]string{"a": "1"}},
 		"data":              {Data: map[string]string{"k": "v"}},
 		"data, many keys":   {Data: map[string]string{"z": "26", "a": "1", "m": "", "long key name": strings.Repeat("v", 300)}},
 		"every option": {
@@ -135,7 +136,7 @@ func sizeCases() map[string]push.Message {
 			Data:         map[string]string{"z": "26", "a": "1"},
 			Link:         "app://deep/link",
 			APNs:         push.APNsOptions{PushType: push.APNsAlert, ThreadID: "th", InterruptionLevel: push.InterruptionTimeSensitive, ContentAvailable: true, MutableContent: true},
-			Priority:     push.PriorityHigh, CollapseKey: "c", TTLSeconds: new(60),
+			Priority:     push.PriorityHigh, CollapseKey: "c", TTLSeconds: new(60), MessageID: "m-1",
 		},
 	}
 	for name, s := range tricky {
@@ -182,12 +183,12 @@ func TestPayloadSizeMatchesEncoding(t *testing.T) {
 }
 
 // TestPayloadLimit: Validate's limit is on the encoding's length: a
-// payload of exactly push.MaxAPNsPayload bytes validates, one more byte
-// is TooLarge.
+// payload of exactly push.MaxAPNsPayload bytes (the message id included)
+// validates, one more byte is TooLarge.
 func TestPayloadLimit(t *testing.T) {
 	t.Parallel()
 	for _, filler := range []string{"a", "é", "\n", "\x01", "\u2028"} {
-		m := push.Message{Version: 1, Tenant: "acme", AppID: "app", Tokens: push.Tokens{APNs: []string{strings.Repeat("ab", 32)}},
+		m := push.Message{Version: 1, Tenant: "acme", AppID: "app", MessageID: push.NewMessageID(), Tokens: push.Tokens{APNs: []string{strings.Repeat("ab", 32)}},
 			Notification: push.Notification{Title: "T"}, Data: map[string]string{"k": ""}}
 		for len(apns.Payload(&m))+len(`\u0000`) < push.MaxAPNsPayload { // a filler is at most 6 bytes encoded
 			m.Data["k"] += filler
@@ -205,5 +206,15 @@ func TestPayloadLimit(t *testing.T) {
 		if err := m.Validate(); !push.Is(err, push.TooLarge) {
 			t.Errorf("filler %q: a payload of %d bytes: %v, want TooLarge", filler, len(apns.Payload(&m)), err)
 		}
+	}
+}
+
+// TestPayloadCarriesTheMessageID: the message id is a custom top-level
+// key (push.MessageIDKey) after link and image and before the data, so an
+// app that handles the push itself can drop a repeat.
+func TestPayloadCarriesTheMessageID(t *testing.T) {
+	m := push.Message{MessageID: "m-1", Notification: push.Notification{Title: "Hi"}, Data: map[string]string{"a": "1"}, Link: "app://x"}
+	if got, want := string(apns.Payload(&m)), `{"aps":{"alert":{"title":"Hi"}},"link":"app://x","mobilepush_message_id":"m-1","a":"1"}`; got != want {
+		t.Errorf("Payload() =\n%s\nwant\n%s", got, want)
 	}
 }

@@ -111,14 +111,13 @@ type apnsBatch struct {
 // push sends to tok; answered records the answer when it comes.
 func (b *apnsBatch) push(tok string) {
 	if f := b.fault.Load(); f != nil {
-		b.rec.record(b.ctx, push.APNs, tok, push.CredentialFault, *f, 0)
-		b.release()
+		b.rec.recordThen(b.ctx, write{p: push.APNs, token: tok, res: push.CredentialFault, reason: *f, written: b.release})
 		return
 	}
 	b.msg.PushAsync(b.ctx, tok, b.confirmFn, func(a Answer) { b.answered(tok, a) })
 }
 
-// release frees a push's slots.
+// release frees a push's slots once its outcome is written.
 func (b *apnsBatch) release() {
 	b.s.inFlight.release(b.tenant)
 	<-b.sem
@@ -126,12 +125,11 @@ func (b *apnsBatch) release() {
 }
 
 // answered records the answer to tok's push (the recorder's writers
-// write it; record only queues it): a delivery confirms the credential's
-// environment, a credential fault stops the platform. It runs on the
-// APNs client's goroutine, so what takes time (suspending the platform
-// in the store) runs on another.
+// write it, then free the push's slots; recordThen only queues it): a
+// delivery confirms the credential's environment, a credential fault
+// stops the platform. It runs on the APNs client's goroutine, so what
+// takes time (suspending the platform in the store) runs on another.
 func (b *apnsBatch) answered(tok string, a Answer) {
-	defer b.release()
 	s, ctx := b.s, b.ctx
 	if a.Outcome == push.Delivered && !b.confirmed.Load() {
 		s.confirm(b.ck)
@@ -140,7 +138,7 @@ func (b *apnsBatch) answered(tok string, a Answer) {
 	if a.Outcome == push.CredentialFault && b.fault.CompareAndSwap(nil, &a.Reason) {
 		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, a.Reason) })
 	}
-	b.rec.record(ctx, push.APNs, tok, a.Outcome, a.Reason, 0)
+	b.rec.recordThen(ctx, write{p: push.APNs, token: tok, res: a.Outcome, reason: a.Reason, written: b.release})
 }
 
 // isConfirmed reports whether the credential has delivered to the
@@ -192,14 +190,18 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 			continue
 		}
 		wg.Go(func() {
-			defer s.fcmCalls.release(m.Tenant)
+			// The slot is freed once the chunk's outcomes are written, so
+			// a crash re-sends at most FCMCalls chunks.
+			var written sync.WaitGroup
+			defer func() { written.Wait(); s.fcmCalls.release(m.Tenant) }()
 			answers := msg.SendChunk(ctx, chunk)
 			i := slices.IndexFunc(answers, func(a Answer) bool { return a.Outcome == push.CredentialFault })
 			if i >= 0 && fault.CompareAndSwap(nil, &answers[i].Reason) {
 				s.suspend(ctx, app, push.FCM, answers[i].Reason)
 			}
+			written.Add(len(answers))
 			for i, a := range answers {
-				rec.record(ctx, push.FCM, chunk[i], a.Outcome, a.Reason, a.RetryAfter)
+				rec.recordThen(ctx, write{p: push.FCM, token: chunk[i], res: a.Outcome, reason: a.Reason, retryAfter: a.RetryAfter, written: written.Done})
 			}
 		})
 	}

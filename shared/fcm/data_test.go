@@ -1,6 +1,7 @@
 package fcm_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func TestPayloadSizeMatchesMapping(t *testing.T) {
 		"link":          {Link: "app://deep/link"},
 		"data":          {Data: map[string]string{"k": "v", "empty": ""}},
 		"data and link": {Data: map[string]string{"a": "1"}, Link: "https://x.example/p"},
+		"message id":    {MessageID: "m-1", Notification: push.Notification{Title: "T"}},
 		"unicode": {Notification: push.Notification{Title: uni, Body: uni, Image: "https://x.example/" + uni},
 			Data: map[string]string{uni: uni}, Link: "app://" + uni},
 		"every option": {
@@ -71,10 +73,10 @@ func TestPayloadSizeMatchesMapping(t *testing.T) {
 }
 
 // TestPayloadLimit: a payload of exactly push.MaxFCMPayload bytes of the
-// mapping validates; one more byte is TooLarge.
+// mapping (the message id included) validates; one more byte is TooLarge.
 func TestPayloadLimit(t *testing.T) {
 	t.Parallel()
-	m := push.Message{Version: 1, Tenant: "acme", AppID: "app", Tokens: push.Tokens{FCM: []string{"tok"}},
+	m := push.Message{Version: 1, Tenant: "acme", AppID: "app", MessageID: push.NewMessageID(), Tokens: push.Tokens{FCM: []string{"tok"}},
 		Notification: push.Notification{Title: "T"}, Link: "app://x", Data: map[string]string{"k": ""}}
 	m.Data["k"] = strings.Repeat("é", (push.MaxFCMPayload-mappedSize(&m))/2)
 	for mappedSize(&m) < push.MaxFCMPayload {
@@ -86,5 +88,25 @@ func TestPayloadLimit(t *testing.T) {
 	m.Notification.Body = "B"
 	if err := m.Validate(); !push.Is(err, push.TooLarge) {
 		t.Errorf("a mapping of %d bytes: %v, want TooLarge", mappedSize(&m), err)
+	}
+}
+
+// TestDataCarriesTheMessageID: the FCM data holds the message id under
+// push.MessageIDKey beside the data and link, also when there is no
+// other data.
+func TestDataCarriesTheMessageID(t *testing.T) {
+	tests := []struct {
+		name string
+		m    push.Message
+		want map[string]string
+	}{
+		{"with data", push.Message{MessageID: "m-1", Data: map[string]string{"a": "1"}, Link: "app://x"}, map[string]string{"a": "1", "link": "app://x", push.MessageIDKey: "m-1"}},
+		{"id only", push.Message{MessageID: "m-1", Notification: push.Notification{Title: "Hi"}}, map[string]string{push.MessageIDKey: "m-1"}},
+		{"no id", push.Message{Notification: push.Notification{Title: "Hi"}}, nil},
+	}
+	for _, tt := range tests {
+		if got := fcm.Data(&tt.m); !maps.Equal(got, tt.want) {
+			t.Errorf("%s: Data() = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -157,13 +157,14 @@ type AndroidOptions struct {
 
 // Keys the payloads use themselves, refused in Data.
 var (
-	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key"}
+	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key", MessageIDKey}
 	reservedPrefixes = []string{"google", "gcm"}
 )
 
 // ReservedDataKey reports whether k cannot be a Data key: a key the APNs
 // payload or FCM data already use (aps, link, image, from, message_type,
-// notification, collapse_key) or one starting with a prefix FCM reserves
+// notification, collapse_key, mobilepush_message_id: MessageIDKey) or one
+// starting with a prefix FCM reserves
 // (google, gcm). Keys are compared as they are (case-sensitively).
 func ReservedDataKey(k string) bool {
 	if slices.Contains(reservedKeys, k) {
@@ -221,7 +222,7 @@ func (m *Message) Validate() error {
 		case k == "":
 			return invalid("data: empty key")
 		case ReservedDataKey(k):
-			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, google*, gcm*)", k)
+			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, %s, google*, gcm*)", k, MessageIDKey)
 		}
 	}
 	if m.Link != "" {
@@ -264,13 +265,22 @@ func (m *Message) Validate() error {
 	if n == (Notification{}) && len(m.Data) == 0 && m.Link == "" && !a.ContentAvailable {
 		return invalid("message: nothing to send: set a notification, data, link or apns.content_available")
 	}
+	// The sizes are those of what is sent, which carries the message id
+	// (MessageIDKey): a message without one is measured with an id of
+	// the length NewMessageID gives it when it is accepted.
+	sized := m
+	if m.MessageID == "" {
+		c := *m
+		c.MessageID = idPlaceholder
+		sized = &c
+	}
 	if len(m.Tokens.APNs) > 0 {
-		if size := m.APNsPayloadSize(); size > MaxAPNsPayload {
-			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data and link)", size, MaxAPNsPayload)
+		if size := sized.APNsPayloadSize(); size > MaxAPNsPayload {
+			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data, link and %s)", size, MaxAPNsPayload, MessageIDKey)
 		}
 	}
 	if len(m.Tokens.FCM) > 0 {
-		if size := m.FCMPayloadSize(); size > MaxFCMPayload {
+		if size := sized.FCMPayloadSize(); size > MaxFCMPayload {
 			return tooLarge("message: the FCM payload is %d bytes, at most %d (data, link and notification title, body, image)", size, MaxFCMPayload)
 		}
 	}
@@ -408,6 +418,10 @@ func jsonProblem(err error) string {
 	}
 	return "not a JSON object of the v1 message form"
 }
+
+// idPlaceholder stands for the id NewMessageID gives a message accepted
+// without one, when Validate measures its payloads.
+const idPlaceholder = "00000000-0000-4000-8000-000000000000"
 
 // NewMessageID returns a fresh random message id: a version 4 UUID made
 // from crypto/rand, e.g. "3b241101-e2bb-4255-8caf-4136c566a962".

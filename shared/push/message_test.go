@@ -65,6 +65,7 @@ func TestValidate(t *testing.T) {
 		{"relative image", func(m *Message) { m.Notification.Image = "/img.png" }, Invalid, "notification.image: must be an absolute http or https URL"},
 		{"reserved data key", func(m *Message) { m.Data = map[string]string{"link": "x"} }, Invalid, `data: key "link" is reserved`},
 		{"google data key", func(m *Message) { m.Data = map[string]string{"google.x": "x"} }, Invalid, `data: key "google.x" is reserved`},
+		{"message id data key", func(m *Message) { m.Data = map[string]string{MessageIDKey: "x"} }, Invalid, `data: key "mobilepush_message_id" is reserved`},
 		{"empty data key", func(m *Message) { m.Data = map[string]string{"": "x"} }, Invalid, "data: empty key"},
 		{"relative link", func(m *Message) { m.Link = "orders/1" }, Invalid, "link: must be an absolute URL"},
 		{"bad priority", func(m *Message) { m.Priority = "urgent" }, Invalid, `priority: "urgent", want "high" or "normal"`},
@@ -97,7 +98,7 @@ func TestValidate(t *testing.T) {
 		{"apns payload over", func(m *Message) {
 			m.Tokens.FCM = nil
 			m.Data = map[string]string{"k": strings.Repeat("x", 4100)}
-		}, TooLarge, "the APNs payload is 41"},
+		}, TooLarge, "the APNs payload is 4217 bytes, at most 4096 (notification, data, link and mobilepush_message_id)"},
 		{"fcm payload over", func(m *Message) {
 			m.Tokens.APNs = nil
 			m.Data = map[string]string{"k": strings.Repeat("x", 4100)}

@@ -8,7 +8,8 @@ import (
 // APNsPayloadSize returns the length in bytes of m's APNs JSON payload as
 // shared/apns encodes it (apns.Payload: aps with alert, badge, sound,
 // thread-id, interruption-level, content-available, mutable-content;
-// link, image and data as top-level keys; strings escaped as JSON
+// link, image, the message id under MessageIDKey when m has one, and
+// data as top-level keys; strings escaped as JSON
 // requires, HTML characters not), counted without encoding it. Validate
 // limits it to MaxAPNsPayload; shared/apns tests that it equals the
 // encoding's length byte for byte.
@@ -63,6 +64,9 @@ func (m *Message) APNsPayloadSize() int {
 	if n.Image != "" {
 		custom("image", n.Image)
 	}
+	if m.MessageID != "" {
+		custom(MessageIDKey, m.MessageID)
+	}
 	for k, v := range m.Data {
 		custom(k, v)
 	}
@@ -102,7 +106,7 @@ func jsonStringSize(s string) int {
 
 // FCMPayloadSize returns the bytes FCM counts against its 4096-byte
 // payload limit for m: the keys and values of its FCM data (data plus
-// "link", as shared/fcm maps them) and the notification's title, body
+// "link" and the message id under MessageIDKey, as shared/fcm maps them) and the notification's title, body
 // and image. Validate limits it to MaxFCMPayload; shared/fcm tests that
 // it equals the size of its mapping.
 func (m *Message) FCMPayloadSize() int {
@@ -112,6 +116,9 @@ func (m *Message) FCMPayloadSize() int {
 	}
 	if m.Link != "" {
 		n += len("link") + len(m.Link)
+	}
+	if m.MessageID != "" {
+		n += len(MessageIDKey) + len(m.MessageID)
 	}
 	return n
 }

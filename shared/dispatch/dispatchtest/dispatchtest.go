@@ -77,7 +77,7 @@ func NewRig(t testing.TB) *Rig {
 	t.Helper()
 	r := &Rig{Store: NewStore(t), Notes: NewNotes()}
 	r.Apple = apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
-	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
+	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true, RecordSent: true})
 	pool := clientpool.New(clientpool.Config{
 		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
 		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
