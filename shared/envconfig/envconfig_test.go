@@ -32,7 +32,9 @@ func TestReaderReportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestReaderOK(t *testing.T) {
-	r := New(func(k string) string { return map[string]string{"A": " a ", "D": "2m", "U": "https://x.example/p", "S": "std"}[k] })
+	r := New(func(k string) string {
+		return map[string]string{"A": " a ", "D": "2m", "U": "https://x.example/p", "S": "std"}[k]
+	})
 	if r.Required("A") != "a" || r.Duration("D", 0) != 2*time.Minute || r.URL("U", "") != "https://x.example/p" ||
 		r.OneOf("S", "lean", "lean", "std") != "std" || r.OneOf("UNSET", "lean", "lean", "std") != "lean" || r.Err() != nil {
 		t.Errorf("err = %v", r.Err())
