@@ -21,6 +21,7 @@ import (
 	"mobilepush/shared/apns"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/fcm"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 )
@@ -29,11 +30,16 @@ import (
 // closed when more are needed.
 const DefaultMaxClients = 256
 
-// Config is where the providers are and how many clients to keep.
+// Config is where the providers are, which HTTP/2 stack reaches them
+// and how many clients to keep.
 type Config struct {
 	APNs       apns.Config
 	FCM        fcm.Config
 	MaxClients int
+	// HTTP2Client, when set, is the HTTP/2 stack of every client the Pool
+	// builds (it overrides APNs.HTTP2Client and FCM.HTTP2Client):
+	// h2client.Lean or h2client.Std.
+	HTTP2Client h2client.Stack
 }
 
 // Pool builds and caches provider clients. It is safe for concurrent
@@ -69,6 +75,9 @@ type entry struct {
 func New(cfg Config) *Pool {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.HTTP2Client != "" {
+		cfg.APNs.HTTP2Client, cfg.FCM.HTTP2Client = cfg.HTTP2Client, cfg.HTTP2Client
 	}
 	return &Pool{cfg: cfg, lru: list.New(), byKey: map[key]*list.Element{}}
 }
