@@ -146,6 +146,9 @@ func TestCheckExpiryBesideServe(t *testing.T) {
 	if !strings.Contains(out, "would alert: default/shop apns \"Push Credential Expired\"") || !strings.Contains(out, "would change: default/shop apns: status ok -> expired") {
 		t.Errorf("dry run output = %q", out)
 	}
+	if !strings.Contains(errs, `"msg":"expiry_run","dry_run":true`) {
+		t.Errorf("dry run log = %q, want its expiry_run line marked dry_run", errs)
+	}
 	if got := hook.take(http.StatusNoContent); len(got) != 0 {
 		t.Errorf("dry run posted %d alerts", len(got))
 	}
@@ -233,5 +236,28 @@ func TestServeWithoutAdminSocket(t *testing.T) {
 	}
 	if code, _, errs := cli("queue", "--data", data); code != 1 || !strings.Contains(errs, "mobilepush serve") {
 		t.Errorf("queue: exit %d: %s", code, errs)
+	}
+}
+
+// TestTokenMessagesWithoutServe: without a server the token command says
+// what is wrong in the user's terms: an unknown name without the
+// operation's internals, a missing --tenant and a stray word as usage
+// errors naming them.
+func TestTokenMessagesWithoutServe(t *testing.T) {
+	data := t.TempDir()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"token", "revoke", "nosuch", "--data", data}, 1, "mobilepush token: no token is named \"nosuch\" or has that ID (see `mobilepush token list`)\n"},
+		{[]string{"token", "--data", data}, 2, "mobilepush token: --tenant is required\n"},
+		{[]string{"token", "lsit", "--data", data}, 2, "mobilepush token: unknown command \"lsit\": want list, revoke or create (--tenant T)\n"},
+	}
+	for _, tt := range tests {
+		code, _, errs := cli(tt.args...)
+		if first, _, _ := strings.Cut(errs, "usage:"); code != tt.code || first != tt.want {
+			t.Errorf("%v: exit %d, stderr begins %q; want exit %d and %q", tt.args, code, first, tt.code, tt.want)
+		}
 	}
 }

@@ -197,8 +197,12 @@ func simulatedActor(now time.Time) string {
 }
 
 // runExpiryOnce runs the checker once as req asks. A dry run works on a
-// copy of the store and a recorder instead of the publishers.
+// copy of the store and a recorder instead of the publishers, and its log
+// lines say dry_run (what they count as sent went to the recorder).
 func runExpiryOnce(ctx context.Context, env expiryEnv, req expiryRequest) (expiryResult, error) {
+	if req.DryRun {
+		env.log = env.log.With("dry_run", true)
+	}
 	clock, actor := time.Now, ""
 	if !req.Now.IsZero() {
 		clock, actor = func() time.Time { return req.Now }, simulatedActor(req.Now)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -237,10 +238,10 @@ func sendSQS(ctx context.Context, f sendFlags, msgs []*push.Message, stdout, std
 	results, err := client.Send(ctx, msgs...)
 	for i, r := range results {
 		if r.Err != nil {
-			fmt.Fprintf(stderr, "mobilepush send: message %s (%d tokens) not queued: %v\n", r.MessageID, msgs[i].Tokens.Len(), r.Err)
+			fmt.Fprintf(stderr, "mobilepush send: message %s (%s) not queued: %v\n", r.MessageID, tokensText(msgs[i].Tokens.Len()), r.Err)
 			continue
 		}
-		fmt.Fprintf(stdout, "queued message %s (%d tokens) on %s\n", r.MessageID, msgs[i].Tokens.Len(), f.queueURL)
+		fmt.Fprintf(stdout, "queued message %s (%s) on %s\n", r.MessageID, tokensText(msgs[i].Tokens.Len()), f.queueURL)
 	}
 	if err != nil {
 		return exitFail
@@ -320,7 +321,7 @@ func sendLocal(ctx context.Context, c *apiClient, f sendFlags, msgs []*push.Mess
 		}
 		ids = append(ids, out.MessageID)
 		total += m.Tokens.Len()
-		fmt.Fprintf(stdout, "queued message %s (%d tokens)\n", out.MessageID, m.Tokens.Len())
+		fmt.Fprintf(stdout, "queued message %s (%s)\n", out.MessageID, tokensText(m.Tokens.Len()))
 	}
 	if f.noWait {
 		return exitOK
@@ -332,7 +333,7 @@ func sendLocal(ctx context.Context, c *apiClient, f sendFlags, msgs []*push.Mess
 		fmt.Fprintf(stderr, "mobilepush send: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "done: %d tokens: %s\n", total, countsLine(final))
+	fmt.Fprintf(stdout, "done: %s: %s\n", tokensText(total), countsLine(final))
 	if final.Delivered == 0 {
 		fmt.Fprintf(stderr, "mobilepush send: nothing was delivered%s; see GET /v1/messages/%s\n", reasonsLine(reasons), ids[0])
 		return exitFail
@@ -408,4 +409,12 @@ func waitDone(ctx context.Context, c *apiClient, ids []string, total int, progre
 func countsLine(c localsend.Counts) string {
 	return fmt.Sprintf("delivered %d, invalid_token %d, retry %d, credential_fault %d, rejected %d",
 		c.Delivered, c.InvalidToken, c.Retry, c.CredentialFault, c.Rejected)
+}
+
+// tokensText says n tokens in English: "1 token", "3 tokens".
+func tokensText(n int) string {
+	if n == 1 {
+		return "1 token"
+	}
+	return strconv.Itoa(n) + " tokens"
 }

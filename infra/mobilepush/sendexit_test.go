@@ -47,7 +47,7 @@ func TestSendExitsOneWhenNothingDelivered(t *testing.T) {
 			defer srv.Close()
 			var out, errb bytes.Buffer
 			code := run(context.Background(), []string{"send", "--app", "shop", "--token", strings.Repeat("ab", 32), "--title", "Hi", "--url", srv.URL, "--bearer", "mp_test"}, nil, &out, &errb)
-			if code != tc.code || !strings.Contains(errb.String(), tc.stderr) || !strings.Contains(out.String(), "done: 1 tokens") {
+			if code != tc.code || !strings.Contains(errb.String(), tc.stderr) || !strings.Contains(out.String(), "done: 1 token:") {
 				t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errb.String())
 			}
 		})

@@ -73,13 +73,16 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitUsage
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "mobilepush token: %v\n", err)
+		fmt.Fprintf(stderr, "mobilepush token: %s\n", failureText(err))
 		return exitFail
 	}
 	switch sub {
 	case "create":
-		if *tenant == "" || len(pos) > 0 {
-			return usageErr("--tenant is required and takes no arguments")
+		switch {
+		case len(pos) > 0:
+			return usageErr("unknown command %q: want list, revoke or create (--tenant T)", pos[0])
+		case *tenant == "":
+			return usageErr("--tenant is required")
 		}
 		if _, err := parseTTL(*ttl); err != nil {
 			return usageErr("%v", err)
@@ -220,4 +223,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// failureText is what a command prints for err: the request's own terms
+// (push.MessageOf) for an error the user can fix (a name not found, a
+// conflict, bad input), the whole story for anything else, which the
+// operator running the command needs.
+func failureText(err error) string {
+	switch push.KindOf(err) {
+	case push.Invalid, push.NotFound, push.Conflict, push.Unauthorized, push.Unprocessable, push.TooLarge, push.PreconditionFailed:
+		return push.MessageOf(err)
+	}
+	return err.Error()
 }
