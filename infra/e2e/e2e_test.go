@@ -45,6 +45,7 @@ import (
 	"mobilepush/shared/expiry"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
@@ -89,10 +90,40 @@ func TestE2E(t *testing.T) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dumpLogsOnFailure(t, logDir)
 
 	rie := findRIE(t)
 	bootstraps := buildBootstraps(t, root, dir)
+	t.Logf("built in %s", time.Since(start).Round(time.Millisecond))
+	// The whole drive once per HTTP/2 stack the functions may send over
+	// (the template's Http2Client parameter, HTTP2_CLIENT).
+	for _, stack := range h2client.Stacks {
+		t.Run(string(stack), func(t *testing.T) {
+			e2eDrive(t, e2eSetup{cfg: cfg, root: root, rie: rie, bootstraps: bootstraps, logDir: logDir}, stack)
+		})
+	}
+}
+
+// e2eSetup is what the drives of TestE2E share: the AWS configuration,
+// the module root, aws-lambda-rie, the built functions and the log
+// directory.
+type e2eSetup struct {
+	cfg        aws.Config
+	root, rie  string
+	bootstraps map[string]string
+	logDir     string
+}
+
+// e2eDrive is TestE2E's drive with the functions sending over stack, on
+// AWS resources and fakes of its own.
+func e2eDrive(t *testing.T, set e2eSetup, stack h2client.Stack) {
+	start := time.Now()
+	cfg, root, rie, bootstraps := set.cfg, set.root, set.rie, set.bootstraps
+	dir := t.TempDir()
+	logDir := filepath.Join(set.logDir, string(stack))
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dumpLogsOnFailure(t, logDir)
 
 	// AWS resources in moto, unique to this run (moto is shared and never reset).
 	ddb := dynamodb.NewFromConfig(cfg)
@@ -123,6 +154,7 @@ func TestE2E(t *testing.T) {
 		"FCM_URL":               google.URL,
 		"GOOGLE_TOKEN_URL":      google.TokenURL,
 		"TENANT_CLAIM":          "tenant",
+		"HTTP2_CLIENT":          string(stack),
 		"SSL_CERT_FILE":         roots,
 		"SSL_CERT_DIR":          filepath.Dir(roots), // only our roots: nothing else is trusted
 	})

@@ -21,7 +21,7 @@ import (
 )
 
 const checkExpiryUsage = `usage: mobilepush check-expiry [--data DIR] [--now RFC3339] [--dry-run] [--alert-webhook URL]
-                             [--fake-gateways[=false] | provider URLs]
+                             [--fake-gateways[=false] | provider URLs] [--http2-client lean|std]
 
 Runs one pass of the expiry checker on the embedded store in DIR: warns
 about certificates crossing a threshold, marks expired ones, and re-proves
@@ -98,6 +98,9 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if f.gatewayConflict(fs) {
 		return usageErr("--fake-gateways chooses the provider URLs itself; drop the URL flags")
 	}
+	if err := f.stackErr(); err != nil {
+		return usageErr("--http2-client: %v", err)
+	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
@@ -116,7 +119,7 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 	chosen := false
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
-		case "fake-gateways", "apns-production-url", "apns-sandbox-url", "fcm-url", "google-token-url":
+		case "fake-gateways", "apns-production-url", "apns-sandbox-url", "fcm-url", "google-token-url", "http2-client":
 			chosen = true
 		}
 	})

@@ -156,6 +156,7 @@ func TestCheckExpiryUsage(t *testing.T) {
 		{"bad time", []string{"--data", data, "--now", "yesterday"}},
 		{"bad webhook", []string{"--data", data, "--alert-webhook", "ftp://x"}},
 		{"extra argument", []string{"--data", data, "now"}},
+		{"unknown HTTP/2 client", []string{"--data", data, "--http2-client", "fast"}},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -41,11 +41,17 @@ type serveProc struct {
 }
 
 // startServeProc starts serve on data with extra flags and waits for its URL.
-func startServeProc(t *testing.T, data string, extra ...string) *serveProc {
+func startServeProc(t testing.TB, data string, extra ...string) *serveProc {
 	t.Helper()
-	args := append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--fake-gateways"}, extra...)
+	return startServeWith(t, nil, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--fake-gateways"}, extra...)...)
+}
+
+// startServeWith starts `mobilepush args...` (a serve) with env added to
+// the test's environment and waits for its URL.
+func startServeWith(t testing.TB, env []string, args ...string) *serveProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "MOBILEPUSH_RUN_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "MOBILEPUSH_RUN_MAIN=1"), env...)
 	p := &serveProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
@@ -76,7 +82,7 @@ func startServeProc(t *testing.T, data string, extra ...string) *serveProc {
 }
 
 // kill ends the process with SIGKILL, as a crash would.
-func (p *serveProc) kill(t *testing.T) {
+func (p *serveProc) kill(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -86,7 +92,7 @@ func (p *serveProc) kill(t *testing.T) {
 }
 
 // stop ends the process gracefully (if it still runs).
-func (p *serveProc) stop(t *testing.T) {
+func (p *serveProc) stop(t testing.TB) {
 	t.Helper()
 	if p.cmd.ProcessState != nil {
 		return
@@ -102,7 +108,7 @@ func (p *serveProc) stop(t *testing.T) {
 }
 
 // mintToken runs `mobilepush token` on data.
-func mintToken(t *testing.T, data string) string {
+func mintToken(t testing.TB, data string) string {
 	t.Helper()
 	var tok, errb bytes.Buffer
 	if code := run(context.Background(), []string{"token", "--data", data, "--tenant", "default"}, nil, &tok, &errb); code != 0 {
@@ -112,7 +118,7 @@ func mintToken(t *testing.T, data string) string {
 }
 
 // apiCall sends a JSON request and decodes the JSON answer into out.
-func apiCall(t *testing.T, method, url, token string, body, out any) int {
+func apiCall(t testing.TB, method, url, token string, body, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -142,7 +148,7 @@ func apiCall(t *testing.T, method, url, token string, body, out any) int {
 
 // registerAPNsApp registers an app with a minted production push
 // certificate and returns its id.
-func registerAPNsApp(t *testing.T, base, token string) string {
+func registerAPNsApp(t testing.TB, base, token string) string {
 	t.Helper()
 	p12, _ := mintP12(t, "com.example.app", "demo")
 	var app struct {
@@ -157,7 +163,7 @@ func registerAPNsApp(t *testing.T, base, token string) string {
 	return app.ID
 }
 
-func randomAPNsTokens(t *testing.T, n int) []string {
+func randomAPNsTokens(t testing.TB, n int) []string {
 	t.Helper()
 	out := make([]string, n)
 	for i := range out {

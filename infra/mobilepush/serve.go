@@ -31,6 +31,7 @@ import (
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/httpapi"
 	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
@@ -38,7 +39,7 @@ import (
 	"mobilepush/shared/registry"
 )
 
-const serveUsage = `usage: mobilepush serve [--addr 127.0.0.1:9006] [--data DIR] [--fake-gateways | provider URLs]
+const serveUsage = `usage: mobilepush serve [--addr 127.0.0.1:9006] [--data DIR] [--fake-gateways | provider URLs] [--http2-client lean|std]
 
 Runs the whole system in one process on the embedded store in DIR: the
 HTTP API (bearer tokens from 'mobilepush token'), the admin page at /,
@@ -61,6 +62,7 @@ type serveFlags struct {
 	addr, data                                 string
 	fake                                       bool
 	apnsProduction, apnsSandbox, fcmURL, token string
+	http2Client                                string // --http2-client: lean or std
 	// command names the holder in the data directory's lock; "" means
 	// "mobilepush serve".
 	command string
@@ -93,6 +95,13 @@ func (f *serveFlags) gatewayFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.apnsSandbox, "apns-sandbox-url", apns.SandboxURL, "APNs sandbox `URL`")
 	fs.StringVar(&f.fcmURL, "fcm-url", fcm.DefaultEndpoint, "FCM `URL`")
 	fs.StringVar(&f.token, "google-token-url", fcm.DefaultTokenURL, "Google OAuth token `URL`")
+	fs.StringVar(&f.http2Client, "http2-client", string(h2client.Lean), "HTTP/2 `stack` to Apple and Google: lean (the project's client) or std (golang.org/x/net/http2's Transport)")
+}
+
+// stackErr reports an --http2-client that is neither lean nor std.
+func (f *serveFlags) stackErr() error {
+	_, err := h2client.ParseStack(f.http2Client)
+	return err
 }
 
 // gatewayConflict reports --fake-gateways given with provider URLs (after fs.Parse).
@@ -131,6 +140,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if f.gatewayConflict(fs) {
 		fmt.Fprintln(stderr, "mobilepush serve: --fake-gateways chooses the provider URLs itself; drop the URL flags")
 		fs.Usage()
+		return exitUsage
+	}
+	if err := f.stackErr(); err != nil {
+		fmt.Fprintf(stderr, "mobilepush serve: --http2-client: %v\n", err)
 		return exitUsage
 	}
 	if f.fakeLatency > 0 && !f.fake {
@@ -363,19 +376,21 @@ type fakes struct {
 
 // gateways is what the provider flags of f choose.
 func (f *serveFlags) gateways() gatewayChoice {
+	stack, _ := h2client.ParseStack(f.http2Client) // checked after parsing
 	return gatewayChoice{Fake: f.fake, FakeLatency: f.fakeLatency, APNsProduction: f.apnsProduction,
-		APNsSandbox: f.apnsSandbox, FCM: f.fcmURL, GoogleToken: f.token}
+		APNsSandbox: f.apnsSandbox, FCM: f.fcmURL, GoogleToken: f.token, HTTP2Client: stack}
 }
 
 // gatewayChoice is where a client pool sends: the in-process fakes, or
 // the provider URLs.
 type gatewayChoice struct {
-	Fake           bool          `json:"fake"`
-	FakeLatency    time.Duration `json:"fake_latency,omitempty"`
-	APNsProduction string        `json:"apns_production_url,omitempty"`
-	APNsSandbox    string        `json:"apns_sandbox_url,omitempty"`
-	FCM            string        `json:"fcm_url,omitempty"`
-	GoogleToken    string        `json:"google_token_url,omitempty"`
+	Fake           bool           `json:"fake"`
+	FakeLatency    time.Duration  `json:"fake_latency,omitempty"`
+	APNsProduction string         `json:"apns_production_url,omitempty"`
+	APNsSandbox    string         `json:"apns_sandbox_url,omitempty"`
+	FCM            string         `json:"fcm_url,omitempty"`
+	GoogleToken    string         `json:"google_token_url,omitempty"`
+	HTTP2Client    h2client.Stack `json:"http2_client,omitempty"`
 }
 
 // gatewayPool makes the client pool of g, starting the fakes it chooses
@@ -386,11 +401,14 @@ func gatewayPool(g gatewayChoice) (*clientpool.Pool, *fakes, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return clientpool.New(fk.config()), fk, nil
+		cfg := fk.config()
+		cfg.HTTP2Client = g.HTTP2Client
+		return clientpool.New(cfg), fk, nil
 	}
 	return clientpool.New(clientpool.Config{
-		APNs: apns.Config{ProductionURL: g.APNsProduction, SandboxURL: g.APNsSandbox},
-		FCM:  fcm.Config{Endpoint: g.FCM, TokenURL: g.GoogleToken},
+		APNs:        apns.Config{ProductionURL: g.APNsProduction, SandboxURL: g.APNsSandbox},
+		FCM:         fcm.Config{Endpoint: g.FCM, TokenURL: g.GoogleToken},
+		HTTP2Client: g.HTTP2Client,
 	}), nil, nil
 }
 

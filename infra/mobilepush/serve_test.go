@@ -15,6 +15,7 @@ import (
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/testcred"
 )
 
@@ -97,7 +98,7 @@ func startServerWith(t testing.TB, data string, seed func(data string), extra ..
 
 // mintP12 mints a universal push certificate for bundle from the test
 // Apple authority and returns it as a password-protected .p12.
-func mintP12(t *testing.T, bundle, password string) ([]byte, *testcred.Identity) {
+func mintP12(t testing.TB, bundle, password string) ([]byte, *testcred.Identity) {
 	t.Helper()
 	ca, err := testcred.AppleWWDR()
 	if err != nil {
@@ -144,6 +145,27 @@ func TestServeOfflineDemo(t *testing.T) {
 		t.Errorf("error does not name the holder: %q", err2.String())
 	}
 
+	createDemoApp(t, base, token)
+	if fi, err := os.Stat(filepath.Join(data, "data.db.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("sealing key file: %v %v", fi, err)
+	}
+}
+
+// TestServeHTTP2Client: serve proves both credentials against the fakes
+// over either HTTP/2 stack --http2-client chooses.
+func TestServeHTTP2Client(t *testing.T) {
+	for _, stack := range h2client.Stacks {
+		t.Run(string(stack), func(t *testing.T) {
+			base, token := startServerAt(t, filepath.Join(t.TempDir(), "data"), "--http2-client", string(stack))
+			createDemoApp(t, base, token)
+		})
+	}
+}
+
+// createDemoApp registers an app with minted credentials through the
+// HTTP API and wants both proven live.
+func createDemoApp(t *testing.T, base, token string) {
+	t.Helper()
 	p12, _ := mintP12(t, "com.example.app", "demo")
 	sa, err := testcred.ServiceAccount{}.Bytes()
 	if err != nil {
@@ -161,14 +183,15 @@ func TestServeOfflineDemo(t *testing.T) {
 	if status != 201 || app.APNs.Live.Code != "live_ok" || app.FCM.Live.Code != "live_ok" || app.APNs.Status != "ok" {
 		t.Fatalf("create = %d %+v", status, app)
 	}
-	if fi, err := os.Stat(filepath.Join(data, "data.db.key")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("sealing key file: %v %v", fi, err)
-	}
 }
 
 func TestServeUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"serve", "--fake-gateways", "--fcm-url", "https://x"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage") {
 		t.Errorf("exit %d: %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"serve", "--fake-gateways", "--http2-client", "fast"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--http2-client") {
+		t.Errorf("--http2-client fast: exit %d: %s", code, errb.String())
 	}
 }

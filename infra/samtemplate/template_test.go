@@ -165,7 +165,7 @@ func envRead(t *testing.T, dir string, seen map[string]bool) map[string]bool {
 			continue
 		}
 		switch sel.Sel.Name {
-		case "Required", "Optional", "Int", "URL", "Duration":
+		case "Required", "Optional", "Int", "URL", "Duration", "OneOf":
 		default:
 			continue
 		}
@@ -317,6 +317,34 @@ func TestAlarmsCoverEveryFunction(t *testing.T) {
 			if value(node(a, "MetricName")) != metric || node(a, "AlarmActions") == nil {
 				t.Errorf("no %s alarm with an action for %s", metric, id)
 			}
+		}
+	}
+}
+
+// TestHTTP2Client: the Http2Client parameter (lean by default, or std)
+// reaches the send, register and validate functions (and expiry's live
+// checks) as HTTP2_CLIENT, which awsstack reads.
+func TestHTTP2Client(t *testing.T) {
+	doc := template(t)
+	p := node(doc, "Parameters", "Http2Client")
+	if value(node(p, "Default")) != "lean" {
+		t.Errorf("Http2Client default = %q, want lean", value(node(p, "Default")))
+	}
+	var allowed []string
+	for _, c := range node(p, "AllowedValues").Content {
+		allowed = append(allowed, c.Value)
+	}
+	if strings.Join(allowed, ",") != "lean,std" {
+		t.Errorf("Http2Client allows %v, want [lean std]", allowed)
+	}
+	global := node(doc, "Globals", "Function", "Environment", "Variables")
+	for _, id := range []string{"SendFunction", "RegisterFunction", "ValidateFunction", "ExpiryFunction"} {
+		v := node(doc, "Resources", id, "Properties", "Environment", "Variables", "HTTP2_CLIENT")
+		if v == nil {
+			v = node(global, "HTTP2_CLIENT")
+		}
+		if v == nil || v.Tag != "!Ref" || v.Value != "Http2Client" {
+			t.Errorf("%s: HTTP2_CLIENT is not !Ref Http2Client", id)
 		}
 	}
 }

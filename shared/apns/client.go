@@ -60,8 +60,12 @@ type Config struct {
 	ReadIdleTimeout time.Duration
 	// MaxConns bounds the HTTP/2 connections of one Client; default 8.
 	// Another is opened when the open ones have as many streams in
-	// flight as Apple allows (1000 each).
+	// flight as Apple allows (1000 each). (HTTP2Client std opens as many
+	// as its Transport wants.)
 	MaxConns int
+	// HTTP2Client is the HTTP/2 stack pushes go over: h2client.Lean (the
+	// default) or h2client.Std (golang.org/x/net/http2's Transport).
+	HTTP2Client h2client.Stack
 }
 
 // URL returns the base URL configured for env.
@@ -136,13 +140,25 @@ type Response struct {
 // and keep it: Apple treats rapid reconnects as an attack.
 type Client struct {
 	env     push.Environment
-	h2      *h2client.Client
+	h2      sender
 	timeout time.Duration
 
 	tok    *token.Token // nil for certificate auth
 	bearer atomic.Pointer[bearer]
 	mu     sync.Mutex // serializes token generation
 }
+
+// sender is the HTTP/2 stack a Client pushes over: *h2client.Client or
+// *h2client.StdClient (Config.HTTP2Client).
+type sender interface {
+	Start(ctx context.Context, req *h2client.Request, done func(*h2client.Response, error))
+	Close()
+}
+
+var (
+	_ sender = (*h2client.Client)(nil)
+	_ sender = (*h2client.StdClient)(nil)
+)
 
 type bearer struct {
 	header string // "bearer <jwt>"
@@ -208,7 +224,7 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 	if base.Port() == "" {
 		addr = net.JoinHostPort(base.Hostname(), "443")
 	}
-	c.h2, err = h2client.New(h2client.Config{
+	h2cfg := h2client.Config{
 		Addr:            addr,
 		TLS:             tlsCfg,
 		DialTimeout:     cfg.DialTimeout,
@@ -217,7 +233,15 @@ func NewClient(cfg Config, auth Auth, env push.Environment) (*Client, error) {
 		PingTimeout:     15 * time.Second,
 		MaxConns:        maxConns,
 		MaxResponseBody: 64 << 10,
-	})
+	}
+	switch cfg.HTTP2Client {
+	case "", h2client.Lean:
+		c.h2, err = h2client.New(h2cfg)
+	case h2client.Std:
+		c.h2, err = h2client.NewStd(h2cfg)
+	default:
+		err = fmt.Errorf("HTTP/2 client %q", cfg.HTTP2Client)
+	}
 	if err != nil {
 		return nil, push.E(op, push.Invalid, err)
 	}

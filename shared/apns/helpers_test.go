@@ -55,7 +55,7 @@ func ecKey(t *testing.T) *ecdsa.PrivateKey {
 
 // config points a Client at s (and, for the other environment, at s too).
 func config(s *apnstest.Server) apns.Config {
-	return apns.Config{ProductionURL: s.URL, SandboxURL: s.URL, RootCAs: s.RootCAs}
+	return apns.Config{ProductionURL: s.URL, SandboxURL: s.URL, RootCAs: s.RootCAs, HTTP2Client: stack}
 }
 
 func newClient(t *testing.T, cfg apns.Config, auth apns.Auth, env push.Environment) *apns.Client {

@@ -72,6 +72,29 @@ func (r Response) Outcome(envConfirmed bool) push.Outcome {
 	return o
 }
 
+// ReadAnswer reads the result of a push (Client.Push's response and
+// error) as the sender records it: the outcome (Response.Outcome, or
+// ClassifyError when there was no answer) and its reason. The reason is
+// Apple's reason; without an answer, the TLS alert the gateway sent
+// (e.g. "tls: bad certificate") or "network_error"; and
+// TokenEnvironmentUnconfirmed for a BadDeviceToken or
+// DeviceTokenNotForTopic while envConfirmed is false, since the token
+// may belong to the other environment.
+func ReadAnswer(resp Response, err error, envConfirmed bool) (push.Outcome, string) {
+	if err != nil {
+		reason := "network_error"
+		if alert, ok := TLSAlert(err); ok {
+			reason = alert
+		}
+		return ClassifyError(err), reason
+	}
+	out, reason := resp.Outcome(envConfirmed), resp.Reason
+	if out == push.Rejected && !envConfirmed && (reason == apns2.ReasonBadDeviceToken || reason == apns2.ReasonDeviceTokenNotForTopic) {
+		reason = TokenEnvironmentUnconfirmed
+	}
+	return out, reason
+}
+
 // ClassifyError maps a Push error (no answer) to a push.Outcome: a TLS
 // alert from the gateway (the client certificate was rejected in the
 // handshake: expired, revoked, unknown) is a CredentialFault; a push

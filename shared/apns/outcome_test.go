@@ -121,6 +121,39 @@ func TestClassifyError(t *testing.T) {
 	}
 }
 
+// TestReadAnswer: the outcome and the reason the sender records, with
+// and without an answer.
+func TestReadAnswer(t *testing.T) {
+	t.Parallel()
+	tlsAlert := push.E("apns.Client.Push", push.Unprocessable, &net.OpError{Op: "remote error", Err: errors.New("tls: certificate expired")})
+	tests := []struct {
+		name       string
+		resp       apns.Response
+		err        error
+		confirmed  bool
+		want       push.Outcome
+		wantReason string
+	}{
+		{"delivered", apns.Response{Status: 200}, nil, false, push.Delivered, ""},
+		{"dead token", apns.Response{Status: 410, Reason: "Unregistered"}, nil, false, push.InvalidToken, "Unregistered"},
+		{"bad token, environment confirmed", apns.Response{Status: 400, Reason: "BadDeviceToken"}, nil, true, push.InvalidToken, "BadDeviceToken"},
+		{"bad token, environment unconfirmed", apns.Response{Status: 400, Reason: "BadDeviceToken"}, nil, false, push.Rejected, apns.TokenEnvironmentUnconfirmed},
+		{"not for topic, environment unconfirmed", apns.Response{Status: 400, Reason: "DeviceTokenNotForTopic"}, nil, false, push.Rejected, apns.TokenEnvironmentUnconfirmed},
+		{"other rejection, environment unconfirmed", apns.Response{Status: 400, Reason: "BadExpirationDate"}, nil, false, push.Rejected, "BadExpirationDate"},
+		{"throttled", apns.Response{Status: 429, Reason: "TooManyRequests"}, nil, true, push.Retry, "TooManyRequests"},
+		{"certificate refused", apns.Response{Status: 403, Reason: "BadCertificate"}, nil, true, push.CredentialFault, "BadCertificate"},
+		{"TLS alert", apns.Response{}, tlsAlert, true, push.CredentialFault, "tls: certificate expired"},
+		{"connection lost", apns.Response{}, push.E("apns.Client.Push", push.Transient, errors.New("http2: client connection lost")), true, push.Retry, "network_error"},
+		{"refused before sending", apns.Response{}, push.Errorf("apns.Client.Push", push.Invalid, "device token: not hex"), false, push.Rejected, "network_error"},
+	}
+	for _, tt := range tests {
+		got, reason := apns.ReadAnswer(tt.resp, tt.err, tt.confirmed)
+		if got != tt.want || reason != tt.wantReason {
+			t.Errorf("%s: ReadAnswer = %s %q, want %s %q", tt.name, got, reason, tt.want, tt.wantReason)
+		}
+	}
+}
+
 func TestRedact(t *testing.T) {
 	t.Parallel()
 	if got, want := apns.Redact(devTok), "a1b2…8f90"; got != want {

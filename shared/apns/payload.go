@@ -21,17 +21,20 @@ type Template struct {
 
 // NewTemplate maps m for the app with bundleID:
 //
-//   - Payload: m.APNsPayload(), marshaled here once (aps.alert {title,
+//   - Payload: Payload(m), marshaled here once (aps.alert {title,
 //     subtitle, body}, badge, sound, thread-id, interruption-level,
 //     content-available, mutable-content when an image is set; link,
-//     image and data as custom top-level keys).
-//   - PushType: m.APNsPushType(); Topic: Topic(bundleID, push type).
-//   - Priority: m.APNsPriority() (10 high, 5 normal).
+//     image, the message id under push.MessageIDKey and data as custom
+//     top-level keys).
+//   - PushType: PushType(m); Topic: Topic(bundleID, push type).
+//   - Priority: Priority(m) (10 high, 5 normal).
 //   - Expiration: sentAt + ttl_seconds; ttl_seconds 0 sends
 //     apns-expiration 0 (deliver now or never); no ttl_seconds omits it.
 //     A zero sentAt means now. Pass the time the message was first
 //     enqueued so that retries do not extend its life.
-//   - CollapseID: collapse_key.
+//   - CollapseID: m.CollapseID(): collapse_key, else the identity derived
+//     from the tenant and message id, so a resend after a crash or retry
+//     replaces its first push on the device instead of showing twice.
 //
 // m should be valid (push.DecodeMessage or Message.Validate); NewTemplate
 // checks only what it maps: it fails with Invalid for an empty bundleID
@@ -42,8 +45,8 @@ func NewTemplate(m *push.Message, bundleID string, sentAt time.Time) (*Template,
 	if bundleID == "" {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("message %s: no bundle id", m.MessageID))
 	}
-	pt := m.APNsPushType()
-	payload := m.APNsPayload()
+	pt := PushType(m)
+	payload := Payload(m)
 	limit := push.MaxAPNsPayload
 	if pt == push.APNsVoIP {
 		limit = MaxVoIPPayload
@@ -55,8 +58,8 @@ func NewTemplate(m *push.Message, bundleID string, sentAt time.Time) (*Template,
 		Topic:      Topic(bundleID, pt),
 		Payload:    payload,
 		PushType:   string(pt),
-		Priority:   m.APNsPriority(),
-		CollapseID: m.CollapseKey,
+		Priority:   Priority(m),
+		CollapseID: m.CollapseID(),
 	}
 	if m.TTLSeconds != nil {
 		if sentAt.IsZero() {

@@ -55,6 +55,9 @@ func TestTemplateOnTheWire(t *testing.T) {
 	s := apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{ClientCAs: apnstest.TrustAppleWWDR(t)}})
 	c := newClient(t, config(s), certAuth(t, id), push.Production)
 	wantID := apns.NotificationID("msg-1", devTok)
+	// The collapse identity of acme's msg-1 without a collapse_key
+	// (push.DeriveCollapseID, pinned by push's tests).
+	const derived = "mp1-2-gilhTzfgny8BggUSaKqLKKucg52Y0NXgvUxkeovTs"
 
 	tests := []struct {
 		name    string
@@ -76,7 +79,7 @@ func TestTemplateOnTheWire(t *testing.T) {
 			want: received{Topic: bundle, PushType: "alert", Priority: "10", Expiration: "1800003600", CollapseID: "order-4711", ID: wantID},
 			payload: `{"aps":{"alert":{"title":"Title","subtitle":"Sub","body":"Body"},"badge":7,"sound":"chime.caf",
 				"thread-id":"orders","interruption-level":"time-sensitive","mutable-content":1},
-				"link":"app://orders/4711","image":"https://cdn.example.com/i.png","order":"4711","kind":"shipping"}`,
+				"link":"app://orders/4711","image":"https://cdn.example.com/i.png","mobilepush_message_id":"msg-1","order":"4711","kind":"shipping"}`,
 		},
 		{
 			name: "normal priority, ttl 0 is now or never",
@@ -85,8 +88,8 @@ func TestTemplateOnTheWire(t *testing.T) {
 				m.Priority = push.PriorityNormal
 				m.TTLSeconds = new(0)
 			},
-			want:    received{Topic: bundle, PushType: "alert", Priority: "5", Expiration: "0", ID: wantID},
-			payload: `{"aps":{"alert":{"body":"b"}}}`,
+			want:    received{Topic: bundle, PushType: "alert", Priority: "5", Expiration: "0", CollapseID: derived, ID: wantID},
+			payload: `{"aps":{"alert":{"body":"b"}},"mobilepush_message_id":"msg-1"}`,
 		},
 		{
 			name: "background push",
@@ -94,8 +97,8 @@ func TestTemplateOnTheWire(t *testing.T) {
 				m.APNs.ContentAvailable = true
 				m.Data = map[string]string{"sync": "inbox"}
 			},
-			want:    received{Topic: bundle, PushType: "background", Priority: "5", ID: wantID},
-			payload: `{"aps":{"content-available":1},"sync":"inbox"}`,
+			want:    received{Topic: bundle, PushType: "background", Priority: "5", CollapseID: derived, ID: wantID},
+			payload: `{"aps":{"content-available":1},"mobilepush_message_id":"msg-1","sync":"inbox"}`,
 		},
 		{
 			name: "voip topic",
@@ -103,8 +106,8 @@ func TestTemplateOnTheWire(t *testing.T) {
 				m.APNs.PushType = push.APNsVoIP
 				m.Data = map[string]string{"call": "c1"}
 			},
-			want:    received{Topic: bundle + ".voip", PushType: "voip", Priority: "10", ID: wantID},
-			payload: `{"aps":{},"call":"c1"}`,
+			want:    received{Topic: bundle + ".voip", PushType: "voip", Priority: "10", CollapseID: derived, ID: wantID},
+			payload: `{"aps":{},"mobilepush_message_id":"msg-1","call":"c1"}`,
 		},
 		{
 			name: "complication topic, mutable content, badge 0",
@@ -112,8 +115,8 @@ func TestTemplateOnTheWire(t *testing.T) {
 				m.APNs = push.APNsOptions{PushType: push.APNsComplication, MutableContent: true}
 				m.Notification.Badge = new(0)
 			},
-			want:    received{Topic: bundle + ".complication", PushType: "complication", Priority: "10", ID: wantID},
-			payload: `{"aps":{"badge":0,"mutable-content":1}}`,
+			want:    received{Topic: bundle + ".complication", PushType: "complication", Priority: "10", CollapseID: derived, ID: wantID},
+			payload: `{"aps":{"badge":0,"mutable-content":1},"mobilepush_message_id":"msg-1"}`,
 		},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,7 @@ import (
 	"mobilepush/shared/envconfig"
 	"mobilepush/shared/expiry"
 	"mobilepush/shared/fcm"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/httpapi"
 	"mobilepush/shared/registry"
 )
@@ -44,6 +45,7 @@ const (
 	EnvAPNsSandboxURL    = "APNS_SANDBOX_URL"       // optional: default Apple's
 	EnvFCMURL            = "FCM_URL"                // optional: default Google's
 	EnvGoogleTokenURL    = "GOOGLE_TOKEN_URL"       // optional: default Google's
+	EnvHTTP2Client       = "HTTP2_CLIENT"           // optional: lean (default) or std, the HTTP/2 stack to Apple and Google
 	EnvTenantClaim       = "TENANT_CLAIM"           // optional: JWT claim naming the tenant, default "tenant"
 	EnvEventBus          = "EVENT_BUS_NAME"         // optional: the system's event bus; no events when empty
 	EnvThresholds        = "EXPIRY_THRESHOLDS_DAYS" // optional: alert thresholds, default 60,30,14,7,3,1
@@ -98,8 +100,9 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*S
 	prefix := env.Optional(EnvSecretPrefix, "mobilepush/")
 	kms := env.Optional(EnvKMSKeyID, "")
 	poolCfg := clientpool.Config{
-		APNs: apns.Config{ProductionURL: env.URL(EnvAPNsProductionURL, apns.ProductionURL), SandboxURL: env.URL(EnvAPNsSandboxURL, apns.SandboxURL)},
-		FCM:  fcm.Config{Endpoint: env.URL(EnvFCMURL, fcm.DefaultEndpoint), TokenURL: env.URL(EnvGoogleTokenURL, fcm.DefaultTokenURL)},
+		APNs:        apns.Config{ProductionURL: env.URL(EnvAPNsProductionURL, apns.ProductionURL), SandboxURL: env.URL(EnvAPNsSandboxURL, apns.SandboxURL)},
+		FCM:         fcm.Config{Endpoint: env.URL(EnvFCMURL, fcm.DefaultEndpoint), TokenURL: env.URL(EnvGoogleTokenURL, fcm.DefaultTokenURL)},
+		HTTP2Client: h2client.Stack(env.OneOf(EnvHTTP2Client, string(h2client.Lean), string(h2client.Lean), string(h2client.Std))),
 	}
 	claim := env.Optional(EnvTenantClaim, "tenant")
 	bus := env.Optional(EnvEventBus, "")

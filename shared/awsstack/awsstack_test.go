@@ -11,12 +11,12 @@ import (
 // touching AWS and names every missing or malformed variable at once (the
 // register and validate functions call it at init).
 func TestLoadReportsEveryProblem(t *testing.T) {
-	env := map[string]string{EnvAPNsProductionURL: "not a url", EnvFCMURL: "ftp://x"}
+	env := map[string]string{EnvAPNsProductionURL: "not a url", EnvFCMURL: "ftp://x", EnvHTTP2Client: "fast"}
 	_, err := Load(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 	if err == nil {
 		t.Fatal("Load succeeded without configuration")
 	}
-	for _, want := range []string{EnvTable + " is not set", EnvAPNsProductionURL, EnvFCMURL} {
+	for _, want := range []string{EnvTable + " is not set", EnvAPNsProductionURL, EnvFCMURL, EnvHTTP2Client} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

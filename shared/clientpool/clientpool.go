@@ -4,7 +4,7 @@
 // across requests and Lambda invocations (Apple treats rapid reconnects as an attack; a warm HTTP/2
 // connection is most of FCM's speed). It implements the registry's live
 // check and test push on top of shared/apns and shared/fcm, and is the
-// client source of the sender.
+// client source of the sender (dispatch.Clients, in sender.go).
 package clientpool
 
 import (
@@ -21,6 +21,7 @@ import (
 	"mobilepush/shared/apns"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/fcm"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 	"mobilepush/shared/registry"
 )
@@ -29,11 +30,16 @@ import (
 // closed when more are needed.
 const DefaultMaxClients = 256
 
-// Config is where the providers are and how many clients to keep.
+// Config is where the providers are, which HTTP/2 stack reaches them
+// and how many clients to keep.
 type Config struct {
 	APNs       apns.Config
 	FCM        fcm.Config
 	MaxClients int
+	// HTTP2Client, when set, is the HTTP/2 stack of every client the Pool
+	// builds (it overrides APNs.HTTP2Client and FCM.HTTP2Client):
+	// h2client.Lean or h2client.Std.
+	HTTP2Client h2client.Stack
 }
 
 // Pool builds and caches provider clients. It is safe for concurrent
@@ -70,6 +76,9 @@ func New(cfg Config) *Pool {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
 	}
+	if cfg.HTTP2Client != "" {
+		cfg.APNs.HTTP2Client, cfg.FCM.HTTP2Client = cfg.HTTP2Client, cfg.HTTP2Client
+	}
 	return &Pool{cfg: cfg, lru: list.New(), byKey: map[key]*list.Element{}}
 }
 
@@ -81,10 +90,10 @@ func digest(m credential.Material) ([32]byte, error) {
 	return sha256.Sum256(v.Reveal()), nil
 }
 
-// APNs returns the cached client of m for env, building it on first use.
-// Errors: Invalid (m is not an APNs credential), Unprocessable or
-// Internal (the material does not load).
-func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, error) {
+// APNsClient returns the cached client of m for env, building it on
+// first use. Errors: Invalid (m is not an APNs credential), Unprocessable
+// or Internal (the material does not load).
+func (g *Pool) APNsClient(m credential.Material, env push.Environment) (*apns.Client, error) {
 	const op = "clientpool.APNs"
 	var auth apns.Auth
 	switch m.Kind {
@@ -109,9 +118,9 @@ func (g *Pool) APNs(m credential.Material, env push.Environment) (*apns.Client, 
 	return e.apns, nil
 }
 
-// FCM returns the cached client of m, building it on first use.
+// FCMClient returns the cached client of m, building it on first use.
 // Errors: Invalid (m is not a service account), Unprocessable or Internal.
-func (g *Pool) FCM(ctx context.Context, m credential.Material) (*fcm.Client, error) {
+func (g *Pool) FCMClient(ctx context.Context, m credential.Material) (*fcm.Client, error) {
 	const op = "clientpool.FCM"
 	if m.Kind != push.FCMJSON {
 		return nil, push.E(op, push.Invalid, fmt.Errorf("credential kind %q is not FCM", m.Kind))
@@ -181,13 +190,13 @@ func (g *Pool) Close() {
 func (g *Pool) Prove(ctx context.Context, m credential.Material, env push.Environment, topic string) push.LiveResult {
 	switch m.Kind.Platform() {
 	case push.APNs:
-		c, err := g.APNs(m, env)
+		c, err := g.APNsClient(m, env)
 		if err != nil {
 			return unusable(push.CertificateRejected, err)
 		}
 		return c.Check(ctx, topic)
 	case push.FCM:
-		c, err := g.FCM(ctx, m)
+		c, err := g.FCMClient(ctx, m)
 		if err != nil {
 			return unusable(push.PermissionDenied, err)
 		}
@@ -206,7 +215,7 @@ func unusable(code push.LiveCode, err error) push.LiveResult {
 func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Environment, topic string, msg registry.TestMessage) (registry.Answer, error) {
 	switch m.Kind.Platform() {
 	case push.APNs:
-		c, err := g.APNs(m, env)
+		c, err := g.APNsClient(m, env)
 		if err != nil {
 			return registry.Answer{}, err
 		}
@@ -220,7 +229,7 @@ func (g *Pool) TestPush(ctx context.Context, m credential.Material, env push.Env
 		}
 		return registry.Answer{Platform: push.APNs, Status: resp.Status, Reason: resp.Reason, MessageID: resp.ID, Delivered: resp.Status == 200}, nil
 	case push.FCM:
-		c, err := g.FCM(ctx, m)
+		c, err := g.FCMClient(ctx, m)
 		if err != nil {
 			return registry.Answer{}, err
 		}

@@ -200,13 +200,13 @@ func TestClientsAreCachedPerCredentialAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := certMaterial(t, id)
-	a1, err := w.pool.APNs(m, push.Production)
+	a1, err := w.pool.APNsClient(m, push.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, _ := w.pool.APNs(certMaterial(t, id), push.Production)
-	a3, _ := w.pool.APNs(m, push.Sandbox)
-	other, _ := w.pool.APNs(certMaterial(t, mustIssue(t, w.ca)), push.Production)
+	a2, _ := w.pool.APNsClient(certMaterial(t, id), push.Production)
+	a3, _ := w.pool.APNsClient(m, push.Sandbox)
+	other, _ := w.pool.APNsClient(certMaterial(t, mustIssue(t, w.ca)), push.Production)
 	if a1 != a2 {
 		t.Error("the same credential and environment built a second client")
 	}
@@ -214,11 +214,11 @@ func TestClientsAreCachedPerCredentialAndEnvironment(t *testing.T) {
 		t.Error("a different environment or credential reused a client")
 	}
 	sa, _ := saMaterial(t, "p")
-	f1, err := w.pool.FCM(context.Background(), sa)
+	f1, err := w.pool.FCMClient(context.Background(), sa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f2, _ := w.pool.FCM(context.Background(), sa)
+	f2, _ := w.pool.FCMClient(context.Background(), sa)
 	if f1 != f2 {
 		t.Error("the same service account built a second FCM client")
 	}

@@ -45,7 +45,7 @@ func TestBadTokenSparesTheSharedConnection(t *testing.T) {
 	answers := make(chan answer, 2*perTenant)
 	var wg sync.WaitGroup
 	for _, tenant := range []string{"acme", "globex"} {
-		c, err := pool.APNs(m, push.Production)
+		c, err := pool.APNsClient(m, push.Production)
 		if err != nil {
 			t.Fatal(err)
 		}

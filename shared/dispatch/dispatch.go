@@ -14,7 +14,12 @@
 // message sends only tokens without an outcome and rebuilds its follow-up
 // from all recorded outcomes, so a worker that dies after recording but
 // before re-enqueueing loses nothing. A message completed once is never
-// sent again.
+// sent again. The resend window is bounded: a push holds its in-flight
+// slot until its outcome is durably recorded, so a crash re-sends at
+// most Config.MaxInFlight APNs pushes and Config.FCMCalls FCM chunks,
+// and each resend carries the identity of its first push
+// (push.Message.CollapseID, push.MessageIDKey), so a device shows it in
+// place of the first, not beside it.
 package dispatch
 
 import (
@@ -26,9 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"mobilepush/shared/apns"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/fcm"
 	"mobilepush/shared/push"
 )
 
@@ -54,13 +57,6 @@ type Ledger interface {
 // fault; *credential.Service implements it (SetStatus).
 type Suspender interface {
 	SetStatus(ctx context.Context, r credential.StatusRequest) (credential.App, error)
-}
-
-// Clients gives the provider clients of stored material, kept per
-// credential; *clientpool.Pool implements it.
-type Clients interface {
-	APNs(m credential.Material, env push.Environment) (*apns.Client, error)
-	FCM(ctx context.Context, m credential.Material) (*fcm.Client, error)
 }
 
 // Notifier publishes what operators and application servers must learn:
@@ -90,9 +86,12 @@ type Config struct {
 	// (the streams Apple allows on one HTTP/2 connection).
 	Concurrency int
 	// MaxInFlight bounds the APNs pushes in flight across all the
-	// messages a Sender sends at once. A push in flight costs a few
-	// hundred bytes and no goroutine (answers are handled as they
-	// arrive). Default 2000: two connections' worth, enough to hide
+	// messages a Sender sends at once. A push holds its slot from the
+	// moment it is sent until its outcome is durably recorded, so it also
+	// bounds the resend window: a crash re-sends at most MaxInFlight APNs
+	// pushes (those sent without a recorded outcome). A push in flight
+	// costs a few hundred bytes and no goroutine (answers are handled as
+	// they arrive). Default 2000: two connections' worth, enough to hide
 	// 20 ms of gateway latency at well over 20,000 pushes/s. The slots
 	// are shared fairly across tenants: while tenants wait for one, a
 	// freed slot goes to the waiting tenant holding the fewest; a tenant
@@ -100,8 +99,9 @@ type Config struct {
 	MaxInFlight int
 	// FCMCalls bounds the firebase SendEach calls (each a chunk of up to
 	// 500 tokens with 50 requests in flight) across all the messages a
-	// Sender sends at once; it bounds memory as MaxInFlight does for
-	// APNs. Default 8: 400 requests in flight, enough to hide 20 ms of
+	// Sender sends at once; it bounds memory and the resend window
+	// (FCMCalls x 500 tokens: a call's slot is freed once its outcomes
+	// are recorded) as MaxInFlight does for APNs. Default 8: 400 requests in flight, enough to hide 20 ms of
 	// latency at the rate two cores can send.
 	FCMCalls int
 	// MaxAttempts is how many attempts a token gets before the

@@ -9,8 +9,17 @@ import (
 	"mobilepush/shared/apns/apnstest"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
+	"mobilepush/shared/dispatch/dispatchtest"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 )
+
+// onEachStack runs test once per HTTP/2 stack, each on a rig of its own.
+func onEachStack(t *testing.T, test func(*testing.T, *rig)) {
+	for _, s := range h2client.Stacks {
+		t.Run(string(s), func(t *testing.T) { test(t, dispatchtest.NewRigOn(t, s)) })
+	}
+}
 
 // ledgerOf returns the recorded result per token of one attempt.
 func ledgerOf(t *testing.T, r *rig, id string, attempt int) map[string]push.Outcome {
@@ -33,8 +42,9 @@ func ledgerOf(t *testing.T, r *rig, id string, attempt int) map[string]push.Outc
 // one reset after it read it both end as retries; the retry attempt
 // delivers them with the same apns-id, and only the token whose request
 // was read reached Apple twice (the ambiguous case).
-func TestConnectionResets(t *testing.T) {
-	r := newRig(t)
+func TestConnectionResets(t *testing.T) { onEachStack(t, connectionResets) }
+
+func connectionResets(t *testing.T, r *rig) {
 	ctx := context.Background()
 	before, after, fine := hexToken(60), hexToken(61), hexToken(62)
 	r.Apple.Script(before, apnstest.Response{Abort: apnstest.AbortBeforeRead}, apnstest.Response{Status: 200})
@@ -83,8 +93,9 @@ func TestConnectionResets(t *testing.T) {
 // TestDeadlineLeavesNoTokenBehind: a gateway slow enough to reach the
 // invocation's deadline; pushes not started in time are retries, and
 // every token has exactly one recorded outcome.
-func TestDeadlineLeavesNoTokenBehind(t *testing.T) {
-	r := newRig(t)
+func TestDeadlineLeavesNoTokenBehind(t *testing.T) { onEachStack(t, deadlineLeavesNoTokenBehind) }
+
+func deadlineLeavesNoTokenBehind(t *testing.T, r *rig) {
 	var toks []string
 	for i := range 40 {
 		tok := hexToken(100 + i)

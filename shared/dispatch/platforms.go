@@ -7,14 +7,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"mobilepush/shared/apns"
 	"mobilepush/shared/credential"
-	"mobilepush/shared/fcm"
 	"mobilepush/shared/push"
 )
 
 // sendAPNs pushes to every pending APNs token with bounded concurrency,
-// recording each answer as it arrives. The payload is marshaled once. A
+// recording each answer as it arrives. The message is mapped once. A
 // credential fault stops the platform: the tokens not yet sent go to the
 // dead-letter queue with the fault's reason, unsent.
 func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
@@ -23,22 +21,23 @@ func (s *Sender) sendAPNs(ctx context.Context, m *push.Message, enqueued time.Ti
 		return
 	}
 	meta := app.APNs
-	tmpl, err := apns.NewTemplate(m, meta.Facts.BundleID, enqueued)
-	if err != nil {
-		rec.each(ctx, push.APNs, tokens, push.Rejected, push.CodeOf(err))
-		return
-	}
 	client, err := s.cfg.Clients.APNs(mat, app.Environment)
 	if err != nil {
 		rec.each(ctx, push.APNs, tokens, push.CredentialFault, ReasonCredentialFault)
 		s.suspend(ctx, app, push.APNs, ReasonCredentialFault)
 		return
 	}
+	msg, err := client.Prepare(m, meta.Facts.BundleID, enqueued)
+	if err != nil {
+		rec.each(ctx, push.APNs, tokens, push.Rejected, push.CodeOf(err))
+		return
+	}
 	b := &apnsBatch{
-		s: s, ctx: ctx, app: app, tenant: m.Tenant, order: s.started.Add(1), client: client, tmpl: tmpl, rec: rec,
+		s: s, ctx: ctx, app: app, tenant: m.Tenant, order: s.started.Add(1), msg: msg, rec: rec,
 		ck:  confirmKey{meta.Secret.ID, meta.Secret.VersionID, app.Environment},
 		sem: make(chan struct{}, s.cfg.Concurrency),
 	}
+	b.confirmFn = b.isConfirmed
 	starts, stop := s.startWindow(ctx)
 	defer stop()
 	for _, tok := range tokens {
@@ -99,8 +98,8 @@ type apnsBatch struct {
 	app       credential.App
 	tenant    string // whose slots the pushes hold
 	order     uint64 // the message's place among the Sender's sends
-	client    *apns.Client
-	tmpl      *apns.Template
+	msg       APNsMessage
+	confirmFn func() bool // isConfirmed, made once (a method value allocates)
 	rec       *recorder
 	ck        confirmKey
 	confirmed atomic.Bool // ck is known confirmed
@@ -112,48 +111,34 @@ type apnsBatch struct {
 // push sends to tok; answered records the answer when it comes.
 func (b *apnsBatch) push(tok string) {
 	if f := b.fault.Load(); f != nil {
-		b.rec.record(b.ctx, push.APNs, tok, push.CredentialFault, *f, 0)
-		b.release()
+		b.rec.recordThen(b.ctx, write{p: push.APNs, token: tok, res: push.CredentialFault, reason: *f, written: b.release})
 		return
 	}
-	b.client.PushAsync(b.ctx, b.tmpl.For(tok), func(resp apns.Response, err error) { b.answered(tok, resp, err) })
+	b.msg.PushAsync(b.ctx, tok, b.confirmFn, func(a Answer) { b.answered(tok, a) })
 }
 
-// release frees a push's slots.
+// release frees a push's slots once its outcome is written.
 func (b *apnsBatch) release() {
 	b.s.inFlight.release(b.tenant)
 	<-b.sem
 	b.wg.Done()
 }
 
-// answered classifies and records the answer to tok's push (the
-// recorder's writers write it; record only queues it). It runs on the
-// APNs client's goroutine, so what takes time (suspending the platform
-// in the store) runs on another.
-func (b *apnsBatch) answered(tok string, resp apns.Response, err error) {
-	defer b.release()
+// answered records the answer to tok's push (the recorder's writers
+// write it, then free the push's slots; recordThen only queues it): a
+// delivery confirms the credential's environment, a credential fault
+// stops the platform. It runs on the APNs client's goroutine, so what
+// takes time (suspending the platform in the store) runs on another.
+func (b *apnsBatch) answered(tok string, a Answer) {
 	s, ctx := b.s, b.ctx
-	var out push.Outcome
-	reason := resp.Reason
-	if err != nil {
-		out, reason = apns.ClassifyError(err), "network_error"
-		if alert, ok := apns.TLSAlert(err); ok {
-			reason = alert
-		}
-	} else {
-		out = resp.Outcome(b.isConfirmed())
-	}
-	if out == push.Delivered && !b.confirmed.Load() {
+	if a.Outcome == push.Delivered && !b.confirmed.Load() {
 		s.confirm(b.ck)
 		b.confirmed.Store(true)
 	}
-	if out == push.Rejected && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic") && !b.isConfirmed() {
-		reason = apns.TokenEnvironmentUnconfirmed
+	if a.Outcome == push.CredentialFault && b.fault.CompareAndSwap(nil, &a.Reason) {
+		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, a.Reason) })
 	}
-	if out == push.CredentialFault && b.fault.CompareAndSwap(nil, &reason) {
-		b.wg.Go(func() { s.suspend(ctx, b.app, push.APNs, reason) })
-	}
-	b.rec.record(ctx, push.APNs, tok, out, reason, 0)
+	b.rec.recordThen(ctx, write{p: push.APNs, token: tok, res: a.Outcome, reason: a.Reason, written: b.release})
 }
 
 // isConfirmed reports whether the credential has delivered to the
@@ -169,10 +154,9 @@ func (b *apnsBatch) isConfirmed() bool {
 	return false
 }
 
-// sendFCM sends every pending FCM token through SendEach, a chunk of
-// fcm.MaxBatch tokens per call, the chunks of all messages sharing the
-// Sender's FCMCalls slots (fairly across tenants), and records each
-// answer.
+// sendFCM sends every pending FCM token, a chunk of FCMChunk tokens per
+// call, the chunks of all messages sharing the Sender's FCMCalls slots
+// (fairly across tenants), and records each answer.
 func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Time, app credential.App, tokens []string, rec *recorder) {
 	app, mat, ok := s.platformReady(ctx, m, app, push.FCM, tokens, rec)
 	if !ok {
@@ -188,14 +172,14 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 		s.suspend(ctx, app, push.FCM, ReasonCredentialFault)
 		return
 	}
-	tmpl := fcm.NewTemplate(m, enqueued)
+	msg := client.Prepare(m, enqueued)
 	order := s.started.Add(1)
 	var fault atomic.Pointer[string]
 	var wg sync.WaitGroup
 	starts, stop := s.startWindow(ctx)
 	defer stop()
-	for start := 0; start < len(tokens); start += fcm.MaxBatch {
-		chunk := tokens[start:min(start+fcm.MaxBatch, len(tokens))]
+	for start := 0; start < len(tokens); start += FCMChunk {
+		chunk := tokens[start:min(start+FCMChunk, len(tokens))]
 		if !s.fcmCalls.acquire(starts, m.Tenant, order) {
 			rec.each(ctx, push.FCM, chunk, push.Retry, ReasonDeadline)
 			continue
@@ -206,14 +190,18 @@ func (s *Sender) sendFCM(ctx context.Context, m *push.Message, enqueued time.Tim
 			continue
 		}
 		wg.Go(func() {
-			defer s.fcmCalls.release(m.Tenant)
-			results := client.Send(ctx, tmpl.Messages(chunk))
-			i := slices.IndexFunc(results, func(r fcm.Result) bool { return r.Verdict.Outcome == push.CredentialFault })
-			if i >= 0 && fault.CompareAndSwap(nil, &results[i].Verdict.Reason) {
-				s.suspend(ctx, app, push.FCM, results[i].Verdict.Reason)
+			// The slot is freed once the chunk's outcomes are written, so
+			// a crash re-sends at most FCMCalls chunks.
+			var written sync.WaitGroup
+			defer func() { written.Wait(); s.fcmCalls.release(m.Tenant) }()
+			answers := msg.SendChunk(ctx, chunk)
+			i := slices.IndexFunc(answers, func(a Answer) bool { return a.Outcome == push.CredentialFault })
+			if i >= 0 && fault.CompareAndSwap(nil, &answers[i].Reason) {
+				s.suspend(ctx, app, push.FCM, answers[i].Reason)
 			}
-			for i, r := range results {
-				rec.record(ctx, push.FCM, chunk[i], r.Verdict.Outcome, r.Verdict.Reason, r.Verdict.RetryAfter)
+			written.Add(len(answers))
+			for i, a := range answers {
+				rec.recordThen(ctx, write{p: push.FCM, token: chunk[i], res: a.Outcome, reason: a.Reason, retryAfter: a.RetryAfter, written: written.Done})
 			}
 		})
 	}

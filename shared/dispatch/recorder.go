@@ -39,6 +39,11 @@ type write struct {
 	res        push.Outcome
 	reason     string
 	retryAfter time.Duration
+	// written, when set, runs once the ledger write carrying the outcome
+	// returned: the push's slots are freed only then, so the pushes sent
+	// without a durable outcome (the ones a crash re-sends) never exceed
+	// the slots (see Config.MaxInFlight).
+	written func()
 }
 
 const (
@@ -49,7 +54,8 @@ const (
 	maxBatch = 100
 	// queued is how many outcomes wait for the writers before a push
 	// waits to hand its own over: a whole message's worth, so a slow
-	// ledger write does not hold pushes (and their goroutines) up.
+	// ledger write does not hold the APNs client's goroutines up (the
+	// pushes' slots stay taken until their outcomes are written).
 	queued = push.MaxTokens
 )
 
@@ -147,7 +153,12 @@ func (r *recorder) pending(p push.Platform, tokens []string) []string {
 // store failure stops the attempt: its tokens stay unrecorded for the
 // worker that resumes it.
 func (r *recorder) record(ctx context.Context, p push.Platform, token string, res push.Outcome, reason string, retryAfter time.Duration) {
-	w := write{p, token, res, reason, retryAfter}
+	r.recordThen(ctx, write{p: p, token: token, res: res, reason: reason, retryAfter: retryAfter})
+}
+
+// recordThen records w and runs w.written once the ledger write carrying
+// it returned (whether it succeeded or not).
+func (r *recorder) recordThen(ctx context.Context, w write) {
 	if r.q != nil {
 		r.q <- w
 		return
@@ -162,6 +173,13 @@ func (r *recorder) write(ctx context.Context, batch []write, outs []credential.O
 		outs = append(outs, credential.Outcome{Platform: w.p, Token: w.token, Result: w.res, Reason: w.reason})
 	}
 	errs := r.s.cfg.Ledger.RecordOutcomes(ctx, r.key, r.s.cfg.Owner, outs)
+	defer func() {
+		for _, w := range batch {
+			if w.written != nil {
+				w.written()
+			}
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, w := range batch {

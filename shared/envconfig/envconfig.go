@@ -80,6 +80,19 @@ func (r *Reader) Int(name string, def, min, max int) int {
 	return n
 }
 
+// OneOf returns the variable's value, which must be one of allowed, or
+// def when unset.
+func (r *Reader) OneOf(name, def string, allowed ...string) string {
+	v := r.Optional(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.problems = append(r.problems, fmt.Sprintf("%s=%q is not one of %s", name, v, strings.Join(allowed, ", ")))
+	return def
+}
+
 // Err reports every problem found, or nil.
 func (r *Reader) Err() error {
 	if len(r.problems) == 0 {

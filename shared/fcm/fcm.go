@@ -60,6 +60,9 @@ type Config struct {
 	// Concurrency is how many SendEach calls (each with 50 requests in
 	// flight) Send runs at once; default 8.
 	Concurrency int
+	// HTTP2Client is the HTTP/2 stack sends go over: h2client.Lean (the
+	// default) or h2client.Std (golang.org/x/net/http2's Transport).
+	HTTP2Client h2client.Stack
 }
 
 func (c Config) withDefaults() Config {
@@ -90,8 +93,8 @@ type Client struct {
 	projectID string
 	tokens    *tokenSource
 	msg       *messaging.Client
-	transport *http.Transport  // to the token endpoint
-	h2        *h2client.Client // to the FCM endpoint
+	transport *http.Transport // to the token endpoint
+	h2        endpoint        // to the FCM endpoint
 
 	warmMu sync.Mutex
 	warmed bool
@@ -155,8 +158,21 @@ func New(ctx context.Context, serviceAccountJSON push.Redacted, cfg Config) (*Cl
 	return &Client{cfg: cfg, projectID: sa.ProjectID, tokens: ts, msg: mc, transport: tr, h2: h2}, nil
 }
 
+// endpoint is the HTTP/2 stack of the FCM endpoint: *h2client.Client or
+// *h2client.StdClient (Config.HTTP2Client). Its RoundTrip returns
+// responses with their bodies read.
+type endpoint interface {
+	http.RoundTripper
+	Close()
+}
+
+var (
+	_ endpoint = (*h2client.Client)(nil)
+	_ endpoint = (*h2client.StdClient)(nil)
+)
+
 // endpointClient is the HTTP/2 client for cfg.Endpoint.
-func endpointClient(cfg Config) (*h2client.Client, error) {
+func endpointClient(cfg Config) (endpoint, error) {
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("FCM endpoint %q is not an https URL", cfg.Endpoint)
@@ -165,11 +181,18 @@ func endpointClient(cfg Config) (*h2client.Client, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
-	return h2client.New(h2client.Config{
+	h2cfg := h2client.Config{
 		Addr:        addr,
 		TLS:         &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
 		DialTimeout: cfg.DialTimeout,
-	})
+	}
+	switch cfg.HTTP2Client {
+	case "", h2client.Lean:
+		return h2client.New(h2cfg)
+	case h2client.Std:
+		return h2client.NewStd(h2cfg)
+	}
+	return nil, fmt.Errorf("HTTP/2 client %q", cfg.HTTP2Client)
 }
 
 // ProjectID returns the Firebase project the key belongs to.

@@ -66,7 +66,7 @@ func setup(t *testing.T) (*fcmtest.Server, account, *fcm.Client) {
 
 func newClient(t *testing.T, srv *fcmtest.Server, acc account, mut func(*fcm.Config)) *fcm.Client {
 	t.Helper()
-	cfg := fcm.Config{Endpoint: srv.URL, TokenURL: srv.TokenURL, RootCAs: srv.RootCAs, RequestTimeout: 5 * time.Second}
+	cfg := fcm.Config{Endpoint: srv.URL, TokenURL: srv.TokenURL, RootCAs: srv.RootCAs, RequestTimeout: 5 * time.Second, HTTP2Client: stack}
 	if mut != nil {
 		mut(&cfg)
 	}

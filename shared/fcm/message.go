@@ -7,6 +7,7 @@ import (
 
 	"firebase.google.com/go/v4/messaging"
 
+	"mobilepush/shared/apns"
 	"mobilepush/shared/push"
 )
 
@@ -23,20 +24,24 @@ type Template struct {
 // message was first enqueued so that retries do not extend its life.
 //
 //   - notification: title, body, image.
-//   - data: m.FCMData() (data plus "link").
+//   - data: Data(m) (data, "link" and the message id under
+//     push.MessageIDKey, by which an app drops a repeated data-only
+//     message).
 //   - android: priority (high|normal), ttl (what is left of ttl_seconds
 //     at build time, in whole seconds rounded up, never negative),
 //     collapse_key,
-//     notification {channel_id, click_action, color, icon, sound}.
+//     notification {channel_id, click_action, color, icon, sound, tag}
+//     when the message shows a notification, tag being m.CollapseID() so
+//     that a repeat replaces the first in the tray.
 //   - apns (for iOS apps that use FCM): headers apns-priority,
-//     apns-expiration, apns-collapse-id, and apns-push-type for alert or
+//     apns-expiration, apns-collapse-id (m.CollapseID()), and apns-push-type for alert or
 //     background pushes; payload aps {alert.subtitle, badge, sound,
 //     thread-id, interruption-level, content-available, mutable-content
 //     when an image is set}; fcm_options.image. FCM merges the
 //     notification's title and body into aps.alert and the data into the
 //     payload itself.
 //   - webpush: notification {title, body, image, icon when android.icon is
-//     an http(s) URL}, headers Urgency and TTL, fcm_options.link when the
+//     an http(s) URL, tag: m.CollapseID()}, headers Urgency and TTL, fcm_options.link when the
 //     link is an https URL (the only links web push opens; the firebase
 //     library refuses others). Web push's badge is an image URL, so the
 //     numeric badge is not mapped there.
@@ -50,7 +55,7 @@ func NewTemplate(m *push.Message, sentAt time.Time) *Template {
 	}
 	n := m.Notification
 	t := &Template{}
-	t.base.Data = m.FCMData()
+	t.base.Data = Data(m)
 	if n.Title != "" || n.Body != "" || n.Image != "" {
 		t.base.Notification = &messaging.Notification{Title: n.Title, Body: n.Body, ImageURL: n.Image}
 	}
@@ -71,13 +76,17 @@ func NewTemplate(m *push.Message, sentAt time.Time) *Template {
 		Priority:    string(m.Priority),
 		TTL:         ttl,
 	}
-	if a := m.Android; a != (push.AndroidOptions{}) || n.Sound != "" {
+	// A data-only message gets no android.notification: a tag alone
+	// would make it a notification. Its repeats are the app's to drop,
+	// by push.MessageIDKey.
+	if a := m.Android; a != (push.AndroidOptions{}) || n.Sound != "" || t.base.Notification != nil {
 		android.Notification = &messaging.AndroidNotification{
 			ChannelID:   a.ChannelID,
 			ClickAction: a.ClickAction,
 			Color:       a.Color,
 			Icon:        a.Icon,
 			Sound:       n.Sound,
+			Tag:         m.CollapseID(),
 		}
 	}
 	t.base.Android = android
@@ -87,9 +96,29 @@ func NewTemplate(m *push.Message, sentAt time.Time) *Template {
 	return t
 }
 
+// Data returns the FCM data of m: its data plus "link" when set and the
+// message id under push.MessageIDKey when m has one. The result is a new
+// map, or nil when there is nothing.
+func Data(m *push.Message) map[string]string {
+	if len(m.Data) == 0 && m.Link == "" && m.MessageID == "" {
+		return nil
+	}
+	d := make(map[string]string, len(m.Data)+2)
+	for k, v := range m.Data {
+		d[k] = v
+	}
+	if m.Link != "" {
+		d["link"] = m.Link
+	}
+	if m.MessageID != "" {
+		d[push.MessageIDKey] = m.MessageID
+	}
+	return d
+}
+
 func apnsConfig(m *push.Message, hasTTL bool, expiry time.Time) *messaging.APNSConfig {
 	n, a := m.Notification, m.APNs
-	h := map[string]string{"apns-priority": strconv.Itoa(m.APNsPriority())}
+	h := map[string]string{"apns-priority": strconv.Itoa(apns.Priority(m))}
 	if hasTTL {
 		exp := int64(0) // ttl_seconds 0: now or never
 		if *m.TTLSeconds > 0 {
@@ -97,10 +126,10 @@ func apnsConfig(m *push.Message, hasTTL bool, expiry time.Time) *messaging.APNSC
 		}
 		h["apns-expiration"] = strconv.FormatInt(exp, 10)
 	}
-	if m.CollapseKey != "" {
-		h["apns-collapse-id"] = m.CollapseKey
+	if id := m.CollapseID(); id != "" {
+		h["apns-collapse-id"] = id
 	}
-	if pt := m.APNsPushType(); pt == push.APNsAlert || pt == push.APNsBackground {
+	if pt := apns.PushType(m); pt == push.APNsAlert || pt == push.APNsBackground {
 		h["apns-push-type"] = string(pt)
 	}
 	aps := &messaging.Aps{
@@ -144,7 +173,7 @@ func webpushConfig(m *push.Message, ttl *time.Duration) *messaging.WebpushConfig
 		icon = m.Android.Icon
 	}
 	if n.Title != "" || n.Body != "" || n.Image != "" || icon != "" {
-		w.Notification = &messaging.WebpushNotification{Title: n.Title, Body: n.Body, Image: n.Image, Icon: icon}
+		w.Notification = &messaging.WebpushNotification{Title: n.Title, Body: n.Body, Image: n.Image, Icon: icon, Tag: m.CollapseID()}
 	}
 	if isURL(m.Link, "https") {
 		w.FCMOptions = &messaging.WebpushFCMOptions{Link: m.Link}

@@ -32,6 +32,9 @@ func TestTemplateOnTheWire(t *testing.T) {
 	srv, _, c := setup(t)
 	sentAt := time.Now().Add(-100 * time.Second)
 	exp := strconv.FormatInt(sentAt.Unix()+3600, 10)
+	// The collapse identity of acme's msg-1 without a collapse_key
+	// (push.DeriveCollapseID, pinned by push's tests).
+	const derived = "mp1-2-gilhTzfgny8BggUSaKqLKKucg52Y0NXgvUxkeovTs"
 
 	tests := []struct {
 		name string
@@ -52,16 +55,16 @@ func TestTemplateOnTheWire(t *testing.T) {
 			},
 			want: `{
 			  "notification": {"title": "Title", "body": "Body", "image": "https://cdn.example.com/i.png"},
-			  "data": {"order": "4711", "link": "https://shop.example.com/orders/4711"},
+			  "data": {"order": "4711", "link": "https://shop.example.com/orders/4711", "mobilepush_message_id": "msg-1"},
 			  "android": {"collapse_key": "order-4711", "priority": "high", "ttl": "3500s",
-			    "notification": {"channel_id": "orders", "click_action": "OPEN_ORDER", "color": "#336699", "icon": "ic_parcel", "sound": "chime"}},
+			    "notification": {"channel_id": "orders", "click_action": "OPEN_ORDER", "color": "#336699", "icon": "ic_parcel", "sound": "chime", "tag": "order-4711"}},
 			  "apns": {
 			    "headers": {"apns-priority": "10", "apns-expiration": "` + exp + `", "apns-collapse-id": "order-4711", "apns-push-type": "alert"},
 			    "payload": {"aps": {"alert": {"subtitle": "Sub"}, "badge": 7, "sound": "chime", "thread-id": "orders",
 			      "interruption-level": "time-sensitive", "mutable-content": 1}},
 			    "fcm_options": {"image": "https://cdn.example.com/i.png"}},
 			  "webpush": {"headers": {"Urgency": "high", "TTL": "3500"},
-			    "notification": {"title": "Title", "body": "Body", "image": "https://cdn.example.com/i.png"},
+			    "notification": {"title": "Title", "body": "Body", "image": "https://cdn.example.com/i.png", "tag": "order-4711"},
 			    "fcm_options": {"link": "https://shop.example.com/orders/4711"}}
 			}`,
 		},
@@ -76,11 +79,11 @@ func TestTemplateOnTheWire(t *testing.T) {
 			},
 			want: `{
 			  "notification": {"body": "b"},
-			  "data": {"link": "app://orders/1"},
-			  "android": {"priority": "normal", "ttl": "0s", "notification": {"icon": "https://cdn.example.com/icon.png"}},
-			  "apns": {"headers": {"apns-priority": "5", "apns-expiration": "0", "apns-push-type": "alert"}, "payload": {"aps": {}}},
+			  "data": {"link": "app://orders/1", "mobilepush_message_id": "msg-1"},
+			  "android": {"priority": "normal", "ttl": "0s", "notification": {"icon": "https://cdn.example.com/icon.png", "tag": "` + derived + `"}},
+			  "apns": {"headers": {"apns-priority": "5", "apns-expiration": "0", "apns-collapse-id": "` + derived + `", "apns-push-type": "alert"}, "payload": {"aps": {}}},
 			  "webpush": {"headers": {"Urgency": "normal", "TTL": "0"},
-			    "notification": {"body": "b", "icon": "https://cdn.example.com/icon.png"}}
+			    "notification": {"body": "b", "icon": "https://cdn.example.com/icon.png", "tag": "` + derived + `"}}
 			}`,
 		},
 		{
@@ -90,9 +93,9 @@ func TestTemplateOnTheWire(t *testing.T) {
 				m.APNs.ContentAvailable = true
 			},
 			want: `{
-			  "data": {"sync": "inbox"},
+			  "data": {"sync": "inbox", "mobilepush_message_id": "msg-1"},
 			  "android": {},
-			  "apns": {"headers": {"apns-priority": "5", "apns-push-type": "background"}, "payload": {"aps": {"content-available": 1}}}
+			  "apns": {"headers": {"apns-priority": "5", "apns-collapse-id": "` + derived + `", "apns-push-type": "background"}, "payload": {"aps": {"content-available": 1}}}
 			}`,
 		},
 	}

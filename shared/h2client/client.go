@@ -17,12 +17,16 @@
 // a back-off after a failed dial) when every open one has as many
 // streams as the server allows. Do waits for the answer; Start calls
 // back with it, so a caller can keep thousands of requests in flight
-// without a goroutine each. Requests the server provably did not process
+// without a goroutine each. A body waiting for flow-control window never
+// holds up the connection: its writer goes on with control frames and
+// other streams meanwhile. Requests the server provably did not process
 // (refused streams, streams above a GOAWAY's last stream id, requests
-// never written before the connection died) are retried on another
-// connection; a request whose connection died after it was written fails
-// with ErrConnLost, since the server may or may not have acted on it.
-// Connections that receive nothing for a while are checked with a PING.
+// never written before the connection died) are retried, ahead of new
+// requests, on the newest connection (see ErrUnprocessed); a request
+// whose connection died after it was written fails with ErrConnLost,
+// since the server may or may not have acted on it. A response over the
+// header or body limit fails only its own request. Connections that
+// receive nothing for a while are checked with a PING.
 package h2client
 
 import (
@@ -58,8 +62,17 @@ type Config struct {
 	// at the server's stream limit, requests wait for a free stream.
 	MaxConns int
 	// MaxResponseBody bounds a response body; a longer one fails the
-	// request. Default 1 MiB.
+	// request with ErrResponseTooLarge. Default 1 MiB.
 	MaxResponseBody int
+	// MaxResponseHeader bounds a response's header list, counted as
+	// HTTP/2 counts it (each field's name and value plus 32 bytes), and
+	// is advertised as SETTINGS_MAX_HEADER_LIST_SIZE. A longer list fails
+	// its request with ErrResponseTooLarge and the connection goes on: it
+	// is still decoded, to keep the HPACK state in step, but not kept.
+	// One header block of more than four times the limit, or one field
+	// over twice it, ends the connection (the decoder would have to
+	// buffer it). Default 1 MiB, at most 256 MiB.
+	MaxResponseHeader int
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +94,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxResponseBody <= 0 {
 		c.MaxResponseBody = 1 << 20
 	}
+	if c.MaxResponseHeader <= 0 {
+		c.MaxResponseHeader = 1 << 20
+	}
+	c.MaxResponseHeader = min(c.MaxResponseHeader, 1<<28) // a list's count, five times it at most, fits an int32
 	return c
 }
 
@@ -128,12 +145,21 @@ func (r *Response) Get(name string) string {
 var (
 	// ErrUnprocessed: the server did not process the request (it refused
 	// the stream, or the stream was above a GOAWAY's last stream id, or
-	// the request was never written). Do retries such requests itself a
-	// few times; the error reaches the caller when every try was.
+	// the request was never written). Do retries such requests itself,
+	// ahead of new requests and on the newest connection, within the
+	// context: after a GOAWAY or the end of a connection on which the
+	// server processed others, up to 32 tries; otherwise up to eight,
+	// with a back-off from the third. The error reaches the caller when
+	// the tries are used up or the next back-off would outlast the
+	// context's deadline.
 	ErrUnprocessed = errors.New("h2client: request not processed by the server")
 	// ErrConnLost: the connection ended after the request was written and
 	// before its response was complete; the server may have acted on it.
 	ErrConnLost = errors.New("h2client: connection lost before the response")
+	// ErrResponseTooLarge: the response's header list or body was over
+	// Config.MaxResponseHeader or MaxResponseBody. The server processed
+	// the request; only this request fails, the connection goes on.
+	ErrResponseTooLarge = errors.New("h2client: response too large")
 )
 
 // ResetError is a request the server reset (RST_STREAM) after it may have
@@ -149,10 +175,11 @@ type Client struct {
 	cfg       Config
 	authority string
 
-	mu      sync.Mutex
-	conns   []*conn
-	dialing *dialCall
-	wake    chan struct{} // closed when a stream frees or the connections change; nil when no one waits
+	mu       sync.Mutex
+	conns    []*conn
+	dialing  *dialCall
+	wake     chan struct{} // closed when a stream frees or the connections change; nil when no one waits
+	retrying int           // retries waiting in reserve: first tries wait behind them
 
 	// After a failed dial, requests fail with its error until the
 	// back-off has passed instead of dialing again: Apple treats rapid
@@ -207,10 +234,11 @@ func (c *Client) Authority() string { return c.authority }
 
 // Do sends req and returns the complete response. Any status is a
 // Response; an error means there is none: ErrUnprocessed (the server
-// did not act on it), ErrConnLost, a *ResetError, a dial error (a
-// *net.OpError; a TLS alert from the server when it refused the client
-// certificate; within the back-off after a failed dial, that dial's
-// error) or ctx's error.
+// did not act on it), ErrConnLost, ErrResponseTooLarge, a *ResetError, a
+// dial error (a *net.OpError; a TLS alert from the server when it
+// refused the client certificate; within the back-off after a failed
+// dial, that dial's error; errors.Is reports it as ErrUnprocessed too,
+// since nothing was sent) or ctx's error.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	type result struct {
 		resp *Response
@@ -229,29 +257,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // and must not block: it delays the answers of other requests. req must
 // stay unchanged until done is called.
 func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, error)) {
-	c.start(ctx, req, done, 1)
-}
-
-func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), try int) {
-	const tries = 3
-	if err := ctx.Err(); err != nil {
-		done(nil, err) // not sent: AfterFunc would cancel it only after it may be written
-		return
-	}
-	cn, err := c.reserve(ctx)
-	if err != nil {
-		done(nil, err)
-		return
-	}
-	cn.start(ctx, req, func(resp *Response, err error) {
-		if err != nil && errors.Is(err, ErrUnprocessed) && try < tries && ctx.Err() == nil {
-			// Not acted on: again on another connection; reserving may
-			// wait, which a Client goroutine must not.
-			go c.start(ctx, req, done, try+1)
-			return
-		}
-		done(resp, err)
-	})
+	c.start(ctx, req, done, attempt{})
 }
 
 // Close closes every connection once its requests in flight are done.
@@ -282,27 +288,48 @@ func (c *Client) Conns() int {
 }
 
 // reserve returns a connection with a stream reserved for the caller,
-// dialing one when none has room.
-func (c *Client) reserve(ctx context.Context) (*conn, error) {
+// dialing one when none has room. First tries fill the oldest
+// connections first; retries go first (no first try takes a stream while
+// a retry waits for one) and take the newest connection, which has the
+// fewest streams before theirs.
+func (c *Client) reserve(ctx context.Context, retry bool) (*conn, error) {
 	c.mu.Lock()
+	if retry {
+		c.retrying++
+	}
+	fail := func(err error) (*conn, error) { // with c.mu held
+		if retry {
+			c.retrying--
+			c.wakeLocked()
+		}
+		c.mu.Unlock()
+		return nil, err
+	}
 	for {
-		for _, cn := range c.conns {
-			if !cn.closing && cn.active < cn.maxStreams {
+		mine := retry || c.retrying == 0
+		if mine {
+			if cn := c.roomLocked(retry); cn != nil {
 				cn.active++
+				if retry {
+					if c.retrying--; c.retrying == 0 {
+						c.wakeLocked()
+					}
+				}
 				c.mu.Unlock()
 				return cn, nil
 			}
 		}
-		if c.dialing == nil && len(c.conns) < c.cfg.MaxConns {
+		if mine && c.dialing == nil && len(c.conns) < c.cfg.MaxConns {
 			if c.dialErr != nil && time.Now().Before(c.dialRetryAt) {
-				err := c.dialErr
-				c.mu.Unlock()
-				return nil, err
+				return fail(c.dialErr)
 			}
 			call := &dialCall{done: make(chan struct{})}
 			c.dialing = call
 			c.mu.Unlock()
 			cn, err := c.dial(ctx)
+			if err != nil {
+				err = &dialError{err}
+			}
 			c.mu.Lock()
 			c.dialing = nil
 			call.err = err
@@ -319,12 +346,12 @@ func (c *Client) reserve(ctx context.Context) (*conn, error) {
 			}
 			c.wakeLocked()
 			if err != nil {
-				c.mu.Unlock()
-				return nil, err
+				return fail(err)
 			}
 			continue
 		}
-		// Wait for a free stream, a connection or the dial in progress.
+		// Wait for a free stream, a connection, the dial in progress or
+		// the retries ahead.
 		if c.wake == nil {
 			c.wake = make(chan struct{})
 		}
@@ -336,15 +363,32 @@ func (c *Client) reserve(ctx context.Context) (*conn, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			c.mu.Lock()
+			return fail(ctx.Err())
 		case <-dialed:
 			if call.err != nil && !call.abandoned {
-				return nil, call.err
+				c.mu.Lock()
+				return fail(call.err)
 			}
 		case <-wake:
 		}
 		c.mu.Lock()
 	}
+}
+
+// roomLocked returns a connection with a free stream, the oldest or
+// (newest) the newest, or nil.
+func (c *Client) roomLocked(newest bool) *conn {
+	n := len(c.conns)
+	for i := range n {
+		if newest {
+			i = n - 1 - i
+		}
+		if cn := c.conns[i]; !cn.closing && cn.active < cn.maxStreams {
+			return cn
+		}
+	}
+	return nil
 }
 
 func (c *Client) wakeLocked() {

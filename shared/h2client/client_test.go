@@ -1,7 +1,6 @@
 package h2client_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"mobilepush/shared/h2client"
 )
@@ -289,86 +287,6 @@ func TestTLSAlertAndDialBackoff(t *testing.T) {
 	}
 }
 
-// scripted is a raw HTTP/2 server: it does the connection preface and
-// settings, then hands the framer to script for each connection.
-type scripted struct {
-	addr  string
-	roots *tls.Config
-	conns atomic.Int64
-}
-
-func newScripted(t *testing.T, script func(n int64, fr *http2.Framer, flush func())) *scripted {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	srv.EnableHTTP2 = true
-	srv.StartTLS() // only for its certificate and the client's roots
-	cert := srv.TLS.Certificates[0]
-	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	srv.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	s := &scripted{addr: ln.Addr().String(), roots: &tls.Config{RootCAs: roots, ServerName: "example.com"}}
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n := s.conns.Add(1)
-			go func() {
-				defer nc.Close()
-				br := bufio.NewReader(nc)
-				bw := bufio.NewWriter(nc)
-				preface := make([]byte, len(http2.ClientPreface))
-				if _, err := io.ReadFull(br, preface); err != nil {
-					return
-				}
-				fr := http2.NewFramer(bw, br)
-				_ = fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100})
-				_ = bw.Flush()
-				script(n, fr, func() { _ = bw.Flush() })
-			}()
-		}
-	}()
-	return s
-}
-
-// nextRequest reads frames until a request's headers end; it answers
-// SETTINGS and returns the stream id (0 when the connection ended).
-func nextRequest(fr *http2.Framer, flush func()) uint32 {
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return 0
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				_ = fr.WriteSettingsAck()
-				flush()
-			}
-		case *http2.HeadersFrame:
-			if f.StreamEnded() {
-				return f.StreamID
-			}
-		case *http2.DataFrame:
-			if f.StreamEnded() {
-				return f.StreamID
-			}
-		}
-	}
-}
-
-func answer(fr *http2.Framer, flush func(), id uint32, status int) {
-	var buf bytes.Buffer
-	_ = hpack.NewEncoder(&buf).WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
-	_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true})
-	flush()
-}
-
 func TestUnprocessedIsRetried(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -458,51 +376,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestRoundTrip(t *testing.T) {
-	srv := newServer(t, 100, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("X-Multi", "a")
-		w.Header().Add("X-Multi", "b")
-		echo(w, r)
-	}))
-	c := newClient(t, srv, h2client.Config{})
-	hc := &http.Client{Transport: c}
-
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/send?x=1", strings.NewReader(`{"m":1}`))
-	req.Header.Set("X-Topic", "t")
-	req.Header.Set("Connection", "keep-alive") // hop-by-hop: dropped
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	got := map[string]string{"status": resp.Status, "proto": resp.Proto, "body": string(body), "x-path": resp.Header.Get("X-Path"),
-		"x-topic": resp.Header.Get("X-Topic"), "x-multi": strings.Join(resp.Header.Values("X-Multi"), ",")}
-	want := map[string]string{"status": "201 Created", "proto": "HTTP/2.0", "body": `{"m":1}`, "x-path": "/v1/send",
-		"x-topic": "t", "x-multi": "a,b"}
-	for k := range want {
-		if got[k] != want[k] {
-			t.Errorf("%s = %q, want %q", k, got[k], want[k])
-		}
-	}
-
-	for _, tt := range []struct{ name, url string }{
-		{"another host", "https://example.com/v1/send"},
-		{"plain http", strings.Replace(srv.URL, "https", "http", 1) + "/v1/send"},
-	} {
-		req, _ := http.NewRequest(http.MethodGet, tt.url+"?token=secret", nil)
-		_, err := c.RoundTrip(req) // (http.Client's own error quotes the URL)
-		if err == nil || !strings.Contains(err.Error(), "not this client's origin") || strings.Contains(err.Error(), "secret") {
-			t.Errorf("%s: err = %v, want refused without quoting the query", tt.name, err)
-		}
-	}
-	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/", nil)
-	req.Header["X-Bad"] = []string{"a\r\nInjected: 1"}
-	if _, err := hc.Do(req); err == nil || !strings.Contains(err.Error(), "invalid value") {
-		t.Errorf("header with CRLF: err = %v", err)
 	}
 }
 

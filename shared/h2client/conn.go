@@ -17,10 +17,12 @@ const (
 	ourStreamWindow = 256 << 10 // SETTINGS_INITIAL_WINDOW_SIZE we advertise
 	ourConnWindow   = 1 << 20   // the connection receive window we grow to
 	ourMaxFrame     = 16 << 10  // SETTINGS_MAX_FRAME_SIZE (the default)
-	ourHeaderList   = 64 << 10  // SETTINGS_MAX_HEADER_LIST_SIZE
 	maxStreamID     = 1<<31 - 1
 	writeBufSize    = 32 << 10
 	readBufSize     = 32 << 10
+	// dataBurst bounds the DATA bytes the writer writes between two looks
+	// at its control frames and new requests.
+	dataBurst = 64 << 10
 )
 
 // stream states.
@@ -37,21 +39,29 @@ type stream struct {
 	state atomic.Int32
 	done  func(*Response, error)      // called once, by whoever finishes the stream
 	stop  atomic.Pointer[func() bool] // unregisters the context's AfterFunc
-	reset atomic.Bool                 // written and closed by an RST_STREAM (ours queued, or the server's)
+	// bodySent: the writer wrote the body's last DATA frame (END_STREAM),
+	// so our half of the stream is closed; set for requests with a body.
+	bodySent atomic.Bool
+	sendWin  int32 // guarded by conn.fmu
+	sent     int   // writer-only: body bytes written
 
-	// Reader-only.
+	// Reader-only. (The fields are ordered, and some int32, so that a
+	// stream fits the allocator's 144-byte size class.)
+	recvUnacked int32
+	hdrSize     int32 // the header list's size so far, as HTTP/2 counts it
 	hdrsDone    bool
-	recvUnacked int
+	status      int
 	body        []byte
 	header      []Field
-	status      int
 	hdrErr      error
-
-	sendWin int32 // guarded by conn.fmu
 }
 
 // conn is one HTTP/2 connection: a writer goroutine (the only user of
-// wfr, henc and bw), a reader goroutine (rfr, hdec) and a keep-alive.
+// wfr, henc, bw and pending), a reader goroutine (rfr, hdec) and a
+// keep-alive. The writer never waits for flow-control window: a body
+// the window stops stays in pending while the writer goes on with
+// control frames, other streams and other bodies, and the reader wakes
+// it when the window grows.
 type conn struct {
 	c  *Client
 	nc net.Conn
@@ -65,6 +75,7 @@ type conn struct {
 	hdec    *hpack.Decoder
 	cur     *stream // reader: the stream whose header block is being decoded
 	curEnds bool    // reader: that block's HEADERS frame ended the stream
+	curRaw  int     // reader: that block's encoded bytes so far
 
 	qmu   sync.Mutex
 	queue []*stream // requests for the writer
@@ -82,20 +93,30 @@ type conn struct {
 
 	smu     sync.Mutex
 	streams map[uint32]*stream
-	gone    bool   // the connection died: no more streams may register (guarded by smu)
-	goaway  bool   // the server sent GOAWAY: likewise (guarded by smu)
-	nextID  uint32 // writer-only
+	gone    bool // the connection died: no more streams may register (guarded by smu)
+	goaway  bool // the server sent GOAWAY: likewise (guarded by smu)
+	// goawayErr is what the streams the GOAWAY left out end with (guarded
+	// by smu).
+	goawayErr *unprocessedError
+	nextID    uint32 // writer-only
 
 	fmu      sync.Mutex
-	fcond    *sync.Cond
 	sendWin  int32  // connection send window
 	initWin  int32  // the server's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame uint32 // the server's SETTINGS_MAX_FRAME_SIZE
 
-	recvUnacked   int          // reader-only
-	frames        atomic.Int64 // frames read, for the keep-alive
-	writerWaiting atomic.Bool  // the writer waits in sendQuota
-	closeOnce     sync.Once
+	// pending holds the written streams whose bodies are not all sent
+	// (writer-only); dataWaiting says it is not empty, so that the reader
+	// wakes the writer when a window grows. It is set before the writer
+	// looks at the windows, and the reader looks at it after it grew
+	// one, so no wake-up is lost.
+	pending     []*stream
+	dataWaiting atomic.Bool
+
+	recvUnacked int          // reader-only
+	frames      atomic.Int64 // frames read, for the keep-alive
+	answered    atomic.Bool  // a response was complete: the server processes requests here
+	closeOnce   sync.Once
 }
 
 type ctrlKind uint8
@@ -130,7 +151,7 @@ func (cn *conn) start(ctx context.Context, req *Request, done func(*Response, er
 	cn.qmu.Lock()
 	if cn.qdead {
 		cn.qmu.Unlock()
-		cn.finish(st, nil, ErrUnprocessed, noReset)
+		cn.finish(st, nil, cn.ended(), noReset)
 		return
 	}
 	cn.queue = append(cn.queue, st)
@@ -157,8 +178,9 @@ const noReset = ^http2.ErrCode(0)
 // finish ends st once, whatever its state, reporting whether this call
 // did: a written stream leaves the stream table and, unless rst is
 // noReset, is reset with rst (queued before the stream is freed, so the
-// reset reaches the server before a stream that takes its place); the
-// reserved stream is freed and done is called.
+// reset reaches the server before a stream that takes its place, and
+// after the state is done, so no DATA follows it); the reserved stream
+// is freed and done is called.
 func (cn *conn) finish(st *stream, resp *Response, err error, rst http2.ErrCode) bool {
 	var prev int32
 	for {
@@ -175,7 +197,6 @@ func (cn *conn) finish(st *stream, resp *Response, err error, rst http2.ErrCode)
 		delete(cn.streams, st.id)
 		cn.smu.Unlock()
 		if rst != noReset {
-			st.reset.Store(true)
 			cn.control(ctrlFrame{kind: ctrlReset, id: st.id, code: rst})
 		}
 	}
@@ -183,13 +204,31 @@ func (cn *conn) finish(st *stream, resp *Response, err error, rst http2.ErrCode)
 		(*stop)()
 	}
 	cn.c.release(cn)
-	if cn.writerWaiting.Load() { // it may wait for this stream's window
-		cn.fmu.Lock()
-		cn.fcond.Broadcast()
-		cn.fmu.Unlock()
-	}
 	st.done(resp, err)
 	return true
+}
+
+// endCode is the RST_STREAM code for finishing a written stream early
+// with code: none when both halves are closed (the server ended its
+// half and we sent our whole request), CANCEL when only the server's is
+// (it counts the stream open until we end ours), else code.
+func endCode(st *stream, serverEnded bool, code http2.ErrCode) http2.ErrCode {
+	if !serverEnded {
+		return code
+	}
+	if len(st.req.Body) == 0 || st.bodySent.Load() {
+		return noReset
+	}
+	return http2.ErrCodeCancel
+}
+
+// ended is what a request that the connection's end left unwritten ends
+// with.
+func (cn *conn) ended() *unprocessedError {
+	if cn.answered.Load() {
+		return errConnEnded
+	}
+	return errConnEndedIdle
 }
 
 // control queues a frame for the writer.

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -42,14 +41,13 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		initWin:    65535,
 		maxFrame:   16384,
 	}
-	cn.fcond = sync.NewCond(&cn.fmu)
 	cn.wfr = http2.NewFramer(cn.bw, nil)
 	cn.henc = hpack.NewEncoder(&cn.hbuf)
 	cn.rfr = http2.NewFramer(nil, bufio.NewReaderSize(nc, readBufSize))
 	cn.rfr.SetReuseFrames()
 	cn.rfr.SetMaxReadFrameSize(ourMaxFrame)
 	cn.hdec = hpack.NewDecoder(4096, cn.emit)
-	cn.hdec.SetMaxStringLength(ourHeaderList)
+	cn.hdec.SetMaxStringLength(2 * c.cfg.MaxResponseHeader)
 
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
@@ -63,7 +61,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if err := cn.wfr.WriteSettings(
 		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: ourStreamWindow},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: ourHeaderList},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.cfg.MaxResponseHeader)},
 	); err != nil {
 		return fail(err)
 	}

@@ -35,9 +35,6 @@ func (cn *conn) fail(err error) {
 	cn.queue = nil
 	cn.qmu.Unlock()
 	close(cn.dead)
-	cn.fmu.Lock()
-	cn.fcond.Broadcast()
-	cn.fmu.Unlock()
 	lost := fmt.Errorf("%w: %w", ErrConnLost, cn.err)
 	for _, st := range streams {
 		cn.finish(st, nil, lost, noReset)
@@ -45,7 +42,7 @@ func (cn *conn) fail(err error) {
 	// Queued and never written (the writer may have dropped some with
 	// the buffer it could not flush: those are in streams, as written).
 	for _, st := range queue {
-		cn.finish(st, nil, ErrUnprocessed, noReset)
+		cn.finish(st, nil, cn.ended(), noReset)
 	}
 }
 
@@ -62,11 +59,11 @@ func (cn *conn) read() error {
 		switch f := f.(type) {
 		case *http2.HeadersFrame:
 			cn.curEnds = f.StreamEnded()
-			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded()); err != nil {
+			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), true, f.HeadersEnded()); err != nil {
 				return err
 			}
 		case *http2.ContinuationFrame:
-			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded()); err != nil {
+			if err := cn.onHeaders(f.StreamID, f.HeaderBlockFragment(), false, f.HeadersEnded()); err != nil {
 				return err
 			}
 		case *http2.DataFrame:
@@ -75,9 +72,8 @@ func (cn *conn) read() error {
 			if st := cn.lookup(f.StreamID); st != nil {
 				var err error = &ResetError{Code: f.ErrCode.String()}
 				if f.ErrCode == http2.ErrCodeRefusedStream {
-					err = ErrUnprocessed
+					err = errRefused
 				}
-				st.reset.Store(true)
 				cn.finish(st, nil, err, noReset)
 			}
 		case *http2.SettingsFrame:
@@ -128,8 +124,10 @@ func (cn *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		}
 		st.sendWin += int32(f.Increment)
 	}
-	cn.fcond.Broadcast()
 	cn.fmu.Unlock()
+	if cn.dataWaiting.Load() {
+		cn.wakeWriter()
+	}
 	return nil
 }
 
@@ -161,9 +159,11 @@ func (cn *conn) applySettings(f *http2.SettingsFrame, first bool) error {
 			for _, st := range cn.streams {
 				st.sendWin += delta
 			}
-			cn.fcond.Broadcast()
 			cn.fmu.Unlock()
 			cn.smu.Unlock()
+			if delta > 0 && cn.dataWaiting.Load() {
+				cn.wakeWriter()
+			}
 		case http2.SettingMaxFrameSize:
 			if s.Val < 1<<14 || s.Val > 1<<24-1 {
 				return http2.ConnectionError(http2.ErrCodeProtocol)
@@ -190,12 +190,20 @@ func (cn *conn) applySettings(f *http2.SettingsFrame, first bool) error {
 }
 
 // onHeaders decodes a header block fragment for stream id (decoding it
-// even when the stream is gone, to keep the HPACK state in step).
-func (cn *conn) onHeaders(id uint32, frag []byte, ended bool) error {
+// even when the stream is gone or its list over the limit, to keep the
+// HPACK state in step).
+func (cn *conn) onHeaders(id uint32, frag []byte, first, ended bool) error {
 	st := cn.lookup(id)
-	cn.cur = st
-	if st != nil && st.hdrsDone {
-		cn.cur = nil // trailers: decoded and dropped
+	if first {
+		cn.cur, cn.curRaw = st, 0
+		if st != nil && st.hdrsDone {
+			cn.cur = nil // trailers: decoded and dropped
+		}
+		cn.hdec.SetEmitEnabled(cn.cur != nil)
+	}
+	cn.curRaw += len(frag)
+	if cn.curRaw > 4*cn.c.cfg.MaxResponseHeader {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 	}
 	if _, err := cn.hdec.Write(frag); err != nil {
 		return http2.ConnectionError(http2.ErrCodeCompression)
@@ -212,11 +220,15 @@ func (cn *conn) onHeaders(id uint32, frag []byte, ended bool) error {
 	}
 	if !st.hdrsDone {
 		if st.hdrErr != nil {
-			cn.finish(st, nil, st.hdrErr, http2.ErrCodeProtocol)
+			code := http2.ErrCodeProtocol
+			if errors.Is(st.hdrErr, ErrResponseTooLarge) {
+				code = http2.ErrCodeCancel
+			}
+			cn.finish(st, nil, st.hdrErr, endCode(st, cn.curEnds, code))
 			return nil
 		}
 		if st.status >= 100 && st.status < 200 {
-			st.status, st.header = 0, nil // informational: the real answer follows
+			st.status, st.header, st.hdrSize = 0, nil, 0 // informational: the real answer follows
 			return nil
 		}
 		st.hdrsDone = true
@@ -233,6 +245,13 @@ func (cn *conn) emit(f hpack.HeaderField) {
 	if st == nil || st.hdrErr != nil {
 		return
 	}
+	st.hdrSize += int32(f.Size())
+	if int(st.hdrSize) > cn.c.cfg.MaxResponseHeader {
+		st.hdrErr = fmt.Errorf("%w: header list over %d bytes", ErrResponseTooLarge, cn.c.cfg.MaxResponseHeader)
+		st.header = nil
+		cn.hdec.SetEmitEnabled(false) // decode the rest without keeping it
+		return
+	}
 	if f.IsPseudo() {
 		if f.Name == ":status" {
 			code, err := strconv.Atoi(f.Value)
@@ -242,10 +261,6 @@ func (cn *conn) emit(f hpack.HeaderField) {
 			}
 			st.status = code
 		}
-		return
-	}
-	if len(st.header) >= 128 {
-		st.hdrErr = errors.New("h2client: too many response header fields")
 		return
 	}
 	st.header = append(st.header, Field{Name: f.Name, Value: f.Value})
@@ -265,12 +280,13 @@ func (cn *conn) onData(f *http2.DataFrame) {
 		return
 	}
 	if !st.hdrsDone {
-		cn.finish(st, nil, errors.New("h2client: DATA before response headers"), http2.ErrCodeProtocol)
+		cn.finish(st, nil, errors.New("h2client: DATA before response headers"), endCode(st, f.StreamEnded(), http2.ErrCodeProtocol))
 		return
 	}
 	data := f.Data()
 	if len(st.body)+len(data) > cn.c.cfg.MaxResponseBody {
-		cn.finish(st, nil, fmt.Errorf("h2client: response body over %d bytes", cn.c.cfg.MaxResponseBody), http2.ErrCodeCancel)
+		err := fmt.Errorf("%w: body over %d bytes", ErrResponseTooLarge, cn.c.cfg.MaxResponseBody)
+		cn.finish(st, nil, err, endCode(st, f.StreamEnded(), http2.ErrCodeCancel))
 		return
 	}
 	st.body = append(st.body, data...)
@@ -278,29 +294,39 @@ func (cn *conn) onData(f *http2.DataFrame) {
 		cn.complete(st)
 		return
 	}
-	st.recvUnacked += n
+	st.recvUnacked += int32(n)
 	if st.recvUnacked >= ourStreamWindow/2 {
 		cn.control(ctrlFrame{kind: ctrlWindow, id: f.StreamID, n: uint32(st.recvUnacked)})
 		st.recvUnacked = 0
 	}
 }
 
-// complete finishes st with its response.
+// complete finishes st with its response, which the server ended.
 func (cn *conn) complete(st *stream) {
-	resp := &Response{Status: st.status, Header: st.header, Body: st.body}
 	if st.status == 0 {
-		cn.finish(st, nil, errors.New("h2client: response without :status"), http2.ErrCodeProtocol)
+		cn.finish(st, nil, errors.New("h2client: response without :status"), endCode(st, true, http2.ErrCodeProtocol))
 		return
 	}
-	cn.finish(st, resp, nil, noReset)
+	if !cn.answered.Load() {
+		cn.answered.Store(true)
+	}
+	resp := &Response{Status: st.status, Header: st.header, Body: st.body}
+	cn.finish(st, resp, nil, endCode(st, true, noReset))
 }
 
 // onGoAway retires the connection: streams above last were not processed
 // and are retried elsewhere; the rest finish here.
 func (cn *conn) onGoAway(last uint32) {
 	cn.c.retire(cn)
+	why := errGoAway
+	if last == 0 {
+		why = errGoAwayAll
+	}
 	cn.smu.Lock()
-	cn.goaway = true
+	if !cn.goaway || last == 0 {
+		cn.goaway, cn.goawayErr = true, why
+	}
+	why = cn.goawayErr
 	var unprocessed []*stream
 	for id, st := range cn.streams {
 		if id > last {
@@ -309,7 +335,7 @@ func (cn *conn) onGoAway(last uint32) {
 	}
 	cn.smu.Unlock()
 	for _, st := range unprocessed {
-		cn.finish(st, nil, ErrUnprocessed, noReset)
+		cn.finish(st, nil, why, noReset)
 	}
 }
 

@@ -15,17 +15,21 @@ func (cn *conn) writeLoop() {
 		case <-cn.dead:
 			return
 		}
-		// Write whatever is queued, again until nothing is, then flush
-		// once. Before the flush, yield once: the callers a batch of
-		// responses just woke often have their next requests ready to
-		// join this write.
+		// Write whatever is queued and whatever bodies the windows let
+		// through, again until there is nothing, then flush once. Before
+		// the flush, yield once: the callers a batch of responses just
+		// woke often have their next requests ready to join this write.
 		yielded := false
 		for {
 			n, ok := cn.writeQueued()
 			if !ok {
 				return
 			}
-			if n > 0 {
+			m, ok := cn.writePending()
+			if !ok {
+				return
+			}
+			if n+m > 0 {
 				continue
 			}
 			if yielded {
@@ -58,7 +62,7 @@ func (cn *conn) writeQueued() (int, bool) {
 			// The connection failed: the rest were never written.
 			cn.c.retire(cn)
 			for _, rest := range queue[i+1:] {
-				cn.finish(rest, nil, ErrUnprocessed, noReset)
+				cn.finish(rest, nil, cn.ended(), noReset)
 			}
 			return 0, false
 		}
@@ -100,15 +104,18 @@ func (cn *conn) writeControl(fs []ctrlFrame) bool {
 // made, or every later block on the connection is misread.
 func (cn *conn) writeStream(st *stream) bool {
 	if cn.nextID > maxStreamID {
-		cn.finish(st, nil, ErrUnprocessed, noReset)
+		cn.finish(st, nil, errConnEnded, noReset)
 		cn.c.retire(cn)
 		return true
 	}
 	cn.smu.Lock()
 	if cn.gone || cn.goaway {
-		gone := cn.gone
+		gone, why := cn.gone, cn.goawayErr
 		cn.smu.Unlock()
-		cn.finish(st, nil, ErrUnprocessed, noReset)
+		if gone {
+			why = cn.ended()
+		}
+		cn.finish(st, nil, why, noReset)
 		return !gone
 	}
 	if !st.state.CompareAndSwap(queued, written) {
@@ -159,96 +166,97 @@ func (cn *conn) writeStream(st *stream) bool {
 			return false
 		}
 	}
-	body := req.Body
-	for len(body) > 0 {
-		n, ok := cn.sendQuota(st, len(body))
-		if !ok {
+	if endStream {
+		return true
+	}
+	// The body: what the windows allow now, the rest from pending.
+	if len(cn.pending) == 0 {
+		if n := cn.quota(st); n > 0 && !cn.writeData(st, n) {
 			return false
 		}
-		if n == 0 {
-			// The stream ended while its body was unsent. Reset or
-			// cancelled, an RST_STREAM closed it; answered early, the
-			// server still counts it open until we end our half.
-			if !st.reset.Load() {
-				if err := cn.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel); err != nil {
-					cn.close(err)
-					return false
-				}
-			}
+		if st.sent == len(req.Body) {
 			return true
 		}
-		if err := cn.wfr.WriteData(st.id, n == len(body), body[:n]); err != nil {
-			cn.close(err)
-			return false
+	}
+	cn.pending = append(cn.pending, st)
+	cn.dataWaiting.Store(true)
+	return true
+}
+
+// writePending writes the bodies in pending as far as the windows allow,
+// a frame per stream in turn, up to dataBurst bytes; it reports how many
+// bytes it wrote, false when the connection failed. Streams that ended
+// meanwhile leave pending without another frame: finish reset them.
+func (cn *conn) writePending() (int, bool) {
+	if len(cn.pending) == 0 {
+		return 0, true
+	}
+	total := 0
+	for total < dataBurst && len(cn.pending) > 0 {
+		wrote := 0
+		live := cn.pending[:0]
+		for _, st := range cn.pending {
+			if st.state.Load() == done {
+				continue
+			}
+			if n := cn.quota(st); n > 0 {
+				if !cn.writeData(st, n) {
+					return 0, false
+				}
+				wrote += n
+			}
+			if st.sent < len(st.req.Body) {
+				live = append(live, st)
+			}
 		}
-		body = body[n:]
+		clear(cn.pending[len(live):])
+		cn.pending = live
+		total += wrote
+		if wrote == 0 {
+			break
+		}
+	}
+	if len(cn.pending) == 0 {
+		cn.dataWaiting.Store(false)
+	}
+	return total, true
+}
+
+// writeData writes the next n bytes of st's body in one DATA frame;
+// false when the connection failed.
+func (cn *conn) writeData(st *stream, n int) bool {
+	body := st.req.Body
+	last := st.sent+n == len(body)
+	if err := cn.wfr.WriteData(st.id, last, body[st.sent:st.sent+n]); err != nil {
+		cn.close(err)
+		return false
+	}
+	st.sent += n
+	if last {
+		st.bodySent.Store(true)
 	}
 	return true
 }
 
-func (cn *conn) writeField(name, value string, once bool) {
-	_ = cn.henc.WriteField(hpack.HeaderField{Name: name, Value: value, Sensitive: once})
-}
-
-func (cn *conn) alive() bool {
-	select {
-	case <-cn.dead:
-		return false
-	default:
-		return true
+// quota takes flow-control window for st's next DATA frame and returns
+// its size: 0 when a window is closed, or st ended (checked before every
+// DATA frame, so no DATA follows the RST_STREAM finish queues).
+func (cn *conn) quota(st *stream) int {
+	if st.state.Load() == done {
+		return 0
 	}
-}
-
-// sendQuota takes up to want bytes of flow-control window for st,
-// waiting (after flushing what is buffered, so the server can answer)
-// until there is some. It returns 0 when st ended meanwhile (checked
-// before every DATA frame, so no DATA follows our RST_STREAM), false when
-// the connection died.
-func (cn *conn) sendQuota(st *stream, want int) (int, bool) {
-	flushed := false
 	cn.fmu.Lock()
-	for {
-		if st.state.Load() == done {
-			cn.fmu.Unlock()
-			return 0, true
-		}
-		if !cn.alive() {
-			cn.fmu.Unlock()
-			return 0, false
-		}
-		if cn.sendWin > 0 && st.sendWin > 0 {
-			break
-		}
-		if !flushed {
-			cn.fmu.Unlock()
-			cn.qmu.Lock()
-			ctrl := cn.ctrl
-			cn.ctrl = nil
-			cn.qmu.Unlock()
-			if !cn.writeControl(ctrl) {
-				return 0, false
-			}
-			if err := cn.bw.Flush(); err != nil {
-				cn.close(err)
-				return 0, false
-			}
-			flushed = true
-			cn.fmu.Lock()
-			continue
-		}
-		// Publish that we wait, then look again: finish sets the state
-		// before it reads writerWaiting, and fail closes dead before it
-		// broadcasts under fmu, so neither wake-up is lost.
-		cn.writerWaiting.Store(true)
-		if st.state.Load() != done && cn.alive() {
-			cn.fcond.Wait()
-		}
-		cn.writerWaiting.Store(false)
-		flushed = false
+	n := min(len(st.req.Body)-st.sent, int(cn.sendWin), int(st.sendWin), int(cn.maxFrame))
+	if n <= 0 {
+		cn.fmu.Unlock()
+		return 0
 	}
-	n := min(want, int(cn.sendWin), int(st.sendWin), int(cn.maxFrame))
 	cn.sendWin -= int32(n)
 	st.sendWin -= int32(n)
 	cn.fmu.Unlock()
-	return n, true
+	return n
+}
+
+func (cn *conn) writeField(name, value string, once bool) {
+	_ = cn.henc.WriteField(hpack.HeaderField{Name: name, Value: value, Sensitive: once})
 }

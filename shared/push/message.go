@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -28,7 +27,7 @@ const (
 	MaxTokens        = 1000    // device tokens per message, both platforms together
 	MaxTTLSeconds    = 2419200 // 28 days: FCM's longest time to live
 	MaxCollapseKey   = 64      // bytes: APNs' limit on apns-collapse-id
-	MaxAPNsPayload   = 4096    // bytes of the APNs JSON payload (Message.APNsPayload)
+	MaxAPNsPayload   = 4096    // bytes of the APNs JSON payload (Message.APNsPayloadSize)
 	MaxFCMPayload    = 4096    // bytes of FCM data and notification (Message.FCMPayloadSize)
 	MinAPNsToken     = 64      // hex characters of an APNs device token, at least
 	MaxAPNsToken     = 200     // hex characters of an APNs device token, at most
@@ -158,13 +157,14 @@ type AndroidOptions struct {
 
 // Keys the payloads use themselves, refused in Data.
 var (
-	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key"}
+	reservedKeys     = []string{"aps", "link", "image", "from", "message_type", "notification", "collapse_key", MessageIDKey}
 	reservedPrefixes = []string{"google", "gcm"}
 )
 
 // ReservedDataKey reports whether k cannot be a Data key: a key the APNs
 // payload or FCM data already use (aps, link, image, from, message_type,
-// notification, collapse_key) or one starting with a prefix FCM reserves
+// notification, collapse_key, mobilepush_message_id: MessageIDKey) or one
+// starting with a prefix FCM reserves
 // (google, gcm). Keys are compared as they are (case-sensitively).
 func ReservedDataKey(k string) bool {
 	if slices.Contains(reservedKeys, k) {
@@ -222,7 +222,7 @@ func (m *Message) Validate() error {
 		case k == "":
 			return invalid("data: empty key")
 		case ReservedDataKey(k):
-			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, google*, gcm*)", k)
+			return invalid("data: key %q is reserved (aps, link, image, from, message_type, notification, collapse_key, %s, google*, gcm*)", k, MessageIDKey)
 		}
 	}
 	if m.Link != "" {
@@ -265,13 +265,22 @@ func (m *Message) Validate() error {
 	if n == (Notification{}) && len(m.Data) == 0 && m.Link == "" && !a.ContentAvailable {
 		return invalid("message: nothing to send: set a notification, data, link or apns.content_available")
 	}
+	// The sizes are those of what is sent, which carries the message id
+	// (MessageIDKey): a message without one is measured with an id of
+	// the length NewMessageID gives it when it is accepted.
+	sized := m
+	if m.MessageID == "" {
+		c := *m
+		c.MessageID = idPlaceholder
+		sized = &c
+	}
 	if len(m.Tokens.APNs) > 0 {
-		if size := len(m.APNsPayload()); size > MaxAPNsPayload {
-			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data and link)", size, MaxAPNsPayload)
+		if size := sized.APNsPayloadSize(); size > MaxAPNsPayload {
+			return tooLarge("message: the APNs payload is %d bytes, at most %d (notification, data, link and %s)", size, MaxAPNsPayload, MessageIDKey)
 		}
 	}
 	if len(m.Tokens.FCM) > 0 {
-		if size := m.FCMPayloadSize(); size > MaxFCMPayload {
+		if size := sized.FCMPayloadSize(); size > MaxFCMPayload {
 			return tooLarge("message: the FCM payload is %d bytes, at most %d (data, link and notification title, body, image)", size, MaxFCMPayload)
 		}
 	}
@@ -347,36 +356,6 @@ func joinEnum[T ~string](vs []T) string {
 	return strings.Join(s, ", ")
 }
 
-// APNsPushType returns the apns-push-type m is sent with: apns.push_type,
-// else background for a message that only sets content_available (no
-// title, subtitle, body, badge or sound), else alert.
-func (m *Message) APNsPushType() APNsType {
-	if m.APNs.PushType != "" {
-		return m.APNs.PushType
-	}
-	n := m.Notification
-	if m.APNs.ContentAvailable && n.Title == "" && n.Subtitle == "" && n.Body == "" && n.Badge == nil && n.Sound == "" {
-		return APNsBackground
-	}
-	return APNsAlert
-}
-
-// APNsPriority returns the apns-priority m is sent with: 10 for high, 5
-// for normal; without a priority, 5 for a background push and 10
-// otherwise.
-func (m *Message) APNsPriority() int {
-	switch m.Priority {
-	case PriorityHigh:
-		return 10
-	case PriorityNormal:
-		return 5
-	}
-	if m.APNsPushType() == APNsBackground {
-		return 5
-	}
-	return 10
-}
-
 // Expiry returns when m stops being worth delivering if it was accepted
 // at sentAt (sentAt + ttl_seconds), and false when m has no ttl_seconds.
 // Senders pass the time the message was first enqueued, so retries do
@@ -386,192 +365,6 @@ func (m *Message) Expiry(sentAt time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return sentAt.Add(time.Duration(*m.TTLSeconds) * time.Second), true
-}
-
-// APNsPayload returns the APNs JSON payload of m, the bytes sent to every
-// Apple device:
-//
-//	{"aps":{"alert":{"title","subtitle","body"},"badge","sound","thread-id",
-//	  "interruption-level","content-available":1,"mutable-content":1},
-//	 "link":"...","image":"...", <data keys>...}
-//
-// mutable-content is set when notification.image is (a notification
-// service extension downloads the image named by the "image" key); link,
-// image and data are custom top-level keys, data in key order. Empty
-// fields are left out; HTML characters are not escaped. The result is
-// deterministic. Validate limits it to MaxAPNsPayload bytes.
-func (m *Message) APNsPayload() []byte {
-	return m.AppendAPNsPayload(make([]byte, 0, m.apnsSizeHint()))
-}
-
-func (m *Message) apnsSizeHint() int {
-	n := 64 + len(m.Notification.Title) + len(m.Notification.Subtitle) + len(m.Notification.Body) +
-		len(m.Notification.Sound) + len(m.Notification.Image) + len(m.Link) + len(m.APNs.ThreadID)
-	for k, v := range m.Data {
-		n += len(k) + len(v) + 6
-	}
-	return n + n/8
-}
-
-// AppendAPNsPayload appends m's APNs payload (see APNsPayload) to b.
-func (m *Message) AppendAPNsPayload(b []byte) []byte {
-	n, a := m.Notification, m.APNs
-	b = append(b, `{"aps":{`...)
-	comma := false
-	field := func(name string) {
-		if comma {
-			b = append(b, ',')
-		}
-		comma = true
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, `":`...)
-	}
-	if n.Title != "" || n.Subtitle != "" || n.Body != "" {
-		field("alert")
-		b = append(b, '{')
-		c := len(b)
-		for _, kv := range [...][2]string{{"title", n.Title}, {"subtitle", n.Subtitle}, {"body", n.Body}} {
-			if kv[1] == "" {
-				continue
-			}
-			if len(b) > c {
-				b = append(b, ',')
-			}
-			b = appendString(b, kv[0])
-			b = append(b, ':')
-			b = appendString(b, kv[1])
-		}
-		b = append(b, '}')
-	}
-	if n.Badge != nil {
-		field("badge")
-		b = strconv.AppendInt(b, int64(*n.Badge), 10)
-	}
-	if n.Sound != "" {
-		field("sound")
-		b = appendString(b, n.Sound)
-	}
-	if a.ThreadID != "" {
-		field("thread-id")
-		b = appendString(b, a.ThreadID)
-	}
-	if a.InterruptionLevel != "" {
-		field("interruption-level")
-		b = appendString(b, string(a.InterruptionLevel))
-	}
-	if a.ContentAvailable {
-		field("content-available")
-		b = append(b, '1')
-	}
-	if a.MutableContent || n.Image != "" {
-		field("mutable-content")
-		b = append(b, '1')
-	}
-	b = append(b, '}')
-	custom := func(k, v string) {
-		b = append(b, ',')
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, v)
-	}
-	if m.Link != "" {
-		custom("link", m.Link)
-	}
-	if n.Image != "" {
-		custom("image", n.Image)
-	}
-	keys := make([]string, 0, len(m.Data))
-	for k := range m.Data {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		custom(k, m.Data[k])
-	}
-	return append(b, '}')
-}
-
-// appendString appends s as a JSON string, escaping what JSON requires
-// (quotes, backslash, control characters; invalid UTF-8 becomes U+FFFD)
-// and U+2028/U+2029, but not HTML characters.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// FCMData returns the FCM data of m: its data plus "link" when set. The
-// result is a new map, or nil when there is nothing.
-func (m *Message) FCMData() map[string]string {
-	if len(m.Data) == 0 && m.Link == "" {
-		return nil
-	}
-	d := make(map[string]string, len(m.Data)+1)
-	for k, v := range m.Data {
-		d[k] = v
-	}
-	if m.Link != "" {
-		d["link"] = m.Link
-	}
-	return d
-}
-
-// FCMPayloadSize returns the bytes FCM counts against its 4096-byte
-// payload limit for m: the keys and values of FCMData and the
-// notification's title, body and image.
-func (m *Message) FCMPayloadSize() int {
-	n := len(m.Notification.Title) + len(m.Notification.Body) + len(m.Notification.Image)
-	for k, v := range m.Data {
-		n += len(k) + len(v)
-	}
-	if m.Link != "" {
-		n += len("link") + len(m.Link)
-	}
-	return n
 }
 
 // DecodeMessage decodes a queue message body and validates it. Unknown
@@ -625,6 +418,10 @@ func jsonProblem(err error) string {
 	}
 	return "not a JSON object of the v1 message form"
 }
+
+// idPlaceholder stands for the id NewMessageID gives a message accepted
+// without one, when Validate measures its payloads.
+const idPlaceholder = "00000000-0000-4000-8000-000000000000"
 
 // NewMessageID returns a fresh random message id: a version 4 UUID made
 // from crypto/rand, e.g. "3b241101-e2bb-4255-8caf-4136c566a962".

@@ -65,6 +65,7 @@ func TestValidate(t *testing.T) {
 		{"relative image", func(m *Message) { m.Notification.Image = "/img.png" }, Invalid, "notification.image: must be an absolute http or https URL"},
 		{"reserved data key", func(m *Message) { m.Data = map[string]string{"link": "x"} }, Invalid, `data: key "link" is reserved`},
 		{"google data key", func(m *Message) { m.Data = map[string]string{"google.x": "x"} }, Invalid, `data: key "google.x" is reserved`},
+		{"message id data key", func(m *Message) { m.Data = map[string]string{MessageIDKey: "x"} }, Invalid, `data: key "mobilepush_message_id" is reserved`},
 		{"empty data key", func(m *Message) { m.Data = map[string]string{"": "x"} }, Invalid, "data: empty key"},
 		{"relative link", func(m *Message) { m.Link = "orders/1" }, Invalid, "link: must be an absolute URL"},
 		{"bad priority", func(m *Message) { m.Priority = "urgent" }, Invalid, `priority: "urgent", want "high" or "normal"`},
@@ -97,7 +98,7 @@ func TestValidate(t *testing.T) {
 		{"apns payload over", func(m *Message) {
 			m.Tokens.FCM = nil
 			m.Data = map[string]string{"k": strings.Repeat("x", 4100)}
-		}, TooLarge, "the APNs payload is 41"},
+		}, TooLarge, "the APNs payload is 4217 bytes, at most 4096 (notification, data, link and mobilepush_message_id)"},
 		{"fcm payload over", func(m *Message) {
 			m.Tokens.APNs = nil
 			m.Data = map[string]string{"k": strings.Repeat("x", 4100)}
@@ -141,88 +142,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestAPNsPayload(t *testing.T) {
-	tests := []struct {
-		name string
-		m    Message
-		want string
-	}{
-		{"alert", Message{Notification: Notification{Title: "Hi", Body: "there"}},
-			`{"aps":{"alert":{"title":"Hi","body":"there"}}}`},
-		{"every field", Message{
-			Notification: Notification{Title: "T", Subtitle: "S", Body: "B", Badge: new(3), Sound: "default", Image: "https://x.example/i.png"},
-			Data:         map[string]string{"z": "26", "a": "1"},
-			Link:         "app://deep/link",
-			APNs:         APNsOptions{ThreadID: "th", InterruptionLevel: InterruptionTimeSensitive, ContentAvailable: true},
-		}, `{"aps":{"alert":{"title":"T","subtitle":"S","body":"B"},"badge":3,"sound":"default","thread-id":"th",` +
-			`"interruption-level":"time-sensitive","content-available":1,"mutable-content":1},` +
-			`"link":"app://deep/link","image":"https://x.example/i.png","a":"1","z":"26"}`},
-		{"badge 0 clears", Message{Notification: Notification{Badge: new(0)}}, `{"aps":{"badge":0}}`},
-		{"mutable-content alone", Message{APNs: APNsOptions{MutableContent: true}, Notification: Notification{Body: "b"}},
-			`{"aps":{"alert":{"body":"b"},"mutable-content":1}}`},
-		{"background", Message{APNs: APNsOptions{ContentAvailable: true}, Data: map[string]string{"k": "v"}},
-			`{"aps":{"content-available":1},"k":"v"}`},
-		{"escaping", Message{Notification: Notification{Title: "a\"b\\c\n<&>\u2028\x01", Body: "\xff"}},
-			`{"aps":{"alert":{"title":"a\"b\\c\n<&>\u2028\u0001","body":"\ufffd"}}}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := tt.m.APNsPayload()
-			if string(got) != tt.want {
-				t.Errorf("APNsPayload() =\n%s\nwant\n%s", got, tt.want)
-			}
-			if !json.Valid(got) {
-				t.Errorf("not valid JSON: %s", got)
-			}
-		})
-	}
-}
-
-// The hand-written encoder must agree with encoding/json on every string.
-func TestAPNsPayloadStringsRoundTrip(t *testing.T) {
-	for _, s := range []string{"", "plain", "ünïcødé 🎉", "\x00\x1f\x7f", "\"\\/", "\u2028\u2029", "bad \xc3\x28 utf8", "<script>&amp;"} {
-		m := Message{Notification: Notification{Title: s + "x"}, Data: map[string]string{"k": s}}
-		var got struct {
-			APS struct {
-				Alert struct{ Title string } `json:"alert"`
-			} `json:"aps"`
-			K string `json:"k"`
-		}
-		if err := json.Unmarshal(m.APNsPayload(), &got); err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		want := strings.ToValidUTF8(s, "\ufffd")
-		if got.K != want || got.APS.Alert.Title != want+"x" {
-			t.Errorf("%q round-trips as %q / %q", s, got.K, got.APS.Alert.Title)
-		}
-	}
-}
-
-func TestAPNsDerived(t *testing.T) {
-	tests := []struct {
-		name         string
-		m            Message
-		wantType     APNsType
-		wantPriority int
-	}{
-		{"alert default", Message{Notification: Notification{Title: "t"}}, APNsAlert, 10},
-		{"normal", Message{Notification: Notification{Title: "t"}, Priority: PriorityNormal}, APNsAlert, 5},
-		{"content-available only", Message{APNs: APNsOptions{ContentAvailable: true}}, APNsBackground, 5},
-		{"content-available with badge", Message{APNs: APNsOptions{ContentAvailable: true}, Notification: Notification{Badge: new(1)}}, APNsAlert, 10},
-		{"explicit voip high", Message{APNs: APNsOptions{PushType: APNsVoIP}, Priority: PriorityHigh}, APNsVoIP, 10},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.m.APNsPushType(); got != tt.wantType {
-				t.Errorf("APNsPushType() = %q, want %q", got, tt.wantType)
-			}
-			if got := tt.m.APNsPriority(); got != tt.wantPriority {
-				t.Errorf("APNsPriority() = %d, want %d", got, tt.wantPriority)
-			}
-		})
-	}
-}
-
 func TestExpiry(t *testing.T) {
 	at := time.Unix(1_800_000_000, 0)
 	if _, ok := (&Message{}).Expiry(at); ok {
@@ -234,19 +153,8 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-func TestFCMData(t *testing.T) {
+func TestFCMPayloadSize(t *testing.T) {
 	m := Message{Data: map[string]string{"a": "1"}, Link: "app://x"}
-	d := m.FCMData()
-	if len(d) != 2 || d["a"] != "1" || d["link"] != "app://x" {
-		t.Errorf("FCMData() = %v", d)
-	}
-	d["b"] = "2"
-	if _, ok := m.Data["b"]; ok {
-		t.Error("FCMData shares the message's map")
-	}
-	if (&Message{}).FCMData() != nil {
-		t.Error("empty message: FCMData() != nil")
-	}
 	if got, want := m.FCMPayloadSize(), len("a1")+len("link")+len("app://x"); got != want {
 		t.Errorf("FCMPayloadSize() = %d, want %d", got, want)
 	}

@@ -18,6 +18,7 @@ import (
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
 	"mobilepush/shared/fcm/fcmtest"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
 )
@@ -43,6 +44,21 @@ func (n *Notes) CredentialInvalid(_ context.Context, _ credential.App, p push.Pl
 	return nil
 }
 
+// NewNotes returns an empty Notes.
+func NewNotes() *Notes { return &Notes{Invalid: map[push.Platform][]string{}} }
+
+// NewStore returns a credential service over a fresh bbolt file, closed
+// when the test ends.
+func NewStore(t testing.TB) *credential.Service {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "d.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return credential.NewService(credential.Config{Meta: st, Secrets: st})
+}
+
 // Rig is a Sender over a bbolt store, with a fake Apple (strict trust:
 // only the test Apple root) and a fake Google, and one app (tenant
 // "acme", id "shop", bundle com.acme.app, project acme-push) holding a
@@ -55,23 +71,24 @@ type Rig struct {
 	Notes  *Notes
 	App    credential.App
 	Cert   *testcred.Identity
+	// Stack is the HTTP/2 stack of the rig's provider clients.
+	Stack h2client.Stack
 }
 
-// NewRig builds a Rig; everything is closed when the test ends.
+// NewRig builds a Rig on the lean HTTP/2 client; everything is closed
+// when the test ends.
 func NewRig(t testing.TB) *Rig {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "d.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	r := &Rig{Store: credential.NewService(credential.Config{Meta: st, Secrets: st}), Notes: &Notes{Invalid: map[push.Platform][]string{}}}
+	return NewRigOn(t, h2client.Lean)
+}
+
+// NewRigOn builds a Rig whose provider clients use the HTTP/2 stack s.
+func NewRigOn(t testing.TB, s h2client.Stack) *Rig {
+	t.Helper()
+	r := &Rig{Store: NewStore(t), Notes: NewNotes(), Stack: s}
 	r.Apple = apnstest.Start(t, apnstest.ServerConfig{Config: apnstest.Config{Environment: push.Production, ClientCAs: apnstest.TrustAppleWWDR(t)}})
-	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true})
-	pool := clientpool.New(clientpool.Config{
-		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
-		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
-	})
+	r.Google = fcmtest.NewServer(t, fcmtest.Options{RecordMessages: true, RecordSent: true})
+	pool := r.Clients()
 	t.Cleanup(pool.Close)
 
 	r.App, r.Cert = r.AddApp(t, "shop")
@@ -121,8 +138,9 @@ func (r *Rig) AddApp(t testing.TB, id string) (credential.App, *testcred.Identit
 // Clients returns a pool of provider clients pointed at the rig's fakes.
 func (r *Rig) Clients() *clientpool.Pool {
 	return clientpool.New(clientpool.Config{
-		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
-		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
+		APNs:        apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
+		FCM:         fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
+		HTTP2Client: r.Stack,
 	})
 }
 
@@ -130,10 +148,7 @@ func (r *Rig) Clients() *clientpool.Pool {
 // and fakes, with its own client cache and a metadata cache of 1 ms.
 func (r *Rig) NewSender(owner string) *dispatch.Sender {
 	cache := credential.NewCache(r.Store, credential.CacheConfig{TTL: time.Millisecond})
-	pool := clientpool.New(clientpool.Config{
-		APNs: apns.Config{ProductionURL: r.Apple.URL, SandboxURL: r.Apple.URL, RootCAs: r.Apple.RootCAs},
-		FCM:  fcm.Config{Endpoint: r.Google.URL, TokenURL: r.Google.TokenURL, RootCAs: r.Google.RootCAs},
-	})
+	pool := r.Clients()
 	return dispatch.New(dispatch.Config{Apps: cache, Ledger: r.Store, Suspender: r.Store, Clients: pool, Notifier: r.Notes, Owner: owner, LeaseFor: time.Minute, MaxAttempts: 3})
 }
 

@@ -71,6 +71,9 @@ type Options struct {
 	// RecordMessages keeps the last message received for every
 	// registration token (see MessageFor). LastMessage is always kept.
 	RecordMessages bool
+	// RecordSent keeps the identities of every valid send received for
+	// delivery, repeats included (see Sent).
+	RecordSent bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -93,6 +96,7 @@ type Fake struct {
 	tokenPosts    int
 	last          Message
 	byToken       map[string]Message
+	sent          []Sent
 	msgSeq        int64
 }
 
@@ -563,6 +567,9 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 	if rep, bad := validate(msg); bad {
 		writeGoogleError(w, rep)
 		return
+	}
+	if !req.ValidateOnly {
+		f.recordSent(msg.Token, req.Message) // whatever the token's fate: a device may have it
 	}
 	// 4. The registration token's own fate.
 	if rep, scripted := f.next(f.tokenScripts, msg.Token); scripted && rep.Status != http.StatusOK {
