@@ -240,7 +240,10 @@
       }
     }
     if (items.length) {
-      region.append(el('h3', { class: 'checks-title' }, `${PLATFORM[platform]}${kind ? ` — ${KIND[kind] || kind}` : ''}`),
+      // A form may name what it uploads (data-kind-label: the .cer of a
+      // signing request is checked as a .p12 but is not one).
+      const what = (platform === 'apns' && root.dataset && root.dataset.kindLabel) || KIND[kind] || kind;
+      region.append(el('h3', { class: 'checks-title' }, `${PLATFORM[platform]}${kind ? ` — ${what}` : ''}`),
         el('ul', { class: 'checks' }, items));
     }
     return first;

@@ -31,10 +31,15 @@
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
+  // download saves the pending request as the file Apple's portal takes.
   async function download(a) {
     const { data } = await api('GET', `${csrPath(a)}?format=file`, { blob: true });
     saveFile(data, `${a.id}.certSigningRequest`);
   }
+
+  // expanded is the app whose flow the administrator unfolded: a reload
+  // of the app (after each step) keeps it unfolded.
+  let expanded = '';
 
   // pendingLine describes the pending request: when it was made, until
   // when it can be used, and its key's fingerprint (to tell requests apart).
@@ -44,11 +49,15 @@
       el('code', { title: p.key_fingerprint_sha256 }, `${p.key_fingerprint_sha256.slice(0, 16)}…`));
   }
 
-  const STEPS = [
-    ['Sign in to ', el('b', {}, 'developer.apple.com'), ' › Account › ', el('b', {}, 'Certificates, Identifiers & Profiles'), '.'],
+  // appleSteps are the numbered steps in Apple's portal for app a (made
+  // for each render: a node can be in one place only).
+  const appleSteps = (a) => [
+    ['Sign in to the Apple Developer portal and open ',
+      el('a', { href: 'https://developer.apple.com/account/resources/certificates/list', target: '_blank', rel: 'noopener noreferrer' }, 'Certificates, Identifiers & Profiles'),
+      ' (developer.apple.com › Account).'],
     ['Certificates › the ', el('b', {}, '+'), ' button.'],
     ['Services: choose ', el('b', {}, 'Apple Push Notification service SSL (Sandbox & Production)'), ', then Continue.'],
-    (a) => ['App ID: choose the one of ', a.apns && a.apns.bundle_id ? el('code', {}, a.apns.bundle_id) : 'this app', ', then Continue.'],
+    ['App ID: choose the one of ', a.apns && a.apns.bundle_id ? el('code', {}, a.apns.bundle_id) : 'this app', ', then Continue.'],
     ['Upload the request downloaded in step 1 (', el('code', {}, '.certSigningRequest'), '), then Continue.'],
     ['Download: Apple gives ', el('code', {}, 'aps.cer'), '. Upload it in step 3 as it is; no Keychain Access, no password.'],
   ];
@@ -60,7 +69,7 @@
     const bundle = (a.apns && a.apns.bundle_id) || '';
     const n = (k) => `csr-${k}`;
     const step1 = el('li', { class: 'csr-step', 'data-step': '1' },
-      el('h4', {}, 'Create the signing request'),
+      el('h4', { tabIndex: -1 }, 'Create the signing request'),
       el('p', { class: 'help-line' }, 'mobilepush makes a new private key and keeps it sealed where it keeps every secret; the request holds only its public half.'),
       p ? pendingLine(p) : '',
       el('div', { class: 'row-actions' },
@@ -68,9 +77,9 @@
         el('button', { type: 'button', class: `btn btn-small${p ? '' : ' btn-primary'}`, 'data-csr': 'create' }, p ? 'Make a new request' : 'Create and download the request'),
         p ? el('button', { type: 'button', class: 'btn btn-small btn-quiet', 'data-csr': 'discard' }, 'Discard') : ''));
     const step2 = el('li', { class: 'csr-step', 'data-step': '2' },
-      el('h4', {}, 'Have Apple sign it'),
-      el('ol', { class: 'csr-apple' }, STEPS.map((s) => el('li', {}, typeof s === 'function' ? s(a) : s))));
-    const form = el('form', { class: 'stack csr-upload', noValidate: true, 'data-apns-file': 'apns.cer' },
+      el('h4', { tabIndex: -1 }, 'Have Apple sign it'),
+      el('ol', { class: 'csr-apple' }, appleSteps(a).map((s) => el('li', {}, s))));
+    const form = el('form', { class: 'stack csr-upload', noValidate: true, 'data-apns-file': 'apns.cer', 'data-kind-label': 'Apple’s certificate (.cer) with the request’s key' },
       el('div', { class: 'field' },
         el('label', { htmlFor: n('bundle') }, 'Bundle identifier'),
         el('input', { id: n('bundle'), type: 'text', value: bundle, spellcheck: false, autocapitalize: 'off', placeholder: 'com.example.app', 'data-field': 'apns.bundle_id', 'aria-describedby': n('hint-bundle') }),
@@ -83,13 +92,14 @@
       el('p', { class: 'hint hint-error', 'data-hint': 'apns', hidden: true }),
       el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'btn btn-primary btn-small', 'data-csr': 'upload' }, 'Check and save the certificate')),
       el('div', { class: 'result', id: n('result'), role: 'status', 'aria-live': 'polite' }));
-    const step3 = el('li', { class: 'csr-step', 'data-step': '3' }, el('h4', {}, 'Upload Apple’s certificate'), form);
-    const flow = el('details', { class: 'csr-flow', id: 'csr-flow', open: Boolean(p) },
+    const step3 = el('li', { class: 'csr-step', 'data-step': '3' }, el('h4', { tabIndex: -1 }, 'Upload Apple’s certificate'), form);
+    const flow = el('details', { class: 'csr-flow', id: 'csr-flow', open: Boolean(p) || expanded === a.id, 'data-pending': p ? 'true' : 'false' },
       el('summary', { 'data-renew': renew ? 'true' : null }, renew ? 'Renew without a Mac' : 'Create a certificate without a Mac'),
       el('p', { class: 'help-line' }, renew
-        ? `The certificate ${a.apns.status === 'expired' ? 'has expired' : 'expires soon'}. Make its successor here: no Mac, no Keychain Access, no .p12 password. The current one keeps working until the new one is saved.`
+        ? `${a.apns.status === 'expired' ? 'The certificate has expired: pushes to its iOS devices fail until its successor is saved.' : 'The certificate expires soon; it keeps working until its successor is saved.'} Make the successor here: no Mac, no Keychain Access, no .p12 password.`
         : 'No Mac, no Keychain Access, no .p12 password: mobilepush makes the key and the request, Apple signs it, you upload the result.'),
       el('ol', { class: 'csr-steps' }, step1, step2, step3));
+    flow.addEventListener('toggle', () => { expanded = flow.open ? a.id : ''; });
     form.addEventListener('submit', (ev) => { ev.preventDefault(); upload(a, form); });
     flow.addEventListener('click', (ev) => {
       const b = ev.target.closest('button[data-csr]');
@@ -109,19 +119,29 @@
         case 'create':
           // eslint-disable-next-line no-alert
           if (a.apns_signing_request && !window.confirm('Make a new request? The pending one is discarded: a certificate Apple issues for it can no longer be uploaded.')) return;
-          await api('POST', csrPath(a), {});
-          await download(a);
-          await M.reloadApp();
-          say($('#csr-flow .result'), `Signing request created and downloaded as ${a.id}.certSigningRequest. Now step 2.`, 'ok');
+          {
+            // The answer holds the request itself: saved as the file
+            // GET ?format=file serves, without a second call.
+            const { data } = await api('POST', csrPath(a), {});
+            saveFile(new Blob([data.csr_pem], { type: 'application/pkcs10' }), `${a.id}.certSigningRequest`);
+            expanded = a.id;
+            await M.reloadApp();
+            say(region($('#csr-flow form')), `Signing request created and downloaded as ${a.id}.certSigningRequest. Now step 2: have Apple sign it.`, 'ok');
+            const next = $('#csr-flow [data-step="2"] h4');
+            if (next) next.focus();
+          }
           break;
         case 'download':
           await download(a);
           say(out, `Downloaded ${a.id}.certSigningRequest.`, 'ok');
           break;
         case 'discard':
+          // eslint-disable-next-line no-alert
+          if (!window.confirm('Discard the pending request and its key? A certificate Apple issues for it can no longer be uploaded.')) return;
           await api('DELETE', csrPath(a));
           await M.reloadApp();
-          say($('#detail-result'), 'Discarded the pending signing request and its key.', 'ok');
+          say(region($('#csr-flow form')), 'Discarded the pending signing request and its key.', 'ok');
+          { const c = $('#csr-flow button[data-csr="create"]'); if (c) c.focus(); }
           break;
         default:
       }
@@ -151,6 +171,7 @@
       fd.append('apns.bundle_id', bundle);
       fd.append('apns.cer', file);
       const { data } = await api('PUT', `/v1/apps/${encodeURIComponent(a.id)}/apns`, { body: fd, etag: etagOf(a) });
+      expanded = '';
       await M.reloadApp();
       const res = $('#detail-result');
       say(res, `Saved the ${PLATFORM.apns} certificate made from the signing request. ${statusLine(data)}`, 'ok');

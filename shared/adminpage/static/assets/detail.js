@@ -82,7 +82,10 @@
   const ACTION_TEXT = {
     create: 'Registered', update: 'Changed settings', rotate: 'Replaced credential', rollback: 'Rolled back',
     remove_platform: 'Removed credential', delete: 'Deleted', status: 'State changed', validate: 'Re-validated', test_push: 'Test push',
+    signing_request: 'Made a signing request', discard_signing_request: 'Discarded the signing request',
   };
+  // A signing request's rows name its key (the fingerprint of its public half).
+  const KEY_OF = { signing_request: 'new_fingerprint', discard_signing_request: 'old_fingerprint' };
   const FP = (f) => (f ? f.slice(0, 12) : '—');
   let auditNext = '';
   let auditSeq = 0;
@@ -92,7 +95,7 @@
     const cred = changes
       ? [el('span', { class: 'block mono' }, `${FP(e.old_fingerprint)} → ${FP(e.new_fingerprint)}`),
         e.old_not_after || e.new_not_after ? el('span', { class: 'block small' }, `expires ${day(e.old_not_after) || '—'} → ${day(e.new_not_after) || '—'}`) : '']
-      : '';
+      : KEY_OF[e.action] && e[KEY_OF[e.action]] ? el('span', { class: 'block mono' }, `key ${FP(e[KEY_OF[e.action]])}`) : '';
     return el('tr', { 'data-action': e.action, 'data-platform': e.platform || '' },
       el('td', { 'data-label': 'When' }, String(e.at).replace('T', ' ').slice(0, 19)),
       el('td', { 'data-label': 'What' }, ACTION_TEXT[e.action] || e.action.replace(/_/g, ' '), e.platform ? el('span', { class: 'block muted small' }, PLATFORM[e.platform]) : ''),
