@@ -105,7 +105,7 @@ type appView struct {
 // their hints next to their fields, storing nothing; a second request is
 // discarded; the keyboard reaches every control of the flow; nothing is
 // wider than 390 px; nothing logs an error. With UPDATE_SCREENSHOT=1 the
-// flow goes to docs/csr-flow.png.
+// APNs panel with a request pending goes to docs/csr-flow.png.
 func TestCSRBrowser(t *testing.T) {
 	chrome := findChromium(t)
 	base, token, _ := startServerSeeded(t, func(data string) { seedRenewal(t, data) })
@@ -193,6 +193,10 @@ func TestCSRBrowser(t *testing.T) {
 	if !strings.Contains(b.eval(`document.getElementById('csr-result').textContent`), "downloaded as "+renewApp+".certSigningRequest") {
 		t.Errorf("result = %q", b.eval(`document.getElementById('csr-result').textContent`))
 	}
+	// What docs/csr-flow.png shows: the APNs panel with a request pending.
+	b.eval(`(document.activeElement.blur(), '')`)
+	shot := b.elementShot("csr-flow.png", `#detail .platform-row[data-platform="apns"]`)
+
 	// The download button fetches the same file again.
 	if err := os.Remove(csrPath); err != nil {
 		t.Fatal(err)
@@ -238,8 +242,7 @@ func TestCSRBrowser(t *testing.T) {
 			t.Errorf("%s: the app changed (%+v): a refused upload stores nothing and keeps the request", m.name, a)
 		}
 	}
-	b.do("the flow at its widest", chromedp.ScrollIntoView(chromedp.CSS(flow)))
-	shot := b.screenshot("csr-flow.png")
+	b.screenshot("csr-flow-refused.png")
 
 	// Apple signs the request; the page uploads aps.cer.
 	cer, err := ca.SignRequest(csrPEM, testcred.PushCert{BundleID: renewBundle, NotAfter: time.Now().Add(395 * 24 * time.Hour)})
@@ -323,6 +326,21 @@ func TestCSRBrowser(t *testing.T) {
 		}
 		t.Logf("updated %s", dst)
 	}
+}
+
+// elementShot saves a PNG of the element sel.
+func (b *browser) elementShot(name, sel string) []byte {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return png
 }
 
 // waitFile waits up to 10 seconds for the browser to finish writing path.
