@@ -29,9 +29,10 @@ const (
 	renewBundle = "com.brand.renew"
 )
 
-// seedRenewal writes two apps into the store of data: renew-me, whose
-// APNs certificate expires in 10 days (state expiring), and fine, whose
-// certificate is good for a year.
+// seedRenewal writes three apps into the store of data: renew-me, whose
+// APNs certificate expires in 10 days (state expiring), gone, whose
+// certificate expired 3 days ago, and fine, whose certificate is good for
+// a year.
 func seedRenewal(t testing.TB, data string) {
 	t.Helper()
 	ca, err := testcred.AppleWWDR()
@@ -51,6 +52,7 @@ func seedRenewal(t testing.TB, data string) {
 		state            credential.Status
 	}{
 		{renewApp, "Renew Me", renewBundle, 10 * 24 * time.Hour, credential.Status{State: credential.Expiring, Reason: "expiring_soon", Message: "The certificate expires soon."}},
+		{"gone", "Gone", "com.brand.gone", -3 * 24 * time.Hour, credential.Status{State: credential.Expired, Reason: "expired", Message: "The certificate expired."}},
 		{"fine", "Fine", "com.brand.fine", 365 * 24 * time.Hour, credential.Status{State: credential.OK}},
 	} {
 		id, err := ca.IssuePush(testcred.PushCert{BundleID: s.bundle, NotBefore: now.Add(-300 * 24 * time.Hour), NotAfter: now.Add(s.left)})
@@ -129,7 +131,7 @@ func TestCSRBrowser(t *testing.T) {
 		t.Fatalf("seeded app = %+v, want an expiring certificate and no pending request", before)
 	}
 
-	// The fleet table offers Renew for the expiring certificate only.
+	// The fleet table offers Renew for the expiring and the expired certificate only.
 	b.do("sign in",
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#token-input")),
@@ -137,10 +139,10 @@ func TestCSRBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#token-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(`#fleet-rows tr[data-app="fine"]`)),
 	)
-	if got := b.eval(`Array.from(document.querySelectorAll('#fleet-rows a.renew-link')).map((a) => a.dataset.renew + ' ' + a.getAttribute('href')).join('|')`); got != renewApp+" #/app/"+renewApp+"?renew=apns" {
-		t.Errorf("Renew links in the fleet table = %q, want one for %s", got, renewApp)
+	if got := b.eval(`Array.from(document.querySelectorAll('#fleet-rows a.renew-link')).map((a) => a.dataset.renew + ' ' + a.getAttribute('href')).sort().join('|')`); got != "gone #/app/gone?renew=apns|"+renewApp+" #/app/"+renewApp+"?renew=apns" {
+		t.Errorf("Renew links in the fleet table = %q, want one for gone and one for %s", got, renewApp)
 	}
-	b.do("follow Renew", chromedp.Click(chromedp.CSS(`#fleet-rows a.renew-link`)))
+	b.do("follow Renew", chromedp.Click(chromedp.CSS(`#fleet-rows a.renew-link[data-renew="`+renewApp+`"]`)))
 	flow := `#detail [data-platform="apns"] [data-slot="apns-more"] details#csr-flow`
 	opened := b.poll("the flow, open", fmt.Sprintf(`(() => { const f = document.querySelector(%q); return f && f.open && document.activeElement && f.contains(document.activeElement) ? f.querySelector('summary').textContent : ''; })()`, flow))
 	if opened != "Renew without a Mac" {
@@ -311,6 +313,12 @@ func TestCSRBrowser(t *testing.T) {
 	}
 	if n := b.eval(`String(window.__want.length)`); n < "6" {
 		t.Errorf("only %s controls of the flow to reach", n)
+	}
+
+	// An expired certificate is offered the same flow, saying what has happened.
+	b.do("the expired app", chromedp.Navigate(base+"/#/app/gone"))
+	if got := b.poll("the expired app's flow", `(() => { const f = document.querySelector('#detail article.app[data-app="gone"] #csr-flow'); return f ? f.querySelector('summary').textContent + ' | ' + f.querySelector(':scope > .help-line').textContent : ''; })()`); !strings.HasPrefix(got, "Renew without a Mac | The certificate has expired") {
+		t.Errorf("the expired app's flow = %q", got)
 	}
 
 	b.do("phone viewport", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/#/app/"+renewApp+"?renew=apns"), chromedp.Sleep(300*time.Millisecond))
