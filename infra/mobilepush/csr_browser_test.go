@@ -142,6 +142,9 @@ func TestCSRBrowser(t *testing.T) {
 	if got := b.eval(`Array.from(document.querySelectorAll('#fleet-rows a.renew-link')).map((a) => a.dataset.renew + ' ' + a.getAttribute('href')).sort().join('|')`); got != "gone #/app/gone?renew=apns|"+renewApp+" #/app/"+renewApp+"?renew=apns" {
 		t.Errorf("Renew links in the fleet table = %q, want one for gone and one for %s", got, renewApp)
 	}
+	if got := b.eval(`(() => { const n = document.getElementById('renew-note'); return n.hidden ? '' : n.textContent; })()`); !strings.Contains(got, "Renew") {
+		t.Errorf("the attention card does not point at Renew: %q", got)
+	}
 	b.do("follow Renew", chromedp.Click(chromedp.CSS(`#fleet-rows a.renew-link[data-renew="`+renewApp+`"]`)))
 	flow := `#detail [data-platform="apns"] [data-slot="apns-more"] details#csr-flow`
 	opened := b.poll("the flow, open", fmt.Sprintf(`(() => { const f = document.querySelector(%q); return f && f.open && document.activeElement && f.contains(document.activeElement) ? f.querySelector('summary').textContent : ''; })()`, flow))

@@ -70,6 +70,7 @@
     const line = el('span', { class: 'states' });
     parts.forEach((p, i) => { if (i) line.append(el('span', { class: 'sep', 'aria-hidden': 'true' }, ' · ')); line.append(p); });
     bar.replaceChildren(...items, line);
+    $('#renew-note').hidden = !((sum.states.expired || 0) + (sum.states.expiring || 0));
     $('#fleet-total').textContent = sum.attention
       ? `${sum.attention} of ${sum.apps} apps need someone today.`
       : `${sum.apps} app${sum.apps === 1 ? '' : 's'}; none needs attention.`;
