@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/push"
 	"mobilepush/shared/testcred"
@@ -39,12 +36,8 @@ func seedRenewal(t testing.TB, data string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := boltstore.Open(filepath.Join(data, "data.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := credential.NewService(credential.Config{Meta: st, Secrets: st})
+	svc, done := seedService(t, data)
+	defer done()
 	now := time.Now().UTC()
 	for _, s := range []struct {
 		id, name, bundle string
@@ -192,7 +185,7 @@ func TestCSRBrowser(t *testing.T) {
 	if req.Subject.CommonName != "Renew Me" {
 		t.Errorf("the request's CN = %q, want the app's name", req.Subject.CommonName)
 	}
-	if served := download(t, base, token, "/v1/apps/"+renewApp+"/apns/csr?format=file"); served != string(csrPEM) {
+	if served := apiGet(t, base, token, "/v1/apps/"+renewApp+"/apns/csr?format=file"); string(served) != string(csrPEM) {
 		t.Errorf("the page's file differs from the API's download")
 	}
 	if !strings.Contains(b.eval(`document.getElementById('csr-result').textContent`), "downloaded as "+renewApp+".certSigningRequest") {
@@ -330,28 +323,7 @@ func TestCSRBrowser(t *testing.T) {
 		t.Errorf("at 390 px the flow is %s px wide", b.eval(`String(document.documentElement.scrollWidth)`))
 	}
 	b.screenshot("csr-flow-phone.png")
-	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
-		dst := filepath.Join(repoRoot(t), "docs", "csr-flow.png")
-		if err := os.WriteFile(dst, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("updated %s", dst)
-	}
-}
-
-// elementShot saves a PNG of the element sel.
-func (b *browser) elementShot(name, sel string) []byte {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(b.dir, name), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	return png
+	updateDoc(t, "csr-flow.png", shot)
 }
 
 // waitFile waits up to 10 seconds for the browser to finish writing path.
@@ -364,24 +336,4 @@ func waitFile(t *testing.T, path string) []byte {
 	}
 	t.Fatalf("no download at %s", path)
 	return nil
-}
-
-// download GETs path of the API at base with token and returns the body.
-func download(t *testing.T, base, token, path string) string {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %d %s", path, res.StatusCode, b)
-	}
-	return string(b)
 }
