@@ -89,18 +89,21 @@ type appView struct {
 
 // TestCSRBrowser walks "Create a certificate without a Mac" in headless
 // Chromium, as an administrator renewing an expiring certificate does:
-// the fleet table offers Renew for the expiring certificate only, the
-// link opens the flow on the app's APNs panel, the page creates the
-// signing request and downloads it (a PKCS#10 PEM for the app, whose key
-// is the one the API and the page name), testcred signs it as Apple's
-// portal does, and the aps.cer uploaded through the page becomes the new
-// credential version, with the audit row "from a signing request" and
-// no Renew offer left. On the way, the request uploaded instead of the
-// certificate and a certificate for another bundle are refused with
-// their hints next to their fields, storing nothing; a second request is
-// discarded; the keyboard reaches every control of the flow; nothing is
-// wider than 390 px; nothing logs an error. With UPDATE_SCREENSHOT=1 the
-// APNs panel with a request pending goes to docs/csr-flow.png.
+// the fleet table offers Renew for the expiring and the expired
+// certificate only, the link opens the flow on the app's APNs panel, the
+// page creates the signing request and downloads it (a PKCS#10 PEM for
+// the app, whose key is the one the API and the page name, with the
+// request's date), testcred signs it as Apple's portal does, and the
+// aps.cer uploaded through the page becomes the new credential version,
+// with the audit row "from a signing request" and no Renew offer left.
+// On the way, the request uploaded instead of the certificate and a
+// certificate for another bundle are refused with their hints next to
+// their fields, storing nothing, and so is the same aps.cer once its
+// request is used; a second request is replaced by a third, which is
+// discarded; the expired app's flow says it has expired; the keyboard
+// reaches every control of the flow; nothing is wider than 390 px;
+// nothing logs an error. With UPDATE_SCREENSHOT=1 the APNs panel with a
+// request pending goes to docs/csr-flow.png.
 func TestCSRBrowser(t *testing.T) {
 	chrome := findChromium(t)
 	base, token, _ := startServerSeeded(t, func(data string) { seedRenewal(t, data) })
@@ -292,8 +295,14 @@ func TestCSRBrowser(t *testing.T) {
 
 	// A second request, discarded.
 	b.do("create another", chromedp.Click(chromedp.CSS(`#csr-flow button[data-csr="create"]`)))
-	b.poll("the second pending request", `(() => { const p = document.querySelector('#csr-flow [data-csr-pending]'); return p ? p.dataset.csrPending : ''; })()`)
+	second := b.poll("the second pending request", `(() => { const p = document.querySelector('#csr-flow [data-csr-pending]'); return p ? p.dataset.csrPending : ''; })()`)
+	// A new request replaces the pending one (after a confirmation).
 	b.eval(`(window.confirm = () => true, '')`)
+	b.do("make a new request", chromedp.Click(chromedp.CSS(`#csr-flow button[data-csr="create"]`)))
+	third := b.poll("the third pending request", fmt.Sprintf(`(() => { const p = document.querySelector('#csr-flow [data-csr-pending]'); return p && p.dataset.csrPending !== %q ? p.dataset.csrPending : ''; })()`, second))
+	if a := app(); a.Pending == nil || a.Pending.KeyFingerprintSHA256 != third {
+		t.Errorf("after Make a new request the API's pending request is %+v, the page's %s", a.Pending, third)
+	}
 	b.do("discard it", chromedp.Click(chromedp.CSS(`#csr-flow button[data-csr="discard"]`)))
 	b.poll("discarded", `(() => { const t = document.getElementById('csr-result'); return t && t.textContent.includes('Discarded') && !document.querySelector('#csr-flow [data-csr-pending]') ? 'yes' : ''; })()`)
 	if a := app(); a.Pending != nil {
