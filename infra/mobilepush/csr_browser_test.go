@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,7 +139,7 @@ func TestCSRBrowser(t *testing.T) {
 	if got := b.eval(`Array.from(document.querySelectorAll('#fleet-rows a.renew-link')).map((a) => a.dataset.renew + ' ' + a.getAttribute('href')).sort().join('|')`); got != "gone #/app/gone?renew=apns|"+renewApp+" #/app/"+renewApp+"?renew=apns" {
 		t.Errorf("Renew links in the fleet table = %q, want one for gone and one for %s", got, renewApp)
 	}
-	if got := b.eval(`(() => { const n = document.getElementById('renew-note'); return n.hidden ? '' : n.textContent; })()`); !strings.Contains(got, "Renew") {
+	if got := b.poll("the Renew note", `(() => { const n = document.getElementById('renew-note'); return n.hidden ? '' : n.textContent; })()`); !strings.Contains(got, "Renew") {
 		t.Errorf("the attention card does not point at Renew: %q", got)
 	}
 	b.do("follow Renew", chromedp.Click(chromedp.CSS(`#fleet-rows a.renew-link[data-renew="`+renewApp+`"]`)))
@@ -191,9 +192,8 @@ func TestCSRBrowser(t *testing.T) {
 	if served := apiGet(t, base, token, "/v1/apps/"+renewApp+"/apns/csr?format=file"); string(served) != string(csrPEM) {
 		t.Errorf("the page's file differs from the API's download")
 	}
-	if !strings.Contains(b.eval(`document.getElementById('csr-result').textContent`), "downloaded as "+renewApp+".certSigningRequest") {
-		t.Errorf("result = %q", b.eval(`document.getElementById('csr-result').textContent`))
-	}
+	// The message comes once the app and its audit trail are read again.
+	b.poll("the created message", fmt.Sprintf(`(() => { const e = document.getElementById('csr-result'); return e && e.textContent.includes(%q) ? 'yes' : ''; })()`, "downloaded as "+renewApp+".certSigningRequest. Now step 2"))
 	// What docs/csr-flow.png shows: the APNs panel with a request pending.
 	b.eval(`(document.activeElement.blur(), '')`)
 	shot := b.elementShot("csr-flow.png", `#detail .platform-row[data-platform="apns"]`)
@@ -316,8 +316,8 @@ func TestCSRBrowser(t *testing.T) {
 	if reached := b.tabThrough(`#csr-flow summary, #csr-flow button, #csr-flow input, #csr-flow a`, 400); reached != "" {
 		t.Errorf("the keyboard does not reach: %s", reached)
 	}
-	if n := b.eval(`String(window.__want.length)`); n < "6" {
-		t.Errorf("only %s controls of the flow to reach", n)
+	if n, _ := strconv.Atoi(b.eval(`String(window.__want.length)`)); n < 6 {
+		t.Errorf("only %d controls of the flow to reach", n)
 	}
 
 	// An expired certificate is offered the same flow, saying what has happened.
