@@ -30,7 +30,9 @@
   }
 
   const PLATFORM = { apns: 'Apple (APNs)', fcm: 'Google (FCM)' };
-  const KIND = { apns_p12: 'Certificate (.p12)', apns_p8: 'Auth key (.p8)', fcm_json: 'Service-account key' };
+  // KIND names a stored credential: apns_p12 is a certificate with its
+  // key, from a .p12, a PEM bundle or Apple's .cer with a signing request's key.
+  const KIND = { apns_p12: 'Certificate', apns_p8: 'Auth key (.p8)', fcm_json: 'Service-account key' };
   const day = (t) => (t ? String(t).slice(0, 10) : '');
   const days = (n) => `${n} day${Math.abs(n) === 1 ? '' : 's'}`;
 

@@ -100,11 +100,14 @@
         : 'No Mac, no Keychain Access, no .p12 password: mobilepush makes the key and the request, Apple signs it, you upload the result.'),
       el('ol', { class: 'csr-steps' }, step1, step2, step3));
     flow.addEventListener('toggle', () => { expanded = flow.open ? a.id : ''; });
-    form.addEventListener('submit', (ev) => { ev.preventDefault(); upload(a, form); });
-    flow.addEventListener('click', (ev) => {
+    // guard shows what even the failure handling could not (a reload that
+    // fails too) instead of leaving a promise rejected.
+    const failed = () => $('#detail-result');
+    form.addEventListener('submit', M.guard(async (ev) => { ev.preventDefault(); await upload(a, form); }, failed));
+    flow.addEventListener('click', M.guard(async (ev) => {
       const b = ev.target.closest('button[data-csr]');
-      if (b && b.type === 'button') run(a, b, form);
-    });
+      if (b && b.type === 'button') await run(a, b, form);
+    }, failed));
     return flow;
   }
 
