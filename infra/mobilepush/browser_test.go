@@ -181,16 +181,7 @@ func TestAdminPageBrowser(t *testing.T) {
 
 	// The state the README shows: a registered app and a failed check.
 	shot := b.screenshot("admin-page.png")
-	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
-		dst := filepath.Join(repoRoot(t), "docs", "admin-page.png")
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("updated %s", dst)
-	}
+	updateDoc(t, "admin-page.png", shot)
 
 	// The app's view, from its row in the fleet table.
 	b.do("open the app from the list",

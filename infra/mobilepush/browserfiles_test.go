@@ -81,3 +81,20 @@ func findChromium(t testing.TB) string {
 	t.Skip(msg)
 	return ""
 }
+
+// updateDoc writes png to docs/name when UPDATE_SCREENSHOT=1 (the
+// screenshots the README shows).
+func updateDoc(t *testing.T, name string, png []byte) {
+	t.Helper()
+	if os.Getenv("UPDATE_SCREENSHOT") != "1" {
+		return
+	}
+	dst := filepath.Join(repoRoot(t), "docs", name)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("updated %s", dst)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,6 +28,15 @@ import (
 // into v: what the API says, to compare the page with.
 func getJSON(t testing.TB, base, token, path string, v any) {
 	t.Helper()
+	if err := json.Unmarshal(apiGet(t, base, token, path), v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// apiGet GETs path of the API at base with token and returns the body
+// of a 200 answer (any other status fails the test).
+func apiGet(t testing.TB, base, token, path string) []byte {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +47,11 @@ func getJSON(t testing.TB, base, token, path string, v any) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %d", path, res.StatusCode)
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %s (%v)", path, res.StatusCode, b, err)
 	}
-	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
+	return b
 }
 
 // choose selects value in the <select> sel as a person does: the value
@@ -87,12 +96,8 @@ func seedFleet(t testing.TB, data string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := boltstore.Open(filepath.Join(data, "data.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := credential.NewService(credential.Config{Meta: st, Secrets: st})
+	svc, done := seedService(t, data)
+	defer done()
 	now := time.Now().UTC()
 	due := now.Add(400 * 24 * time.Hour)
 	fp := func(i int, p string) string {
@@ -139,6 +144,18 @@ func seedFleet(t testing.TB, data string, n int) {
 			t.Fatalf("seed app %d: %v", i, err)
 		}
 	}
+}
+
+// seedService opens the store of the data directory data (before serve
+// does) and returns the credential service over it, and the func that
+// closes the store (serve cannot open it before).
+func seedService(t testing.TB, data string) (*credential.Service, func()) {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(data, "data.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return credential.NewService(credential.Config{Meta: st, Secrets: st}), func() { st.Close() }
 }
 
 type fleetSummary struct {
@@ -303,13 +320,7 @@ func TestFleetBrowser(t *testing.T) {
 	}
 	b.eval(`(window.scrollTo(0, 0), "")`)
 	b.viewShot("fleet-view-phone.png")
-	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
-		dst := filepath.Join(repoRoot(t), "docs", "fleet-view.png")
-		if err := os.WriteFile(dst, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("updated %s", dst)
-	}
+	updateDoc(t, "fleet-view.png", shot)
 }
 
 // tabThrough presses Tab up to max times from the top of the page and
@@ -335,9 +346,22 @@ func (b *browser) tabThrough(sel string, max int) string {
 // viewShot saves a PNG of the viewport (not the whole page).
 func (b *browser) viewShot(name string) []byte {
 	b.t.Helper()
+	return b.shoot(name, chromedp.CaptureScreenshot())
+}
+
+// elementShot saves a PNG of the element sel.
+func (b *browser) elementShot(name, sel string) []byte {
+	b.t.Helper()
+	return b.shoot(name, chromedp.Screenshot(chromedp.CSS(sel)))
+}
+
+// shoot runs the screenshot action shot within 15 seconds and saves its
+// PNG as name in the screenshot directory.
+func (b *browser) shoot(name string, shot chromedp.Action[[]byte]) []byte {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -1,10 +1,12 @@
 // Package adminpage is the admin page of `mobilepush serve` (docs/ARCHITECTURE.md, Local server):
 // a portal-like form to register apps and upload push credentials, the
 // checks of each upload shown next to the fields they concern, and the app
-// list with status, days left and the credential actions.
+// list with status, days left and the credential actions, and the APNs
+// certificate made without a Mac (a signing request, Apple's .cer back).
 //
-// The page is static: one HTML file, one stylesheet and one script,
-// embedded in the binary, with no framework, build step or network asset.
+// The page is static: one HTML file, one stylesheet and a few scripts
+// (static/assets), embedded in the binary, with no framework, build step
+// or network asset.
 // It talks to the HTTP API of package httpapi on the same origin with a
 // bearer token the administrator enters once (kept in sessionStorage), so
 // serving the page itself needs no token. Every response carries a strict

@@ -33,6 +33,7 @@ func TestRoutes(t *testing.T) {
 		{"HEAD", "/", 200, "text/html; charset=utf-8"},
 		{"GET", "/assets/admin.js", 200, "text/javascript; charset=utf-8"},
 		{"GET", "/assets/fleet.js", 200, "text/javascript; charset=utf-8"},
+		{"GET", "/assets/csr.js", 200, "text/javascript; charset=utf-8"},
 		{"GET", "/assets/admin.css", 200, "text/css; charset=utf-8"},
 		{"GET", "/assets/favicon.svg", 200, "image/svg+xml"},
 		{"GET", "/assets/nope.js", 404, ""},
@@ -100,7 +101,7 @@ func TestPageMarkup(t *testing.T) {
 		}
 	}
 	sources := map[string]string{"index.html": html, "admin.css": read(t, "/assets/admin.css")}
-	for _, js := range []string{"common.js", "fleet.js", "detail.js", "admin.js"} {
+	for _, js := range []string{"common.js", "csr.js", "fleet.js", "detail.js", "admin.js"} {
 		if !strings.Contains(html, `<script src="/assets/`+js+`" defer></script>`) {
 			t.Errorf("page does not load %s", js)
 		}

@@ -67,7 +67,7 @@
     if (view !== 'app') document.title = 'mobilepush · Push credentials';
     try {
       if (view === 'apps') await M.showFleet(r.params);
-      else if (view === 'app') await M.showApp(r.id);
+      else if (view === 'app') await M.showApp(r.id, r.params);
       else if (view === 'send') await loadMessageApps();
     } catch (err) {
       if (err instanceof APIError && err.status === 401) return;

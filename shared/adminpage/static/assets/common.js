@@ -30,7 +30,9 @@
   }
 
   const PLATFORM = { apns: 'Apple (APNs)', fcm: 'Google (FCM)' };
-  const KIND = { apns_p12: 'Certificate (.p12)', apns_p8: 'Auth key (.p8)', fcm_json: 'Service-account key' };
+  // KIND names a stored credential: apns_p12 is a certificate with its
+  // key, from a .p12, a PEM bundle or Apple's .cer with a signing request's key.
+  const KIND = { apns_p12: 'Certificate', apns_p8: 'Auth key (.p8)', fcm_json: 'Service-account key' };
   const day = (t) => (t ? String(t).slice(0, 10) : '');
   const days = (n) => `${n} day${Math.abs(n) === 1 ? '' : 's'}`;
 
@@ -50,8 +52,9 @@
   }
 
   // api calls the API; body is FormData (multipart) or an object (JSON).
-  // It resolves to {data, etag} and rejects with an APIError.
-  async function api(method, path, { body, etag } = {}) {
+  // It resolves to {data, etag} and rejects with an APIError. With blob
+  // set, data is the body of a successful answer as a Blob (a download).
+  async function api(method, path, { body, etag, blob } = {}) {
     const headers = { Authorization: `Bearer ${token}` };
     if (etag) headers['If-Match'] = etag;
     let payload = body;
@@ -65,6 +68,7 @@
     } catch {
       throw new APIError(0, { error: { code: 'network', message: 'The server cannot be reached. Is mobilepush serve running?' } });
     }
+    if (blob && res.ok) return { data: await res.blob(), etag: res.headers.get('ETag') };
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
@@ -153,7 +157,7 @@
   // FIELD_OF maps (report kind, check name) to the field the check is about.
   const FIELD_OF = {
     apns_p12: {
-      size: 'apns.p12', password: 'apns.password', identity: 'apns.p12', key_type: 'apns.p12',
+      size: 'apns.p12', password: 'apns.password', identity: 'apns.p12', key_type: 'apns.p12', certificate: 'apns.p12', key: 'apns.p12',
       apple_push: 'apns.p12', validity: 'apns.p12', bundle_id: 'apns.bundle_id', environment: 'environment',
     },
     apns_p8: {
@@ -180,7 +184,11 @@
 
   // hint puts a problem next to its field (or the platform's, when the
   // field is not in this form), marks the input invalid and returns it.
+  // A form that uploads the certificate as another file part (the .cer of
+  // a signing request) names it in data-apns-file: the checks of a .p12
+  // about the file are about that one.
   function hint(root, field, node) {
+    if (field === 'apns.p12' && root.dataset && root.dataset.apnsFile) field = root.dataset.apnsFile;
     let slot = $(`[data-hint="${field}"]`, root);
     if (!slot) {
       field = field.startsWith('fcm') ? 'fcm' : field.startsWith('apns') || field === 'environment' ? 'apns' : '';
@@ -234,7 +242,10 @@
       }
     }
     if (items.length) {
-      region.append(el('h3', { class: 'checks-title' }, `${PLATFORM[platform]}${kind ? ` — ${KIND[kind] || kind}` : ''}`),
+      // A form may name what it uploads (data-kind-label: the .cer of a
+      // signing request is checked as a .p12 but is not one).
+      const what = (platform === 'apns' && root.dataset && root.dataset.kindLabel) || KIND[kind] || kind;
+      region.append(el('h3', { class: 'checks-title' }, `${PLATFORM[platform]}${kind ? ` — ${what}` : ''}`),
         el('ul', { class: 'checks' }, items));
     }
     return first;

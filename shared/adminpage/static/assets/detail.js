@@ -1,7 +1,8 @@
 // detail.js: one app of the admin page (#/app/ID): its credentials with
 // rotate, roll back, re-validate, test push, enable and delete, the
-// replace and test-push dialogs, and the audit trail, filtered by action
-// and platform and paged (GET /v1/apps/{id}/audit).
+// replace and test-push dialogs, the certificate made without a Mac in
+// the APNs panel (csr.js; #/app/ID?renew=apns opens it), and the audit
+// trail, filtered by action and platform and paged (GET /v1/apps/{id}/audit).
 'use strict';
 
 (() => {
@@ -43,12 +44,12 @@
       s.status !== 'unconfigured' ? el('p', { class: 'facts' }, facts(s)) : '',
       notes,
       el('div', { class: 'row-actions' },
+        p === 'apns' && M.csr.renewable(a) ? action('Renew', 'renew', a, p) : '',
         action(s.status === 'unconfigured' ? 'Add credential' : 'Replace', 'rotate', a, p),
         s.rollback_available ? action('Roll back', 'rollback', a, p) : ''),
-      // The place for more ways to get this platform's credential: the
-      // APNs panel is where "Create a certificate without a Mac" (a key
-      // and signing request made here, the .cer uploaded back) goes.
-      el('div', { class: 'panel-slot', 'data-slot': `${p}-more` }));
+      // More ways to get this platform's credential: on the APNs panel,
+      // "Create a certificate without a Mac" (csr.js).
+      el('div', { class: 'panel-slot', 'data-slot': `${p}-more` }, p === 'apns' ? M.csr.panel(a) : ''));
   }
 
   function render(a) {
@@ -81,7 +82,10 @@
   const ACTION_TEXT = {
     create: 'Registered', update: 'Changed settings', rotate: 'Replaced credential', rollback: 'Rolled back',
     remove_platform: 'Removed credential', delete: 'Deleted', status: 'State changed', validate: 'Re-validated', test_push: 'Test push',
+    signing_request: 'Made a signing request', discard_signing_request: 'Discarded the signing request',
   };
+  // A signing request's rows name its key (the fingerprint of its public half).
+  const KEY_OF = { signing_request: 'new_fingerprint', discard_signing_request: 'old_fingerprint' };
   const FP = (f) => (f ? f.slice(0, 12) : '—');
   let auditNext = '';
   let auditSeq = 0;
@@ -91,7 +95,7 @@
     const cred = changes
       ? [el('span', { class: 'block mono' }, `${FP(e.old_fingerprint)} → ${FP(e.new_fingerprint)}`),
         e.old_not_after || e.new_not_after ? el('span', { class: 'block small' }, `expires ${day(e.old_not_after) || '—'} → ${day(e.new_not_after) || '—'}`) : '']
-      : '';
+      : KEY_OF[e.action] && e[KEY_OF[e.action]] ? el('span', { class: 'block mono' }, `key ${FP(e[KEY_OF[e.action]])}`) : '';
     return el('tr', { 'data-action': e.action, 'data-platform': e.platform || '' },
       el('td', { 'data-label': 'When' }, String(e.at).replace('T', ' ').slice(0, 19)),
       el('td', { 'data-label': 'What' }, ACTION_TEXT[e.action] || e.action.replace(/_/g, ' '), e.platform ? el('span', { class: 'block muted small' }, PLATFORM[e.platform]) : ''),
@@ -146,6 +150,7 @@
       say(result(), `Rolled back the ${PLATFORM[p]} credential of “${a.name}” to the previous one.`, 'ok');
     },
     rotate(a, p) { openRotate(a, p); },
+    renew() { M.csr.open(); },
     'test-push': (a) => openTestPush(a),
   };
 
@@ -257,8 +262,9 @@
     await loadAudit(true);
   }, () => pushResult));
 
-  // showApp renders #/app/ID.
-  async function showApp(id) {
+  // showApp renders #/app/ID; with params renew=apns it opens the
+  // certificate flow of the APNs panel.
+  async function showApp(id, params) {
     if (!app || app.id !== id) {
       $('#detail').replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
       $('#audit-table tbody').replaceChildren();
@@ -269,6 +275,7 @@
     try {
       const { data } = await api('GET', `/v1/apps/${encodeURIComponent(id)}`);
       render(data);
+      if (params && params.get('renew') === 'apns') M.csr.open();
     } catch (err) {
       if (err instanceof APIError && err.status === 404) {
         app = null;
@@ -281,4 +288,5 @@
   }
 
   M.showApp = showApp;
+  M.reloadApp = reload;
 })();

@@ -1,5 +1,6 @@
 // fleet.js: the fleet view of the admin page (#/apps): the attention bar,
-// the expiry timeline and the apps as a table, searched, filtered, sorted
+// the expiry timeline and the apps as a table (an expiring or expired
+// certificate with a Renew link to its app's flow, csr.js), searched, filtered, sorted
 // and paged by the server (GET /v1/summary, GET /v1/apps). The filter is
 // the fragment's query (#/apps?q=…&status=…&platform=…&sort=…), so a view
 // can be bookmarked and shared.
@@ -69,6 +70,7 @@
     const line = el('span', { class: 'states' });
     parts.forEach((p, i) => { if (i) line.append(el('span', { class: 'sep', 'aria-hidden': 'true' }, ' · ')); line.append(p); });
     bar.replaceChildren(...items, line);
+    $('#renew-note').hidden = !((sum.states.expired || 0) + (sum.states.expiring || 0));
     $('#fleet-total').textContent = sum.attention
       ? `${sum.attention} of ${sum.apps} apps need someone today.`
       : `${sum.apps} app${sum.apps === 1 ? '' : 's'}; none needs attention.`;
@@ -133,7 +135,8 @@
     return el('tr', { 'data-app': a.id },
       el('th', { scope: 'row', 'data-label': 'App' }, el('a', { href: appHref(a.id), class: 'app-link' }, a.name), el('span', { class: 'block muted small mono' }, a.id)),
       cell('Bundle / project', ids.length ? ids : el('span', { class: 'muted' }, '—')),
-      cell('APNs', badge(a.apns || { status: 'unconfigured' }, { 'data-platform': 'apns' })),
+      cell('APNs', badge(a.apns || { status: 'unconfigured' }, { 'data-platform': 'apns' }),
+        M.csr.renewable(a) ? el('a', { href: `${appHref(a.id)}?renew=apns`, class: 'renew-link', 'data-renew': a.id, 'aria-label': `Renew the APNs certificate of ${a.name}` }, 'Renew') : ''),
       cell('FCM', badge(a.fcm || { status: 'unconfigured' }, { 'data-platform': 'fcm' })),
       cell('Environment', a.environment === 'sandbox' ? 'Sandbox' : 'Production'),
       cell('Push', el('span', { class: `pill ${a.enabled ? 'pill-on' : 'pill-off'}` }, a.enabled ? 'On' : 'Off')));
