@@ -27,7 +27,7 @@ func certificateEvent(app credential.App, p push.Platform, m *credential.Meta, l
 	d.DaysLeft = &left
 	d.CheckedAt = now
 	date := m.Facts.NotAfter.UTC().Format("2006-01-02")
-	renew := "Renew without a Mac: make a signing request with POST /v1/apps/" + app.ID + "/apns/csr (or mobilepush csr --app " + app.ID +
+	renew := "Renew without a Mac: on the admin page at /#/app/" + app.ID + "?renew=apns, or make a signing request with POST /v1/apps/" + app.ID + "/apns/csr (or mobilepush csr --app " + app.ID +
 		"), upload it in the Apple Developer portal (Certificates, Identifiers & Profiles -> Certificates -> + -> " +
 		"\"Apple Push Notification service SSL (Sandbox & Production)\" -> the App ID " + bundleOf(m) +
 		") and upload the aps.cer Apple gives back with PUT /v1/apps/" + app.ID + "/apns (or a .p12 exported from Keychain Access)"

@@ -141,7 +141,7 @@ func TestEveryThresholdOnce(t *testing.T) {
 			t.Errorf("detail = %+v", d)
 		}
 		// The alert names the route that renews without a Mac.
-		if renew := "POST /v1/apps/" + app.ID + "/apns/csr"; !strings.Contains(d.Action, renew) || !strings.Contains(got[len(got)-1].Detail.Action, renew) {
+		if renew := "/#/app/" + app.ID + "?renew=apns, or make a signing request with POST /v1/apps/" + app.ID + "/apns/csr"; !strings.Contains(d.Action, renew) || !strings.Contains(got[len(got)-1].Detail.Action, renew) {
 			t.Errorf("action %q does not name %s", d.Action, renew)
 		}
 	})

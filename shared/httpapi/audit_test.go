@@ -63,6 +63,12 @@ func testAuditTrailReadable(t *testing.T, backend string) {
 	if got := events("?action=create,rotate&platform=fcm"); len(got) != 1 || str(got[0], "new_fingerprint") == "" {
 		t.Errorf("fcm creates = %v, want one with its fingerprint", got)
 	}
+	if status, _, b := a.do(t, "acme", "POST", "/v1/apps/"+id+"/apns/csr", nil); status != http.StatusCreated {
+		t.Fatalf("signing request = %d %v", status, b)
+	}
+	if got := events("?action=signing_request,discard_signing_request"); len(got) != 1 || str(got[0], "action") != "signing_request" {
+		t.Errorf("signing-request rows = %v, want the one request", got)
+	}
 	if status, _, b := a.do(t, "acme", "GET", "/v1/apps/"+id+"/audit?action=nope", nil); status != 400 || str(b, "error", "details", "field") != "action" {
 		t.Errorf("unknown action = %d %v, want 400 naming action", status, b)
 	}

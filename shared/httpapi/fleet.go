@@ -89,7 +89,7 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request, c *call) error
 var auditActions = []credential.Action{
 	credential.ActionCreate, credential.ActionUpdate, credential.ActionRotate, credential.ActionRollback,
 	credential.ActionRemove, credential.ActionDelete, credential.ActionStatus, credential.ActionValidate,
-	credential.ActionTestPush,
+	credential.ActionTestPush, credential.ActionSigningRequest, credential.ActionDiscardRequest,
 }
 
 // auditQuery reads the query parameters of GET /v1/apps/{id}/audit:
