@@ -13,13 +13,7 @@ import (
 	"mobilepush/shared/httpapi"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(context.Background(), os.Getenv, log); err != nil {
-		log.Error("startup_failed", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { awsstack.Main(os.Stdout, os.Getenv, run) }
 
 // run serves the validate routes of the HTTP API until the runtime stops
 // the process.

@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -76,6 +78,24 @@ func (s *Stack) API(log *slog.Logger, serve func(route string) bool) func(contex
 	}))
 }
 
+// Main is the main of every Lambda function: it logs JSON lines to logs,
+// calls run with the process's environment (getenv, os.Getenv in main) and,
+// when run returns an error (it returns only when it could not start), logs
+// startup_failed with it and exits with status 1.
+func Main(logs io.Writer, getenv func(string) string, run func(ctx context.Context, getenv func(string) string, log *slog.Logger) error) {
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	if err := run(context.Background(), getenv, log); err != nil {
+		log.Error("startup_failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Start serves handler (any handler lambda.Start takes) from the Lambda
+// runtime until it stops the process, ending ctx on SIGTERM.
+func Start(ctx context.Context, handler any) {
+	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+}
+
 // ServeAPI is the whole of an HTTP API function (register, validate): it
 // loads the stack through getenv, building every client once before the
 // first invocation, and serves the routes serve selects
@@ -87,7 +107,7 @@ func ServeAPI(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(s.API(log, serve), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	Start(ctx, s.API(log, serve))
 	return nil
 }
 
