@@ -108,6 +108,25 @@ func checkRef(op, tenant, id string) error {
 	return nil
 }
 
+// checkPlatformRef is checkRef for the credential of platform p of an app.
+func checkPlatformRef(op, tenant, id string, p push.Platform) error {
+	if err := checkRef(op, tenant, id); err != nil {
+		return err
+	}
+	if !p.Valid() {
+		return push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", p)
+	}
+	return nil
+}
+
+// stored is the credential of platform p of a; NotFound when a has none.
+func (a *App) stored(op string, p push.Platform) (*Meta, error) {
+	if m := a.Meta(p); m != nil {
+		return m, nil
+	}
+	return nil, push.Errorf(op, push.NotFound, "app %s has no %s credential", a.ID, p)
+}
+
 // edit is what a change commits besides the new state of the app: the
 // audit events describing it, the secrets it buries, and whether it
 // deletes the app (then the new state is not written).
