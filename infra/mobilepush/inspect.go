@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,9 +78,7 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 	if *format == "text" {
 		writeText(stdout, report)
 	} else {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := printJSON(stdout, report); err != nil {
 			fmt.Fprintf(stderr, "mobilepush inspect: write report: %v\n", err)
 			return exitFail
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -59,9 +58,7 @@ func runQueue(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fs.fail(err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_ = printJSON(stdout, rep)
 		return exitOK
 	}
 	if *redrive {

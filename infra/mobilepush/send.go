@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -253,22 +252,11 @@ func (e *apiError) Error() string {
 }
 
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := jsonRequest(ctx, method, c.base+path, body)
 	if err != nil {
 		return fmt.Errorf("--url: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.bearer)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach %s (is mobilepush serve running?): %w", c.base, err)

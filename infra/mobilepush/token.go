@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -95,9 +94,7 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fs.fail(err)
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(list)
+			_ = printJSON(stdout, list)
 			return exitOK
 		}
 		printTokens(stdout, list, time.Now())

@@ -26,6 +26,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// Client is a DynamoDB client on cfg whose calls pass through the given
+// middleware (Counter.Register, Isolation.Register, a test's own).
+func Client(cfg aws.Config, mw ...func(*middleware.Stack) error) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, mw...)
+	})
+}
+
 // AWSConfig returns the SDK configuration for the emulator named by
 // AWS_ENDPOINT_URL (read by the SDK itself, as in production). Without the
 // variable the test is skipped with a loud message, or fails when CI=true,
