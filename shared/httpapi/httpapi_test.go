@@ -284,11 +284,7 @@ func mint(t *testing.T) creds {
 	c.p12, c.cer = enc(good), good.Cert.Raw
 	c.sandboxP12 = enc(issue(testcred.PushCert{BundleID: "com.acme.app", Environment: testcred.SandboxOnly}))
 	c.expiredP12 = enc(issue(testcred.PushCert{BundleID: "com.acme.app", NotBefore: timeAgo(400), NotAfter: timeAgo(2)}))
-	ec, err := testcred.ECKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p8, err := testcred.P8(ec)
+	p8, err := testcred.NewP8()
 	if err != nil {
 		t.Fatal(err)
 	}
