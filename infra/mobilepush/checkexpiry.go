@@ -82,7 +82,7 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 	fs.BoolVar(&req.DryRun, "dry-run", false, "print what the run would alert and change; write and post nothing")
 	fs.StringVar(&req.AlertWebhook, "alert-webhook", "", "also POST each alert as JSON to this `URL`")
 	f.gatewayFlags(fs.FlagSet)
-	if code, ok := fs.parse(args); !ok {
+	if code, ok := fs.parseNoArgs(args); !ok {
 		return code
 	}
 	if f.gatewayConflict(fs.FlagSet) {
@@ -90,9 +90,6 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 	}
 	if err := f.stackErr(); err != nil {
 		return fs.usageErr("--http2-client: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return fs.usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if now != "" {
 		at, err := time.Parse(time.RFC3339, now)

@@ -55,12 +55,10 @@ func runCSR(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the running server's base `URL`")
 	fs.StringVar(&f.bearer, "bearer", "", "API bearer `token` for the running server (default $MOBILEPUSH_TOKEN)")
 	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token")
-	if code, ok := fs.parse(args); !ok {
+	if code, ok := fs.parseNoArgs(args); !ok {
 		return code
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fs.usageErr("unexpected argument %q", fs.Arg(0))
 	case f.app == "":
 		return fs.usageErr("--app is required")
 	case f.bearer != "" && f.bearerFile != "":

@@ -34,6 +34,18 @@ func (c *cmdFlags) parse(args []string) (code int, ok bool) {
 	return parseEnd(c.Parse(args))
 }
 
+// parseNoArgs is parse for a subcommand that takes flags only: an
+// argument is a usage error.
+func (c *cmdFlags) parseNoArgs(args []string) (code int, ok bool) {
+	if code, ok := c.parse(args); !ok {
+		return code, false
+	}
+	if c.NArg() > 0 {
+		return c.usageErr("unexpected argument %q", c.Arg(0)), false
+	}
+	return exitOK, true
+}
+
 // parseEnd maps the error of parsing flags to the exit code a subcommand
 // ends with; ok is true when err is nil and the subcommand goes on.
 func parseEnd(err error) (code int, ok bool) {

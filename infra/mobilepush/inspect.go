@@ -160,15 +160,11 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		pw, err := a.passwordArg(stdin)
+		data, req, err := a.p12Input("apns-p12", a.p12, env, stdin)
 		if err != nil {
 			return nil, err
 		}
-		data, err := readArg("apns-p12", a.p12, stdin)
-		if err != nil {
-			return nil, err
-		}
-		return in.P12(data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}), nil
+		return in.P12(data, req), nil
 	case a.set["apns-p8"]:
 		if err := onlyWith("apns-p12", "password", "password-file", "bundle-id", "environment"); err != nil {
 			return nil, err
@@ -206,6 +202,20 @@ func (a inspectArgs) environmentArg() (push.Environment, error) {
 		return "", usageError{fmt.Sprintf("--environment %q: want production or sandbox", a.environment)}
 	}
 	return env, nil
+}
+
+// p12Input reads the password and the file of --flag (apns-p12 or
+// apns-pem, named name) as P12 and PEMBundle take them.
+func (a inspectArgs) p12Input(flag, name string, env push.Environment, stdin io.Reader) ([]byte, certinfo.P12Request, error) {
+	pw, err := a.passwordArg(stdin)
+	if err != nil {
+		return nil, certinfo.P12Request{}, err
+	}
+	data, err := readArg(flag, name, stdin)
+	if err != nil {
+		return nil, certinfo.P12Request{}, err
+	}
+	return data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}, nil
 }
 
 // passwordArg is the password of the certificate: --password, or the first

@@ -48,13 +48,9 @@ func inspectCertificate(a inspectArgs, in *certinfo.Inspector, stdin io.Reader) 
 	if a.set["password-file"] && a.pem == "-" && a.passwordFile == "-" {
 		return nil, usageError{"--apns-pem and --password-file cannot both be stdin"}
 	}
-	pw, err := a.passwordArg(stdin)
+	data, req, err := a.p12Input("apns-pem", a.pem, env, stdin)
 	if err != nil {
 		return nil, err
 	}
-	data, err := readArg("apns-pem", a.pem, stdin)
-	if err != nil {
-		return nil, err
-	}
-	return in.PEMBundle(data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}), nil
+	return in.PEMBundle(data, req), nil
 }

@@ -47,11 +47,8 @@ func runQueue(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	data := fs.String("data", defaultDataDir, "data `directory`")
 	redrive := fs.Bool("redrive", false, "move every dead letter back to the send queue")
 	asJSON := fs.Bool("json", false, "print the counts as JSON")
-	if code, ok := fs.parse(args); !ok {
+	if code, ok := fs.parseNoArgs(args); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	rep, err := queueCommand(ctx, *data, *redrive)
 	if err != nil {

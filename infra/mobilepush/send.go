@@ -77,12 +77,10 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&f.queueURL, "queue-url", "", "send straight to this SQS queue `URL` instead of the local server")
 	fs.BoolVar(&f.noWait, "no-wait", false, "return once the messages are queued")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the outcomes")
-	if code, ok := fs.parse(args); !ok {
+	if code, ok := fs.parseNoArgs(args); !ok {
 		return code
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fs.usageErr("unexpected argument %q", fs.Arg(0))
 	case f.app == "":
 		return fs.usageErr("--app is required")
 	case f.platform != string(push.APNs) && f.platform != string(push.FCM):

@@ -129,7 +129,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.IntVar(&f.maxHeaderBytes, "max-header-bytes", 64<<10, "the largest request header block accepted (larger: 431)")
 	fs.BoolVar(&f.checkAddr, "check-addr", false, "only check that --addr can be bound, then exit")
 	fs.BoolVar(&f.makeRun, "make-run", false, "keep make run's token file and print its banner")
-	if code, ok := fs.parse(args); !ok {
+	if code, ok := fs.parseNoArgs(args); !ok {
 		return code
 	}
 	if f.gatewayConflict(fs.FlagSet) {
@@ -154,9 +154,6 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if f.workers <= 0 || f.visibility < time.Second {
 		fmt.Fprintln(stderr, "mobilepush serve: --workers must be at least 1 and --visibility-timeout at least 1s")
 		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return fs.usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if err := serve(ctx, f, stdout, stderr); err != nil {
 		return fs.fail(err)
