@@ -249,15 +249,8 @@ type RollbackRequest struct {
 // PreconditionFailed (ErrVersionMismatch), Transient, Internal.
 func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (App, error) {
 	const op = "credential.Rollback"
-	if err := checkPlatformRef(op, r.Tenant, r.ID, r.Platform); err != nil {
-		return App{}, err
-	}
 	var restored SecretRef
-	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
-		cur, err := a.stored(op, r.Platform)
-		if err != nil {
-			return edit{}, err
-		}
+	app, err := s.mutateStored(ctx, op, r.Tenant, r.ID, r.Platform, r.Expect, func(a *App, cur *Meta) (edit, error) {
 		if cur.Previous == nil || cur.Secret.PreviousVersionID == "" {
 			return edit{}, push.Errorf(op, push.Conflict, "app %s has no previous %s credential to roll back to", r.ID, r.Platform)
 		}
@@ -308,15 +301,8 @@ type RemoveRequest struct {
 // (ErrVersionMismatch), Transient, Internal.
 func (s *Service) RemovePlatform(ctx context.Context, r RemoveRequest) (App, error) {
 	const op = "credential.RemovePlatform"
-	if err := checkPlatformRef(op, r.Tenant, r.ID, r.Platform); err != nil {
-		return App{}, err
-	}
 	var secretID string
-	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
-		cur, err := a.stored(op, r.Platform)
-		if err != nil {
-			return edit{}, err
-		}
+	app, err := s.mutateStored(ctx, op, r.Tenant, r.ID, r.Platform, r.Expect, func(a *App, cur *Meta) (edit, error) {
 		secretID = cur.Secret.ID
 		a.setMeta(r.Platform, nil)
 		g := Grave{SecretID: cur.Secret.ID, Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform, At: a.UpdatedAt}
@@ -380,17 +366,10 @@ type StatusRequest struct {
 // (ErrStaleCredential), Transient, Internal.
 func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
 	const op = "credential.SetStatus"
-	if err := checkPlatformRef(op, r.Tenant, r.ID, r.Platform); err != nil {
-		return App{}, err
-	}
 	if !r.Status.State.Valid() || r.Status.State == Unconfigured {
 		return App{}, push.Errorf(op, push.Invalid, "status %q is not a state of a stored credential", r.Status.State)
 	}
-	return s.mutate(ctx, op, r.Tenant, r.ID, 0, func(a *App) (edit, error) {
-		cur, err := a.stored(op, r.Platform)
-		if err != nil {
-			return edit{}, err
-		}
+	return s.mutateStored(ctx, op, r.Tenant, r.ID, r.Platform, 0, func(a *App, cur *Meta) (edit, error) {
 		if r.VersionID != "" && r.VersionID != cur.Secret.VersionID {
 			return edit{}, push.E(op, push.Conflict, ErrStaleCredential).WithMsg("the %s credential of app %s changed meanwhile; read it again", r.Platform, r.ID)
 		}

@@ -136,6 +136,22 @@ type edit struct {
 	remove bool
 }
 
+// mutateStored is mutate for a change of the stored credential of
+// platform p: it checks the reference and hands change the app and that
+// credential (NotFound when the app has none).
+func (s *Service) mutateStored(ctx context.Context, op, tenant, id string, p push.Platform, expect int64, change func(a *App, cur *Meta) (edit, error)) (App, error) {
+	if err := checkPlatformRef(op, tenant, id, p); err != nil {
+		return App{}, err
+	}
+	return s.mutate(ctx, op, tenant, id, expect, func(a *App) (edit, error) {
+		cur, err := a.stored(op, p)
+		if err != nil {
+			return edit{}, err
+		}
+		return change(a, cur)
+	})
+}
+
 // mutate is the one optimistic-locking loop of every change to a stored
 // app: it loads the app, lets change edit a copy with the next version
 // and UpdatedAt, and commits that copy (or the deletion) under the
