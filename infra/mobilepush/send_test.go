@@ -212,6 +212,13 @@ func TestServeKillRestartLosesNothing(t *testing.T) {
 	second.stop(t)
 
 	// The queue is empty and nothing was dead-lettered.
+	checkQueueEmpty(t, data)
+}
+
+// checkQueueEmpty runs `mobilepush queue --json` on data and checks that
+// nothing is visible, in flight, delayed or dead.
+func checkQueueEmpty(t *testing.T, data string) {
+	t.Helper()
 	var qout, qerr bytes.Buffer
 	if code := run(context.Background(), []string{"queue", "--data", data, "--json"}, nil, &qout, &qerr); code != 0 {
 		t.Fatalf("queue exit %d: %s", code, qerr.String())
