@@ -5,18 +5,11 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
 
 	"mobilepush/shared/awsstack"
 	"mobilepush/shared/httpapi"
 )
 
-func main() { awsstack.Main(os.Stdout, os.Getenv, run) }
-
-// run serves the app routes of the HTTP API (all but validate's) until
-// the runtime stops the process.
-func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
-	return awsstack.ServeAPI(ctx, getenv, log, httpapi.IsRegisterRoute)
-}
+// main serves the app routes of the HTTP API (all but validate's) until the runtime stops the process.
+func main() { awsstack.Main(os.Stdout, os.Getenv, awsstack.ServeAPI(httpapi.IsRegisterRoute)) }

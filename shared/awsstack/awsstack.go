@@ -96,19 +96,21 @@ func Start(ctx context.Context, handler any) {
 	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 }
 
-// ServeAPI is the whole of an HTTP API function (register, validate): it
-// loads the stack through getenv, building every client once before the
-// first invocation, and serves the routes serve selects
-// (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API Gateway
-// events until the Lambda runtime stops the process. It returns only the
-// error of Load.
-func ServeAPI(ctx context.Context, getenv func(string) string, log *slog.Logger, serve func(route string) bool) error {
-	s, err := Load(ctx, getenv, log)
-	if err != nil {
-		return err
+// ServeAPI is the whole of an HTTP API function (register, validate), as
+// the run Main takes: run loads the stack through getenv, building every
+// client once before the first invocation, and serves the routes serve
+// selects (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API
+// Gateway events until the Lambda runtime stops the process. It returns
+// only the error of Load.
+func ServeAPI(serve func(route string) bool) func(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	return func(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+		s, err := Load(ctx, getenv, log)
+		if err != nil {
+			return err
+		}
+		Start(ctx, s.API(log, serve))
+		return nil
 	}
-	Start(ctx, s.API(log, serve))
-	return nil
 }
 
 // Load reads the configuration through getenv, loads the AWS SDK
