@@ -19,32 +19,10 @@ import (
 	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/credential/credentialtest"
 	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
-
-// clock is a settable clock shared by the checker and the credential
-// service. It starts at the real time (stores compare TTLs with theirs).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // publisher records what it publishes; fail, when set, fails every event.
 type publisher struct {
@@ -126,7 +104,7 @@ func (p *prover) takeCalls() []string {
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	clock *clock
+	clock *credentialtest.Clock
 	creds *credential.Service
 	pub   *publisher
 	prov  *prover
@@ -177,7 +155,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, meta credential.MetadataStore, secrets credential.SecretStore, tune func(*expiry.Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: newClock(), pub: &publisher{}, prov: &prover{}}
+	e := &env{t: t, ctx: context.Background(), clock: credentialtest.NewClock(time.Now().UTC().Truncate(time.Second)), pub: &publisher{}, prov: &prover{}}
 	e.creds = credential.NewService(credential.Config{Meta: meta, Secrets: secrets, Now: e.clock.Now})
 	cfg := expiry.Config{Store: e.creds, Prover: e.prov, Publisher: e.pub, Now: e.clock.Now}
 	if tune != nil {
