@@ -11,12 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
 	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
-	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/credential/credentialtest"
 	"mobilepush/shared/push"
@@ -25,12 +23,7 @@ import (
 func TestAWSConformance(t *testing.T) {
 	cfg := dynamotest.AWSConfig(t)
 	credentialtest.Run(t, func(t *testing.T) (credential.MetadataStore, credential.SecretStore) {
-		// See dynamotest.Isolation: moto's transactions are not isolated.
-		iso := &dynamotest.Isolation{}
-		ddb := dynamotest.Client(cfg, iso.Register)
-		table := dynamotest.CreateTable(t, ddb)
-		sm := secretsmanager.NewFromConfig(cfg)
-		return awsdynamo.New(ddb, table, nil), awssecrets.New(sm, awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-test/") + "/"})
+		return dynamotest.Stores(t, cfg)
 	})
 }
 
@@ -111,11 +104,7 @@ func TestNoScanInConformance(t *testing.T) {
 	cfg := dynamotest.AWSConfig(t)
 	counter := dynamotest.NewCounter()
 	credentialtest.Run(t, func(t *testing.T) (credential.MetadataStore, credential.SecretStore) {
-		iso := &dynamotest.Isolation{}
-		ddb := dynamotest.Client(cfg, iso.Register, counter.Register)
-		table := dynamotest.CreateTable(t, ddb)
-		sm := secretsmanager.NewFromConfig(cfg)
-		return awsdynamo.New(ddb, table, nil), awssecrets.New(sm, awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-test/") + "/"})
+		return dynamotest.Stores(t, cfg, counter.Register)
 	})
 	// The suite's subtests are parallel: count when they are all done.
 	t.Cleanup(func() {

@@ -10,13 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"mobilepush/shared/alert"
-	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
-	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/credential/credentialtest"
@@ -131,12 +126,7 @@ func boltBackend(t *testing.T) (credential.MetadataStore, credential.SecretStore
 // skips loudly without AWS_ENDPOINT_URL (fails when CI=true).
 func motoBackend(t *testing.T) (credential.MetadataStore, credential.SecretStore) {
 	t.Helper()
-	cfg := dynamotest.AWSConfig(t)
-	iso := &dynamotest.Isolation{} // moto's transactions are not isolated
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, iso.Register) })
-	table := dynamotest.CreateTable(t, ddb)
-	sm := awssecrets.New(secretsmanager.NewFromConfig(cfg), awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-test/") + "/"})
-	return awsdynamo.New(ddb, table, nil), sm
+	return dynamotest.Stores(t, dynamotest.AWSConfig(t))
 }
 
 var backends = []backend{{"bolt", boltBackend}, {"moto", motoBackend}}
