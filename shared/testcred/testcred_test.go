@@ -69,20 +69,20 @@ func TestIssuePushChainsToRoot(t *testing.T) {
 // TestNewP8 checks that NewP8 is what Apple's portal serves: one PKCS#8
 // "PRIVATE KEY" block of a P-256 key, a new one each call.
 func TestNewP8(t *testing.T) {
-	a, err := NewP8()
-	if err != nil {
-		t.Fatal(err)
+	var files [2][]byte
+	for i := range files {
+		b, err := NewP8()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = b
 	}
-	b, err := NewP8()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(a, b) {
+	if bytes.Equal(files[0], files[1]) {
 		t.Error("two calls returned the same key")
 	}
-	block, rest := pem.Decode(a)
+	block, rest := pem.Decode(files[0])
 	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		t.Fatalf("not one PRIVATE KEY block: %q", a)
+		t.Fatalf("not one PRIVATE KEY block: %q", files[0])
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
