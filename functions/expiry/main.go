@@ -17,8 +17,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"mobilepush/shared/awsstack"
 	"mobilepush/shared/envconfig"
 	"mobilepush/shared/expiry"
@@ -28,13 +26,7 @@ import (
 // variables are awsstack's (EVENT_BUS_NAME is required here).
 const envMaxRechecks = "EXPIRY_MAX_RECHECKS"
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(context.Background(), os.Getenv, log); err != nil {
-		log.Error("startup_failed", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { awsstack.Main(os.Stdout, os.Getenv, run) }
 
 // run builds the clients once, at init, and serves invocations until the
 // runtime stops the process.
@@ -43,7 +35,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	awsstack.Start(ctx, h)
 	return nil
 }
 

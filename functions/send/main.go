@@ -21,7 +21,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"mobilepush/shared/awssqs"
@@ -32,13 +31,7 @@ import (
 	"mobilepush/shared/envconfig"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(context.Background(), os.Getenv, log); err != nil {
-		log.Error("startup_failed", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { awsstack.Main(os.Stderr, os.Getenv, run) }
 
 // run builds the clients once, at init, and serves SQS batches.
 func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
@@ -82,7 +75,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Logger:    log,
 	})
 	h := &awssqs.Handler{Sender: sender, Retry: retry, Dead: dead, Log: log, Metrics: os.Stdout}
-	lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	awsstack.Start(ctx, h.Handle)
 	return nil
 }
 

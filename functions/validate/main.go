@@ -5,24 +5,11 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
 
 	"mobilepush/shared/awsstack"
 	"mobilepush/shared/httpapi"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(context.Background(), os.Getenv, log); err != nil {
-		log.Error("startup_failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-// run serves the validate routes of the HTTP API until the runtime stops
-// the process.
-func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
-	return awsstack.ServeAPI(ctx, getenv, log, httpapi.IsValidateRoute)
-}
+// main serves the validate routes of the HTTP API until the runtime stops the process.
+func main() { awsstack.Main(os.Stdout, os.Getenv, awsstack.ServeAPI(httpapi.IsValidateRoute)) }

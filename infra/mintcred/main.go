@@ -68,11 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ec, err := testcred.ECKey(nil)
-	if err != nil {
-		return err
-	}
-	p8, err := testcred.P8(ec)
+	p8, err := testcred.NewP8()
 	if err != nil {
 		return err
 	}

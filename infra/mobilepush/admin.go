@@ -74,10 +74,10 @@ type adminServer struct {
 
 func (a *adminServer) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/queue", a.queue)
+	mux.HandleFunc("POST /v1/queue", adminRoute(a.queue))
 	mux.HandleFunc("GET /v1/tokens", a.listTokens)
-	mux.HandleFunc("POST /v1/tokens", a.createToken)
-	mux.HandleFunc("POST /v1/tokens/revoke", a.revokeToken)
+	mux.HandleFunc("POST /v1/tokens", adminRoute(a.createToken))
+	mux.HandleFunc("POST /v1/tokens/revoke", adminRoute(a.revokeToken))
 	mux.HandleFunc("POST /v1/check-expiry", a.checkExpiry)
 	return mux
 }
@@ -115,17 +115,26 @@ func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// adminRoute is the handler of an admin route that takes a JSON request:
+// it decodes the request (a bad one is a 400), runs do and writes do's
+// answer or error.
+func adminRoute[Req any](do func(ctx context.Context, req Req) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if !decodeAdmin(w, r, &req) {
+			return
+		}
+		out, err := do(r.Context(), req)
+		writeAdmin(w, out, err)
+	}
+}
+
 type queueRequest struct {
 	Redrive bool `json:"redrive"`
 }
 
-func (a *adminServer) queue(w http.ResponseWriter, r *http.Request) {
-	var req queueRequest
-	if !decodeAdmin(w, r, &req) {
-		return
-	}
-	rep, err := queueReportOf(r.Context(), a.sys.queue, a.sys.creds, req.Redrive)
-	writeAdmin(w, rep, err)
+func (a *adminServer) queue(ctx context.Context, req queueRequest) (any, error) {
+	return queueReportOf(ctx, a.sys.queue, a.sys.creds, req.Redrive)
 }
 
 func (a *adminServer) listTokens(w http.ResponseWriter, _ *http.Request) {
@@ -145,26 +154,16 @@ type tokenCreated struct {
 	Info  apitoken.Info `json:"info"`
 }
 
-func (a *adminServer) createToken(w http.ResponseWriter, r *http.Request) {
-	var req tokenRequest
-	if !decodeAdmin(w, r, &req) {
-		return
-	}
-	out, err := createToken(a.sys.tokens, req)
-	writeAdmin(w, out, err)
+func (a *adminServer) createToken(_ context.Context, req tokenRequest) (any, error) {
+	return createToken(a.sys.tokens, req)
 }
 
 type revokeRequest struct {
 	Ref string `json:"ref"`
 }
 
-func (a *adminServer) revokeToken(w http.ResponseWriter, r *http.Request) {
-	var req revokeRequest
-	if !decodeAdmin(w, r, &req) {
-		return
-	}
-	info, err := a.sys.tokens.Revoke(req.Ref)
-	writeAdmin(w, info, err)
+func (a *adminServer) revokeToken(_ context.Context, req revokeRequest) (any, error) {
+	return a.sys.tokens.Revoke(req.Ref)
 }
 
 func (a *adminServer) checkExpiry(w http.ResponseWriter, r *http.Request) {
@@ -222,15 +221,7 @@ func dialAdmin(ctx context.Context, data string) (*adminClient, error) {
 // call sends in (nil: no body) and decodes the answer into out. A failed
 // request becomes an error with the server's Kind.
 func (c *adminClient) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, adminBase+path, body)
+	req, err := jsonRequest(ctx, method, adminBase+path, in)
 	if err != nil {
 		return err
 	}

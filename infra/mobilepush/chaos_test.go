@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -181,17 +180,7 @@ func runChaos(t testing.TB, cfg chaosConfig) chaosResult {
 	}
 
 	// Nothing is left in flight, delayed or dead.
-	var qout, qerr bytes.Buffer
-	if code := run(context.Background(), []string{"queue", "--data", data, "--json"}, nil, &qout, &qerr); code != 0 {
-		t.Fatalf("queue exit %d: %s", code, qerr.String())
-	}
-	var rep queueReport
-	if err := json.Unmarshal(qout.Bytes(), &rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.Visible+rep.InFlight+rep.Delayed+rep.Dead != 0 {
-		t.Errorf("queue after the run = %+v, want empty", rep)
-	}
+	checkQueueEmpty(t, data)
 	return res
 }
 

@@ -73,9 +73,7 @@ type expiryResult struct {
 }
 
 func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-expiry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, checkExpiryUsage); fs.PrintDefaults() }
+	fs := newCmdFlags("check-expiry", checkExpiryUsage, stderr)
 	var f serveFlags
 	var now string
 	var req expiryRequest
@@ -83,37 +81,26 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 	fs.StringVar(&now, "now", "", "simulate a run at this `time` (RFC 3339); it writes state")
 	fs.BoolVar(&req.DryRun, "dry-run", false, "print what the run would alert and change; write and post nothing")
 	fs.StringVar(&req.AlertWebhook, "alert-webhook", "", "also POST each alert as JSON to this `URL`")
-	f.gatewayFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	f.gatewayFlags(fs.FlagSet)
+	if code, ok := fs.parseNoArgs(args); !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "mobilepush check-expiry: "+format+"\n", a...)
-		fs.Usage()
-		return exitUsage
-	}
-	if f.gatewayConflict(fs) {
-		return usageErr("--fake-gateways chooses the provider URLs itself; drop the URL flags")
+	if f.gatewayConflict(fs.FlagSet) {
+		return fs.usageErr("--fake-gateways chooses the provider URLs itself; drop the URL flags")
 	}
 	if err := f.stackErr(); err != nil {
-		return usageErr("--http2-client: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
+		return fs.usageErr("--http2-client: %v", err)
 	}
 	if now != "" {
 		at, err := time.Parse(time.RFC3339, now)
 		if err != nil {
-			return usageErr("--now %q is not an RFC 3339 time such as 2030-01-02T06:00:00Z", now)
+			return fs.usageErr("--now %q is not an RFC 3339 time such as 2030-01-02T06:00:00Z", now)
 		}
 		req.Now = at.UTC()
 	}
 	if hook := req.AlertWebhook; hook != "" {
 		if u, err := url.Parse(hook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usageErr("--alert-webhook %q is not an http(s) URL", hook)
+			return fs.usageErr("--alert-webhook %q is not an http(s) URL", hook)
 		}
 	}
 	chosen := false
@@ -174,8 +161,7 @@ func runCheckExpiry(ctx context.Context, args []string, _ io.Reader, stdout, std
 	}
 	switch {
 	case err != nil:
-		fmt.Fprintf(stderr, "mobilepush check-expiry: %v\n", err)
-		return exitFail
+		return fs.fail(err)
 	case res.Summary.Errors > 0:
 		fmt.Fprintf(stderr, "mobilepush check-expiry: %d errors (see the log); the next run retries them\n", res.Summary.Errors)
 		return exitFail

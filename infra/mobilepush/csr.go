@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,9 +44,7 @@ type csrFlags struct {
 }
 
 func runCSR(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("csr", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, csrUsage); fs.PrintDefaults() }
+	fs := newCmdFlags("csr", csrUsage, stderr)
 	var f csrFlags
 	fs.StringVar(&f.app, "app", "", "the app `id` (required)")
 	fs.StringVar(&f.tenant, "tenant", "", "the `tenant` of the app on the data directory (default \"default\"; with a running server, the token's)")
@@ -58,24 +55,14 @@ func runCSR(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:9006", "the running server's base `URL`")
 	fs.StringVar(&f.bearer, "bearer", "", "API bearer `token` for the running server (default $MOBILEPUSH_TOKEN)")
 	fs.StringVar(&f.bearerFile, "token-file", "", "a `file` holding the API bearer token")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "mobilepush csr: "+format+"\n", a...)
-		fs.Usage()
-		return exitUsage
+	if code, ok := fs.parseNoArgs(args); !ok {
+		return code
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	case f.app == "":
-		return usageErr("--app is required")
+		return fs.usageErr("--app is required")
 	case f.bearer != "" && f.bearerFile != "":
-		return usageErr("give --bearer or --token-file, not both")
+		return fs.usageErr("give --bearer or --token-file, not both")
 	}
 	if f.out == "" {
 		f.out = f.app + ".certSigningRequest"
@@ -83,11 +70,10 @@ func runCSR(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	p, via, err := f.make(ctx)
 	var ue usageError
 	if errors.As(err, &ue) {
-		return usageErr("%v", ue)
+		return fs.usageErr("%v", ue)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mobilepush csr: %v\n", err)
-		return exitFail
+		return fs.fail(err)
 	}
 	report := stdout
 	if f.out == "-" {

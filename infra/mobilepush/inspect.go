@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,12 +40,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, inspectUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("inspect", inspectUsage, stderr)
 	var (
 		p12File      = fs.String("apns-p12", "", "APNs certificate `file` (.p12)")
 		password     = fs.String("password", "", "`password` of the .p12 (visible to other users of this machine: prefer --password-file)")
@@ -64,11 +58,8 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		format       = fs.String("format", "json", "output `format`: json (one JSON object) or text")
 		expiringDays = fs.Int("expiring-days", 30, "warn when a certificate expires within `N` days")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -87,9 +78,7 @@ func runInspect(_ context.Context, args []string, stdin io.Reader, stdout, stder
 	if *format == "text" {
 		writeText(stdout, report)
 	} else {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := printJSON(stdout, report); err != nil {
 			fmt.Fprintf(stderr, "mobilepush inspect: write report: %v\n", err)
 			return exitFail
 		}
@@ -167,27 +156,15 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		if a.bundleID == "" {
 			return nil, usageError{"--apns-p12 needs --bundle-id"}
 		}
-		var env push.Environment
-		if a.set["environment"] {
-			e, err := push.ParseEnvironment(a.environment)
-			if err != nil {
-				return nil, usageError{fmt.Sprintf("--environment %q: want production or sandbox", a.environment)}
-			}
-			env = e
-		}
-		pw := a.password
-		if a.set["password-file"] {
-			b, err := readInput(a.passwordFile, stdin)
-			if err != nil {
-				return nil, usageError{fmt.Sprintf("--password-file: %v", err)}
-			}
-			pw = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		}
-		data, err := readInput(a.p12, stdin)
+		env, err := a.environmentArg()
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("--apns-p12: %v", err)}
+			return nil, err
 		}
-		return in.P12(data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}), nil
+		data, req, err := a.p12Input("apns-p12", a.p12, env, stdin)
+		if err != nil {
+			return nil, err
+		}
+		return in.P12(data, req), nil
 	case a.set["apns-p8"]:
 		if err := onlyWith("apns-p12", "password", "password-file", "bundle-id", "environment"); err != nil {
 			return nil, err
@@ -195,9 +172,9 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		if !a.set["key-id"] || !a.set["team-id"] {
 			return nil, usageError{"--apns-p8 needs --key-id and --team-id"}
 		}
-		data, err := readInput(a.p8, stdin)
+		data, err := readArg("apns-p8", a.p8, stdin)
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("--apns-p8: %v", err)}
+			return nil, err
 		}
 		return in.P8(data, certinfo.P8Request{KeyID: a.keyID, TeamID: a.teamID}), nil
 	default:
@@ -207,12 +184,61 @@ func inspect(a inspectArgs, stdin io.Reader) (*certinfo.Report, error) {
 		if err := onlyWith("apns-p8", "key-id", "team-id"); err != nil {
 			return nil, err
 		}
-		data, err := readInput(a.fcm, stdin)
+		data, err := readArg("fcm-json", a.fcm, stdin)
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("--fcm-json: %v", err)}
+			return nil, err
 		}
 		return in.ServiceAccount(data), nil
 	}
+}
+
+// environmentArg is --environment, or no environment when it was not given.
+func (a inspectArgs) environmentArg() (push.Environment, error) {
+	if !a.set["environment"] {
+		return "", nil
+	}
+	env, err := push.ParseEnvironment(a.environment)
+	if err != nil {
+		return "", usageError{fmt.Sprintf("--environment %q: want production or sandbox", a.environment)}
+	}
+	return env, nil
+}
+
+// p12Input reads the password and the file of --flag (apns-p12 or
+// apns-pem, named name) as P12 and PEMBundle take them.
+func (a inspectArgs) p12Input(flag, name string, env push.Environment, stdin io.Reader) ([]byte, certinfo.P12Request, error) {
+	pw, err := a.passwordArg(stdin)
+	if err != nil {
+		return nil, certinfo.P12Request{}, err
+	}
+	data, err := readArg(flag, name, stdin)
+	if err != nil {
+		return nil, certinfo.P12Request{}, err
+	}
+	return data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}, nil
+}
+
+// passwordArg is the password of the certificate: --password, or the first
+// line of --password-file.
+func (a inspectArgs) passwordArg(stdin io.Reader) (string, error) {
+	if !a.set["password-file"] {
+		return a.password, nil
+	}
+	b, err := readArg("password-file", a.passwordFile, stdin)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
+}
+
+// readArg reads the file named by --flag with readInput; its error is a
+// usage error naming the flag.
+func readArg(flag, name string, stdin io.Reader) ([]byte, error) {
+	b, err := readInput(name, stdin)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--%s: %v", flag, err)}
+	}
+	return b, nil
 }
 
 // readInput reads a file ("-" for stdin), at most one byte past the

@@ -36,11 +36,7 @@ func files(t *testing.T) (dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ec, err := testcred.ECKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p8, err := testcred.P8(ec)
+	p8, err := testcred.NewP8()
 	if err != nil {
 		t.Fatal(err)
 	}

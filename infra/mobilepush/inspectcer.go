@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/push"
@@ -22,13 +21,9 @@ func inspectCertificate(a inspectArgs, in *certinfo.Inspector, stdin io.Reader) 
 	if a.bundleID == "" {
 		return nil, usageError{"--apns-cer and --apns-pem need --bundle-id"}
 	}
-	var env push.Environment
-	if a.set["environment"] {
-		e, err := push.ParseEnvironment(a.environment)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--environment %q: want production or sandbox", a.environment)}
-		}
-		env = e
+	env, err := a.environmentArg()
+	if err != nil {
+		return nil, err
 	}
 	if a.set["apns-cer"] {
 		if a.set["password"] || a.set["password-file"] {
@@ -40,30 +35,22 @@ func inspectCertificate(a inspectArgs, in *certinfo.Inspector, stdin io.Reader) 
 		if a.cer == "-" && a.key == "-" {
 			return nil, usageError{"--apns-cer and --key cannot both be stdin"}
 		}
-		cer, err := readInput(a.cer, stdin)
+		cer, err := readArg("apns-cer", a.cer, stdin)
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("--apns-cer: %v", err)}
+			return nil, err
 		}
-		key, err := readInput(a.key, stdin)
+		key, err := readArg("key", a.key, stdin)
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("--key: %v", err)}
+			return nil, err
 		}
 		return in.Cer(cer, certinfo.CerRequest{Key: push.NewRedacted(key), BundleID: a.bundleID, Environment: env}), nil
 	}
-	pw := a.password
-	if a.set["password-file"] {
-		if a.pem == "-" && a.passwordFile == "-" {
-			return nil, usageError{"--apns-pem and --password-file cannot both be stdin"}
-		}
-		b, err := readInput(a.passwordFile, stdin)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--password-file: %v", err)}
-		}
-		pw = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if a.set["password-file"] && a.pem == "-" && a.passwordFile == "-" {
+		return nil, usageError{"--apns-pem and --password-file cannot both be stdin"}
 	}
-	data, err := readInput(a.pem, stdin)
+	data, req, err := a.p12Input("apns-pem", a.pem, env, stdin)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("--apns-pem: %v", err)}
+		return nil, err
 	}
-	return in.PEMBundle(data, certinfo.P12Request{Password: pw, BundleID: a.bundleID, Environment: env}), nil
+	return in.PEMBundle(data, req), nil
 }

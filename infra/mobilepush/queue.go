@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -46,32 +43,19 @@ type queueReport struct {
 }
 
 func runQueue(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("queue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, queueUsage); fs.PrintDefaults() }
+	fs := newCmdFlags("queue", queueUsage, stderr)
 	data := fs.String("data", defaultDataDir, "data `directory`")
 	redrive := fs.Bool("redrive", false, "move every dead letter back to the send queue")
 	asJSON := fs.Bool("json", false, "print the counts as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "mobilepush queue: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
+	if code, ok := fs.parseNoArgs(args); !ok {
+		return code
 	}
 	rep, err := queueCommand(ctx, *data, *redrive)
 	if err != nil {
-		fmt.Fprintf(stderr, "mobilepush queue: %v\n", err)
-		return exitFail
+		return fs.fail(err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_ = printJSON(stdout, rep)
 		return exitOK
 	}
 	if *redrive {

@@ -20,54 +20,85 @@ func TestServeRestartReclaimsLeases(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
-	data := filepath.Join(t.TempDir(), "data")
-	token := mintToken(t, data)
-	flags := []string{"--fake-latency", "40ms", "--send-concurrency", "8", "--workers", "2", "--visibility-timeout", "10m"}
-	first := startServeProc(t, data, flags...)
-	appID := registerAPNsApp(t, first.base, token)
-
-	const messages, perMessage = 2, 120
-	ids := queueMessages(t, first.base, token, appID, messages, perMessage)
-	statuses := func(base string) (int, []localsend.Status) { return messageStatuses(t, base, token, ids) }
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		n, _ := statuses(first.base)
-		if n >= 10 {
-			if n >= messages*perMessage {
-				t.Fatalf("all %d tokens were sent before the kill: slow the fake down", n)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress; stderr:\n%s", first.stderr.String())
-		}
-	}
+	kt, first := startKillTest(t, "10m", 2, 120)
+	kt.waitSomeSent(t, first, 10, 10*time.Millisecond)
 	first.kill(t)
 
-	second := startServeProc(t, data, flags...)
+	second := startServeProc(t, kt.data, kt.flags...)
 	// Far less than the 10-minute visibility timeout the messages would
 	// otherwise wait for.
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		_, sts := statuses(second.base)
+	kt.waitDelivered(t, second, 90*time.Second, "the killed serve's messages were not resumed at start")
+	if log := second.stderr.String(); !strings.Contains(log, `"msg":"leases_reclaimed"`) {
+		t.Errorf("the restarted serve logged no leases_reclaimed:\n%s", log)
+	}
+}
+
+// killTest is a serve on a data directory with a slow fake APNs and
+// messages queued on it: the start of a test that kills it mid-send.
+type killTest struct {
+	data, token string
+	flags       []string // serve's flags, for the restart too
+	ids         []string
+	perMessage  int
+}
+
+// startKillTest starts serve with the given visibility timeout and queues
+// messages of perMessage APNs tokens each on it.
+func startKillTest(t *testing.T, visibility string, messages, perMessage int) (*killTest, *serveProc) {
+	t.Helper()
+	kt := &killTest{data: filepath.Join(t.TempDir(), "data"), perMessage: perMessage,
+		flags: []string{"--fake-latency", "40ms", "--send-concurrency", "8", "--workers", "2", "--visibility-timeout", visibility}}
+	kt.token = mintToken(t, kt.data)
+	p := startServeProc(t, kt.data, kt.flags...)
+	appID := registerAPNsApp(t, p.base, kt.token)
+	kt.ids = queueMessages(t, p.base, kt.token, appID, messages, perMessage)
+	return kt, p
+}
+
+// waitSomeSent waits, polling every poll, until at least n tokens have an
+// outcome on p and returns how many have; it fails when every token has
+// one already (the fake is too fast to kill p mid-send) or after 30 s.
+func (kt *killTest) waitSomeSent(t *testing.T, p *serveProc, n int, poll time.Duration) int {
+	t.Helper()
+	all := len(kt.ids) * kt.perMessage
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(poll) {
+		got, _ := messageStatuses(t, p.base, kt.token, kt.ids)
+		if got >= n {
+			if got >= all {
+				t.Fatalf("all %d tokens were sent before the kill: slow the fake down", got)
+			}
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress; stderr:\n%s", p.stderr.String())
+		}
+	}
+}
+
+// waitDelivered waits up to timeout until every message is done on p and
+// checks that each token was delivered exactly once; failing, it says
+// what did not happen.
+func (kt *killTest) waitDelivered(t *testing.T, p *serveProc, timeout time.Duration, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(100 * time.Millisecond) {
+		_, sts := messageStatuses(t, p.base, kt.token, kt.ids)
 		done := 0
 		for _, st := range sts {
 			if st.State == localsend.StateDone {
 				done++
 			}
 		}
-		if done == len(ids) {
+		if done == len(kt.ids) {
 			for _, st := range sts {
-				if want := (localsend.Counts{Delivered: perMessage}); st.Counts != want {
+				if want := (localsend.Counts{Delivered: kt.perMessage}); st.Counts != want {
 					t.Errorf("message %s: counts %+v, want %+v", st.MessageID, st.Counts, want)
 				}
 			}
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the killed serve's messages were not resumed at start: %+v\nstderr:\n%s", sts, second.stderr.String())
+			t.Fatalf("%s: %+v\nstderr:\n%s", what, sts, p.stderr.String())
 		}
-	}
-	if log := second.stderr.String(); !strings.Contains(log, `"msg":"leases_reclaimed"`) {
-		t.Errorf("the restarted serve logged no leases_reclaimed:\n%s", log)
 	}
 }
 

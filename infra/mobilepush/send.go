@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,9 +61,7 @@ type sendFlags struct {
 }
 
 func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, sendUsage); fs.PrintDefaults() }
+	fs := newCmdFlags("send", sendUsage, stderr)
 	var f sendFlags
 	fs.StringVar(&f.app, "app", "", "the app `id` (required)")
 	fs.StringVar(&f.tenant, "tenant", "", "the `tenant` (default: the bearer token's; required with --queue-url)")
@@ -82,43 +78,32 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&f.queueURL, "queue-url", "", "send straight to this SQS queue `URL` instead of the local server")
 	fs.BoolVar(&f.noWait, "no-wait", false, "return once the messages are queued")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the outcomes")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "mobilepush send: "+format+"\n", a...)
-		fs.Usage()
-		return exitUsage
+	if code, ok := fs.parseNoArgs(args); !ok {
+		return code
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	case f.app == "":
-		return usageErr("--app is required")
+		return fs.usageErr("--app is required")
 	case f.platform != string(push.APNs) && f.platform != string(push.FCM):
-		return usageErr("--platform %q: want apns or fcm", f.platform)
+		return fs.usageErr("--platform %q: want apns or fcm", f.platform)
 	case len(f.tokens) > 0 && f.tokensFile != "":
-		return usageErr("give --token or --tokens-file, not both")
+		return fs.usageErr("give --token or --tokens-file, not both")
 	case f.queueURL != "" && f.tenant == "":
-		return usageErr("--queue-url needs --tenant (there is no bearer token to take it from)")
+		return fs.usageErr("--queue-url needs --tenant (there is no bearer token to take it from)")
 	case f.queueURL != "" && (f.bearer != "" || f.bearerFile != ""):
-		return usageErr("--queue-url uses AWS credentials; drop --bearer/--token-file")
+		return fs.usageErr("--queue-url uses AWS credentials; drop --bearer/--token-file")
 	case f.bearer != "" && f.bearerFile != "":
-		return usageErr("give --bearer or --token-file, not both")
+		return fs.usageErr("give --bearer or --token-file, not both")
 	}
 	tokens := []string(f.tokens)
 	if f.tokensFile != "" {
 		var err error
 		if tokens, err = readTokens(f.tokensFile, os.Stdin); err != nil {
-			fmt.Fprintf(stderr, "mobilepush send: %v\n", err)
-			return exitFail
+			return fs.fail(err)
 		}
 	}
 	if len(tokens) == 0 {
-		return usageErr("no device tokens: give --token or --tokens-file")
+		return fs.usageErr("no device tokens: give --token or --tokens-file")
 	}
 	msgs, err := f.messages(tokens)
 	if err != nil {
@@ -130,7 +115,7 @@ func runSend(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	bearer, err := f.bearerToken()
 	if err != nil {
-		return usageErr("%v", err)
+		return fs.usageErr("%v", err)
 	}
 	urlSet := false
 	fs.Visit(func(fl *flag.Flag) { urlSet = urlSet || fl.Name == "url" })
@@ -266,22 +251,11 @@ func (e *apiError) Error() string {
 }
 
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := jsonRequest(ctx, method, c.base+path, body)
 	if err != nil {
 		return fmt.Errorf("--url: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.bearer)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach %s (is mobilepush serve running?): %w", c.base, err)

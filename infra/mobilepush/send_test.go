@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"mobilepush/shared/localsend"
 )
 
 // TestMain lets the tests run `mobilepush` as a subprocess by re-executing
@@ -187,34 +185,15 @@ func TestServeKillRestartLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
-	data := filepath.Join(t.TempDir(), "data")
-	token := mintToken(t, data)
-	flags := []string{"--fake-latency", "40ms", "--send-concurrency", "8", "--workers", "2", "--visibility-timeout", "3s"}
-	first := startServeProc(t, data, flags...)
-	appID := registerAPNsApp(t, first.base, token)
-
 	const messages, perMessage = 4, 120
-	ids := queueMessages(t, first.base, token, appID, messages, perMessage)
-	total := func(base string) (int, []localsend.Status) { return messageStatuses(t, base, token, ids) }
+	kt, first := startKillTest(t, "3s", messages, perMessage)
+	data := kt.data
 	// Kill it mid-send: some outcomes recorded, far from all.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		n, _ := total(first.base)
-		if n >= 20 {
-			if n >= messages*perMessage {
-				t.Fatalf("all %d tokens were sent before the kill: slow the fake down", n)
-			}
-			t.Logf("killing serve with %d of %d outcomes recorded", n, messages*perMessage)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress; stderr:\n%s", first.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	n := kt.waitSomeSent(t, first, 20, 20*time.Millisecond)
+	t.Logf("killing serve with %d of %d outcomes recorded", n, messages*perMessage)
 	first.kill(t)
 
-	second := startServeProc(t, data, flags...)
+	second := startServeProc(t, data, kt.flags...)
 
 	// One process owns a data directory: another serve gives up fast.
 	var out, errb bytes.Buffer
@@ -229,32 +208,17 @@ func TestServeKillRestartLosesNothing(t *testing.T) {
 		t.Errorf("second serve's error does not name the holder: %q", msg)
 	}
 
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		_, sts := total(second.base)
-		done := 0
-		for _, st := range sts {
-			if st.State == localsend.StateDone {
-				done++
-			}
-		}
-		if done == len(ids) {
-			for _, st := range sts {
-				want := localsend.Counts{Delivered: perMessage}
-				if st.Counts != want {
-					t.Errorf("message %s: counts %+v, want %+v", st.MessageID, st.Counts, want)
-				}
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done after the restart: %+v\nstderr:\n%s", sts, second.stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	kt.waitDelivered(t, second, 60*time.Second, "not done after the restart")
 	second.stop(t)
 
 	// The queue is empty and nothing was dead-lettered.
+	checkQueueEmpty(t, data)
+}
+
+// checkQueueEmpty runs `mobilepush queue --json` on data and checks that
+// nothing is visible, in flight, delayed or dead.
+func checkQueueEmpty(t testing.TB, data string) {
+	t.Helper()
 	var qout, qerr bytes.Buffer
 	if code := run(context.Background(), []string{"queue", "--data", data, "--json"}, nil, &qout, &qerr); code != 0 {
 		t.Fatalf("queue exit %d: %s", code, qerr.String())

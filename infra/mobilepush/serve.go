@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -112,13 +111,12 @@ func (f *serveFlags) gatewayConflict(fs *flag.FlagSet) bool {
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); printFlags(fs, stderr, hiddenServeFlags) }
+	fs := newCmdFlags("serve", serveUsage, stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); printFlags(fs.FlagSet, stderr, hiddenServeFlags) }
 	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:9006", "listen `address`")
 	fs.StringVar(&f.data, "data", defaultDataDir, "data `directory` (one process owns it)")
-	f.gatewayFlags(fs)
+	f.gatewayFlags(fs.FlagSet)
 	fs.IntVar(&f.workers, "workers", 4, "messages sent at once by the send worker")
 	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "also POST every event (expiry alerts, rotations, dead tokens) as JSON to this `URL`")
 	fs.DurationVar(&f.visibility, "visibility-timeout", localsend.DefaultVisibility, "send queue visibility timeout: a message a crashed worker held is sent again after it")
@@ -131,16 +129,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.IntVar(&f.maxHeaderBytes, "max-header-bytes", 64<<10, "the largest request header block accepted (larger: 431)")
 	fs.BoolVar(&f.checkAddr, "check-addr", false, "only check that --addr can be bound, then exit")
 	fs.BoolVar(&f.makeRun, "make-run", false, "keep make run's token file and print its banner")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := fs.parseNoArgs(args); !ok {
+		return code
 	}
-	if f.gatewayConflict(fs) {
-		fmt.Fprintln(stderr, "mobilepush serve: --fake-gateways chooses the provider URLs itself; drop the URL flags")
-		fs.Usage()
-		return exitUsage
+	if f.gatewayConflict(fs.FlagSet) {
+		return fs.usageErr("--fake-gateways chooses the provider URLs itself; drop the URL flags")
 	}
 	if err := f.stackErr(); err != nil {
 		fmt.Fprintf(stderr, "mobilepush serve: --http2-client: %v\n", err)
@@ -162,14 +155,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "mobilepush serve: --workers must be at least 1 and --visibility-timeout at least 1s")
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "mobilepush serve: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
-	}
 	if err := serve(ctx, f, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "mobilepush serve: %v\n", err)
-		return exitFail
+		return fs.fail(err)
 	}
 	return exitOK
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,9 +44,7 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if len(args) > 0 && (args[0] == "list" || args[0] == "revoke" || args[0] == "create") {
 		sub, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage); fs.PrintDefaults() }
+	fs := newCmdFlags("token "+sub, tokenUsage, stderr)
 	data := fs.String("data", defaultDataDir, "data `directory`")
 	var tenant, name, ttl *string
 	var asJSON *bool
@@ -60,32 +56,20 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	case "list":
 		asJSON = fs.Bool("json", false, "print the tokens as JSON")
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "mobilepush token: "+format+"\n", a...)
-		fs.Usage()
-		return exitUsage
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "mobilepush token: %s\n", failureText(err))
-		return exitFail
+	pos, err := parseInterspersed(fs.FlagSet, args)
+	if code, ok := parseEnd(err); !ok {
+		return code
 	}
 	switch sub {
 	case "create":
 		switch {
 		case len(pos) > 0:
-			return usageErr("unknown command %q: want list, revoke or create (--tenant T)", pos[0])
+			return fs.usageErr("unknown command %q: want list, revoke or create (--tenant T)", pos[0])
 		case *tenant == "":
-			return usageErr("--tenant is required")
+			return fs.usageErr("--tenant is required")
 		}
 		if _, err := parseTTL(*ttl); err != nil {
-			return usageErr("%v", err)
+			return fs.usageErr("%v", err)
 		}
 		req := tokenRequest{Tenant: *tenant, Name: *name, TTL: *ttl}
 		var out tokenCreated
@@ -94,7 +78,7 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return err
 		}, func(c *adminClient) error { return c.call(ctx, "POST", "/v1/tokens", req, &out) })
 		if err != nil {
-			return fail(err)
+			return fs.fail(err)
 		}
 		fmt.Fprintln(stdout, out.Token)
 		fmt.Fprintf(stderr, "token %q for tenant %q (id %s, %s); it is shown once: keep it now\n",
@@ -102,7 +86,7 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitOK
 	case "list":
 		if len(pos) > 0 {
-			return usageErr("token list takes no arguments")
+			return fs.usageErr("token list takes no arguments")
 		}
 		var list []apitoken.Info
 		err := onToken(ctx, *data, "mobilepush token list", func(s *apitoken.Store) error {
@@ -110,19 +94,17 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return nil
 		}, func(c *adminClient) error { return c.call(ctx, "GET", "/v1/tokens", nil, &list) })
 		if err != nil {
-			return fail(err)
+			return fs.fail(err)
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(list)
+			_ = printJSON(stdout, list)
 			return exitOK
 		}
 		printTokens(stdout, list, time.Now())
 		return exitOK
 	default: // revoke
 		if len(pos) != 1 || pos[0] == "" {
-			return usageErr("token revoke takes one NAME or ID")
+			return fs.usageErr("token revoke takes one NAME or ID")
 		}
 		var info apitoken.Info
 		err := onToken(ctx, *data, "mobilepush token revoke", func(s *apitoken.Store) (err error) {
@@ -132,7 +114,7 @@ func runToken(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return c.call(ctx, "POST", "/v1/tokens/revoke", revokeRequest{Ref: pos[0]}, &info)
 		})
 		if err != nil {
-			return fail(err)
+			return fs.fail(err)
 		}
 		fmt.Fprintf(stdout, "revoked token %q of tenant %q (id %s)\n", info.Name, info.Tenant, info.ID)
 		return exitOK
@@ -223,16 +205,4 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-}
-
-// failureText is what a command prints for err: the request's own terms
-// (push.MessageOf) for an error the user can fix (a name not found, a
-// conflict, bad input), the whole story for anything else, which the
-// operator running the command needs.
-func failureText(err error) string {
-	switch push.KindOf(err) {
-	case push.Invalid, push.NotFound, push.Conflict, push.Unauthorized, push.Unprocessable, push.TooLarge, push.PreconditionFailed:
-		return push.MessageOf(err)
-	}
-	return err.Error()
 }

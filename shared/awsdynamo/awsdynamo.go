@@ -119,27 +119,40 @@ func (s *Store) App(ctx context.Context, tenant, id string) (credential.App, err
 // Errors: Transient, Internal.
 func (s *Store) Apps(ctx context.Context, tenant, after string, limit int) ([]credential.App, error) {
 	const op = "awsdynamo.Apps"
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :app)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(tenantPK(tenant)), ":app": str("APP#"),
-		},
-		ConsistentRead: aws.Bool(true),
-	}
+	in := s.prefixQuery(tenantPK(tenant), "APP#")
 	if after != "" {
 		in.ExclusiveStartKey = itemKey(tenantPK(tenant), appSK(after))
 	}
-	items, err := query[appItem](ctx, s.client, in, limit)
+	apps, err := queryMap(ctx, s.client, in, limit, fromApp)
 	if err != nil {
 		return nil, classify(op, err, "list apps")
 	}
-	apps := make([]credential.App, 0, len(items))
-	for _, it := range items {
-		apps = append(apps, fromApp(it))
-	}
 	return apps, nil
+}
+
+// prefixQuery is a consistent Query, ascending, of the items of
+// partition pk whose sort key begins with prefix.
+func (s *Store) prefixQuery(pk, prefix string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":prefix": str(prefix)},
+		ConsistentRead:            aws.Bool(true),
+	}
+}
+
+// queryMap is query with every item read mapped by from.
+func queryMap[T, U any](ctx context.Context, client *dynamodb.Client, in *dynamodb.QueryInput, limit int, from func(T) U) ([]U, error) {
+	items, err := query[T](ctx, client, in, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]U, 0, len(items))
+	for _, it := range items {
+		out = append(out, from(it))
+	}
+	return out, nil
 }
 
 // query runs in page by page until it has read limit items or the last
@@ -371,27 +384,15 @@ func (s *Store) AppendEvent(ctx context.Context, e credential.Event) error {
 // Errors: Transient, Internal.
 func (s *Store) Events(ctx context.Context, tenant, appID, before string, limit int) ([]credential.Event, error) {
 	const op = "awsdynamo.Events"
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :ev)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(auditPK(tenant, appID)), ":ev": str("EV#"),
-		},
-		ScanIndexForward: aws.Bool(false),
-		ConsistentRead:   aws.Bool(true),
-	}
+	in := s.prefixQuery(auditPK(tenant, appID), "EV#")
+	in.ScanIndexForward = aws.Bool(false)
 	if before != "" {
 		// Descending: the page starts just below the cursor's event.
 		in.ExclusiveStartKey = itemKey(auditPK(tenant, appID), eventSK(before))
 	}
-	items, err := query[eventItem](ctx, s.client, in, limit)
+	evs, err := queryMap(ctx, s.client, in, limit, fromEvent)
 	if err != nil {
 		return nil, classify(op, err, "list events")
-	}
-	evs := make([]credential.Event, 0, len(items))
-	for _, it := range items {
-		evs = append(evs, fromEvent(it))
 	}
 	return evs, nil
 }
@@ -410,15 +411,11 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]credential
 		},
 		ScanIndexForward: aws.Bool(true),
 	}
-	items, err := query[dueItem](ctx, s.client, in, limit)
+	out, err := queryMap(ctx, s.client, in, limit, func(it dueItem) credential.Due {
+		return credential.Due{Tenant: it.Tenant, AppID: it.AppID, Platform: push.Platform(it.Platform), DueAt: time.Unix(it.DueAt, 0).UTC()}
+	})
 	if err != nil {
 		return nil, classify(op, err, "query due index")
-	}
-	out := make([]credential.Due, 0, len(items))
-	for _, it := range items {
-		out = append(out, credential.Due{
-			Tenant: it.Tenant, AppID: it.AppID, Platform: push.Platform(it.Platform), DueAt: time.Unix(it.DueAt, 0).UTC(),
-		})
 	}
 	return out, nil
 }

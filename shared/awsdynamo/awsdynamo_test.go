@@ -11,13 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
 	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
-	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/credential/credentialtest"
 	"mobilepush/shared/push"
@@ -26,28 +23,24 @@ import (
 func TestAWSConformance(t *testing.T) {
 	cfg := dynamotest.AWSConfig(t)
 	credentialtest.Run(t, func(t *testing.T) (credential.MetadataStore, credential.SecretStore) {
-		// See dynamotest.Isolation: moto's transactions are not isolated.
-		iso := &dynamotest.Isolation{}
-		ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-			o.APIOptions = append(o.APIOptions, iso.Register)
-		})
-		table := dynamotest.CreateTable(t, ddb)
-		sm := secretsmanager.NewFromConfig(cfg)
-		return awsdynamo.New(ddb, table, nil), awssecrets.New(sm, awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-test/") + "/"})
+		return dynamotest.Stores(t, cfg)
 	})
+}
+
+// newStore is a Store on a new table of the emulator whose client's calls
+// pass through the given middleware.
+func newStore(t testing.TB, mw ...func(*middleware.Stack) error) *awsdynamo.Store {
+	t.Helper()
+	ddb := dynamotest.Client(dynamotest.AWSConfig(t), mw...)
+	return awsdynamo.New(ddb, dynamotest.CreateTable(t, ddb), nil)
 }
 
 // TestDueReadsOnlyTheIndex counts, with an SDK middleware, what the
 // expiry query reads: one Query on the due GSI, only the due items, no Scan,
 // however many apps exist.
 func TestDueReadsOnlyTheIndex(t *testing.T) {
-	cfg := dynamotest.AWSConfig(t)
 	counter := dynamotest.NewCounter()
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, counter.Register)
-	})
-	table := dynamotest.CreateTable(t, ddb)
-	store := awsdynamo.New(ddb, table, nil)
+	store := newStore(t, counter.Register)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 
@@ -111,13 +104,7 @@ func TestNoScanInConformance(t *testing.T) {
 	cfg := dynamotest.AWSConfig(t)
 	counter := dynamotest.NewCounter()
 	credentialtest.Run(t, func(t *testing.T) (credential.MetadataStore, credential.SecretStore) {
-		iso := &dynamotest.Isolation{}
-		ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-			o.APIOptions = append(o.APIOptions, iso.Register, counter.Register)
-		})
-		table := dynamotest.CreateTable(t, ddb)
-		sm := secretsmanager.NewFromConfig(cfg)
-		return awsdynamo.New(ddb, table, nil), awssecrets.New(sm, awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-test/") + "/"})
+		return dynamotest.Stores(t, cfg, counter.Register)
 	})
 	// The suite's subtests are parallel: count when they are all done.
 	t.Cleanup(func() {
@@ -198,12 +185,8 @@ func (l *loseResponses) register(stack *middleware.Stack) error {
 // write and must report success, not a conflict (moto, unlike DynamoDB,
 // ignores the ClientRequestToken that makes such a retry a no-op).
 func TestApplyRetryMeetsItsOwnWrite(t *testing.T) {
-	cfg := dynamotest.AWSConfig(t)
 	lose := &loseResponses{}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, lose.register)
-	})
-	store := awsdynamo.New(ddb, dynamotest.CreateTable(t, ddb), nil)
+	store := newStore(t, lose.register)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	app := credential.App{Tenant: "t", ID: "a", Name: "n", Environment: push.Production, Version: 1, CreatedAt: now, UpdatedAt: now,
@@ -275,13 +258,8 @@ func TestApplyRetryMeetsItsOwnWrite(t *testing.T) {
 // index), only the caller's app items (not their due markers, not another
 // tenant's apps), and no secret (the Service has no SecretStore here).
 func TestFleetReadsOnlyTheTenantsApps(t *testing.T) {
-	cfg := dynamotest.AWSConfig(t)
 	counter := dynamotest.NewCounter()
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, counter.Register)
-	})
-	table := dynamotest.CreateTable(t, ddb)
-	store := awsdynamo.New(ddb, table, nil)
+	store := newStore(t, counter.Register)
 	svc := credential.NewService(credential.Config{Meta: store})
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/credential/credentialtest"
@@ -23,11 +20,9 @@ import (
 // app's GetItem in the same loop. moto's times say little about AWS; its
 // counts and sizes are exact.
 func BenchmarkFleetListDynamo(b *testing.B) {
-	cfg := dynamotest.AWSConfig(b)
 	ru := &dynamotest.ReadUnits{}
 	counter := dynamotest.NewCounter()
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, ru.Register, counter.Register) })
-	store := awsdynamo.New(ddb, dynamotest.CreateTable(b, ddb), nil)
+	store := newStore(b, ru.Register, counter.Register)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	var apps []credential.App

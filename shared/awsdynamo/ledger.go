@@ -238,15 +238,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Errors: Transient, Internal.
 func (s *Store) Outcomes(ctx context.Context, k credential.MessageKey) ([]credential.Outcome, error) {
 	const op = "awsdynamo.Outcomes"
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :out)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(messagePK(k)), ":out": str("OUT#"),
-		},
-		ConsistentRead: aws.Bool(true),
-	}
+	in := s.prefixQuery(messagePK(k), "OUT#")
 	now := s.now()
 	out := []credential.Outcome{}
 	for {

@@ -7,10 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"mobilepush/shared/awsdynamo"
-	"mobilepush/shared/awsdynamo/dynamotest"
 	"mobilepush/shared/credential"
 	"mobilepush/shared/push"
 )
@@ -21,12 +17,8 @@ import (
 // call recorded stays a conflict, in the first transaction of a batch and
 // in a later one.
 func TestRecordAllRetryMeetsItsOwnWrite(t *testing.T) {
-	cfg := dynamotest.AWSConfig(t)
 	lose := &loseResponses{}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, lose.register)
-	})
-	store := awsdynamo.New(ddb, dynamotest.CreateTable(t, ddb), nil)
+	store := newStore(t, lose.register)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	out := func(tok string) credential.Outcome {

@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -76,19 +78,39 @@ func (s *Stack) API(log *slog.Logger, serve func(route string) bool) func(contex
 	}))
 }
 
-// ServeAPI is the whole of an HTTP API function (register, validate): it
-// loads the stack through getenv, building every client once before the
-// first invocation, and serves the routes serve selects
-// (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API Gateway
-// events until the Lambda runtime stops the process. It returns only the
-// error of Load.
-func ServeAPI(ctx context.Context, getenv func(string) string, log *slog.Logger, serve func(route string) bool) error {
-	s, err := Load(ctx, getenv, log)
-	if err != nil {
-		return err
+// Main is the main of every Lambda function: it logs JSON lines to logs,
+// calls run with the process's environment (getenv, os.Getenv in main) and,
+// when run returns an error (it returns only when it could not start), logs
+// startup_failed with it and exits with status 1.
+func Main(logs io.Writer, getenv func(string) string, run func(ctx context.Context, getenv func(string) string, log *slog.Logger) error) {
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	if err := run(context.Background(), getenv, log); err != nil {
+		log.Error("startup_failed", "err", err)
+		os.Exit(1)
 	}
-	lambda.StartWithOptions(s.API(log, serve), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
-	return nil
+}
+
+// Start serves handler (any handler lambda.Start takes) from the Lambda
+// runtime until it stops the process, ending ctx on SIGTERM.
+func Start(ctx context.Context, handler any) {
+	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+}
+
+// ServeAPI is the whole of an HTTP API function (register, validate), as
+// the run Main takes: run loads the stack through getenv, building every
+// client once before the first invocation, and serves the routes serve
+// selects (httpapi.IsRegisterRoute, httpapi.IsValidateRoute) from API
+// Gateway events until the Lambda runtime stops the process. It returns
+// only the error of Load.
+func ServeAPI(serve func(route string) bool) func(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	return func(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+		s, err := Load(ctx, getenv, log)
+		if err != nil {
+			return err
+		}
+		Start(ctx, s.API(log, serve))
+		return nil
+	}
 }
 
 // Load reads the configuration through getenv, loads the AWS SDK

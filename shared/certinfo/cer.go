@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"time"
 
 	"mobilepush/shared/push"
@@ -41,11 +40,8 @@ type CerRequest struct {
 // identity with key_mismatch. The report's kind is apns_p12: what it
 // stores is a certificate with its key, as from a .p12.
 func (in *Inspector) Cer(data []byte, req CerRequest) *Report {
-	r := newReport(push.APNsP12)
-	r.RequestedBundleID = req.BundleID
-	r.RequestedEnvironment = string(req.Environment)
-	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; Apple's aps.cer is under 2 kilobytes and the limit is %d bytes. Upload the certificate downloaded from the Apple Developer portal.", len(data), MaxInputSize))
+	r := newCertReport(req.BundleID, req.Environment)
+	if r.oversized(data, "file", "Apple's aps.cer is under 2 kilobytes", "Upload the certificate downloaded from the Apple Developer portal.") {
 		return r
 	}
 	certs := readCertificates(data)

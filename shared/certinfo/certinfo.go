@@ -218,6 +218,26 @@ func newReport(k push.CredentialKind) *Report {
 	return &Report{Kind: k, Code: OK, OK: true, Checks: []Check{}, Warnings: []Warning{}}
 }
 
+// newCertReport is the report of an APNs certificate with its key asked
+// for bundleID in env (a .p12, a .cer with its key, a PEM bundle).
+func newCertReport(bundleID string, env push.Environment) *Report {
+	r := newReport(push.APNsP12)
+	r.RequestedBundleID = bundleID
+	r.RequestedEnvironment = string(env)
+	return r
+}
+
+// oversized fails the size check when data is over MaxInputSize, telling
+// what the upload (noun: "file", "text") typically weighs and what to
+// upload instead; it reports whether it failed.
+func (r *Report) oversized(data []byte, noun, typical, advice string) bool {
+	if len(data) <= MaxInputSize {
+		return false
+	}
+	r.fail("size", TooLarge, fmt.Sprintf("The %s is %d bytes; %s and the limit is %d bytes. %s", noun, len(data), typical, MaxInputSize, advice))
+	return true
+}
+
 // Inspector inspects credentials. The zero value is ready to use: it
 // reads the real clock, warns 30 days before expiry and verifies chains
 // against the system roots (which honour SSL_CERT_FILE).

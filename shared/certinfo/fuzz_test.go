@@ -53,14 +53,8 @@ func FuzzP12(f *testing.F) {
 }
 
 func FuzzP8(f *testing.F) {
-	k, err := testcred.ECKey(elliptic.P256())
-	if err != nil {
-		f.Fatal(err)
-	}
-	p8, err := testcred.P8(k)
-	if err != nil {
-		f.Fatal(err)
-	}
+	k := ecKey(f, elliptic.P256())
+	p8 := p8Of(f, k)
 	f.Add(p8, "ABC123DEFG", "TEAM123456")
 	f.Add([]byte("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n"), "ABC123DEFG", "TEAM123456")
 	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\n\n-----END ENCRYPTED PRIVATE KEY-----"), "", "")

@@ -2,6 +2,8 @@ package certinfo
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/json"
 	"strings"
@@ -40,6 +42,26 @@ func key(t testing.TB, i int) crypto.Signer {
 		t.Fatal(keysErr)
 	}
 	return keys[i]
+}
+
+// ecKey is a new EC key on curve c (nil: P-256).
+func ecKey(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := testcred.ECKey(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// p8Of is k as an APNs auth key file (.p8).
+func p8Of(t testing.TB, k crypto.Signer) []byte {
+	t.Helper()
+	b, err := testcred.P8(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func apple(t testing.TB) *testcred.Authority {

@@ -61,12 +61,9 @@ const howToExport = "In Keychain Access, open My Certificates, expand \"Apple Pu
 // failed. A chain that cannot be verified is a warning, as is a
 // certificate expiring within the window.
 func (in *Inspector) P12(data []byte, req P12Request) *Report {
-	r := newReport(push.APNsP12)
-	r.RequestedBundleID = req.BundleID
-	r.RequestedEnvironment = string(req.Environment)
+	r := newCertReport(req.BundleID, req.Environment)
 
-	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; an APNs .p12 is a few kilobytes and the limit is %d bytes. Export only the push certificate and its private key.", len(data), MaxInputSize))
+	if r.oversized(data, "file", "an APNs .p12 is a few kilobytes", "Export only the push certificate and its private key.") {
 		return r
 	}
 	if !bmpEncodable(req.Password) {

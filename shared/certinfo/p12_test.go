@@ -34,10 +34,7 @@ func TestP12(t *testing.T) {
 	future := issue(t, ca, testcred.PushCert{BundleID: "com.acme.app", NotBefore: testNow.Add(3 * day), NotAfter: testNow.Add(400 * day)})
 	soon := issue(t, ca, testcred.PushCert{BundleID: "com.acme.app", NotAfter: testNow.Add(5*day + time.Hour)})
 	noExt := issue(t, ca, testcred.PushCert{BundleID: "com.acme.app", Environment: testcred.NoPushExtensions})
-	ecKey, err := testcred.ECKey(elliptic.P256())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ecKey := ecKey(t, elliptic.P256())
 	ec := issue(t, ca, testcred.PushCert{BundleID: "com.acme.app", Key: ecKey})
 	other := issue(t, ca, testcred.PushCert{BundleID: "com.acme.other", Key: key(t, 1)})
 	acme, err := testcred.NewRoot(pkix.Name{CommonName: "Acme Internal CA", Organization: []string{"Acme"}})
@@ -281,15 +278,7 @@ func TestP12Messages(t *testing.T) {
 
 func mustP8(t *testing.T) []byte {
 	t.Helper()
-	k, err := testcred.ECKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := testcred.P8(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return p8Of(t, ecKey(t, nil))
 }
 
 func TestReportErrKinds(t *testing.T) {

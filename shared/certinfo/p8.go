@@ -29,8 +29,7 @@ func (in *Inspector) P8(data []byte, req P8Request) *Report {
 	r := newReport(push.APNsP8)
 	r.RequestedKeyID = req.KeyID
 	r.RequestedTeamID = req.TeamID
-	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; an APNs auth key (.p8) is about 250 bytes and the limit is %d bytes. Upload the AuthKey_<Key ID>.p8 file exactly as downloaded from the Apple Developer portal (Keys).", len(data), MaxInputSize))
+	if r.oversized(data, "file", "an APNs auth key (.p8) is about 250 bytes", "Upload the AuthKey_<Key ID>.p8 file exactly as downloaded from the Apple Developer portal (Keys).") {
 		return r
 	}
 	text := bytes.ReplaceAll(bytes.TrimPrefix(data, utf8BOM), []byte("\r\n"), []byte("\n"))

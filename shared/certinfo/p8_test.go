@@ -10,30 +10,14 @@ import (
 	"testing"
 
 	"mobilepush/shared/push"
-	"mobilepush/shared/testcred"
 )
 
 func TestP8(t *testing.T) {
-	p256, err := testcred.ECKey(elliptic.P256())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384, err := testcred.ECKey(elliptic.P384())
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, err := testcred.P8(p256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384PEM, err := testcred.P8(p384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaPKCS8, err := testcred.P8(key(t, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p256 := ecKey(t, elliptic.P256())
+	p384 := ecKey(t, elliptic.P384())
+	good := p8Of(t, p256)
+	p384PEM := p8Of(t, p384)
+	rsaPKCS8 := p8Of(t, key(t, 0))
 	sec1DER, err := x509.MarshalECPrivateKey(p256)
 	if err != nil {
 		t.Fatal(err)
@@ -91,14 +75,8 @@ func TestP8(t *testing.T) {
 }
 
 func TestP8FactsAndNormalized(t *testing.T) {
-	k, err := testcred.ECKey(elliptic.P256())
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, err := testcred.P8(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := ecKey(t, elliptic.P256())
+	good := p8Of(t, k)
 	crlf := append([]byte("  "), bytes.ReplaceAll(good, []byte("\n"), []byte("\r\n"))...)
 	r := inspector(t).P8(crlf, P8Request{KeyID: "ABC123DEFG", TeamID: "TEAM123456"})
 	if !r.OK {

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"mobilepush/shared/push"
 )
 
 // PEMBundle inspects an APNs certificate uploaded as PEM text holding the
@@ -28,11 +27,8 @@ import (
 // certificate, password (encrypted keys only), key, then those of a .p12
 // from identity on, with the same codes; the report's kind is apns_p12.
 func (in *Inspector) PEMBundle(data []byte, req P12Request) *Report {
-	r := newReport(push.APNsP12)
-	r.RequestedBundleID = req.BundleID
-	r.RequestedEnvironment = string(req.Environment)
-	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The text is %d bytes; a push certificate with its key is a few kilobytes and the limit is %d bytes. Paste only the push certificate, its chain and its private key.", len(data), MaxInputSize))
+	r := newCertReport(req.BundleID, req.Environment)
+	if r.oversized(data, "text", "a push certificate with its key is a few kilobytes", "Paste only the push certificate, its chain and its private key.") {
 		return r
 	}
 	var (

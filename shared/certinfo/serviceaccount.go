@@ -24,8 +24,7 @@ const howToGetServiceAccount = "In the Firebase console open Project settings > 
 // token_uri and universe_domain are reported as facts and never used.
 func (in *Inspector) ServiceAccount(data []byte) *Report {
 	r := newReport(push.FCMJSON)
-	if len(data) > MaxInputSize {
-		r.fail("size", TooLarge, fmt.Sprintf("The file is %d bytes; a service-account key is about 2.3 KB and the limit is %d bytes. Upload the key file exactly as downloaded. %s", len(data), MaxInputSize, howToGetServiceAccount))
+	if r.oversized(data, "file", "a service-account key is about 2.3 KB", "Upload the key file exactly as downloaded. "+howToGetServiceAccount) {
 		return r
 	}
 	if isUTF16(data) {

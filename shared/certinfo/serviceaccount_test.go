@@ -47,10 +47,7 @@ func utf16LE(s string) []byte {
 
 func TestServiceAccount(t *testing.T) {
 	good := serviceAccount(t, testcred.ServiceAccount{}, nil)
-	ecKey, err := testcred.ECKey(elliptic.P256())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ecKey := ecKey(t, elliptic.P256())
 	ecDER, err := x509.MarshalPKCS8PrivateKey(ecKey)
 	if err != nil {
 		t.Fatal(err)

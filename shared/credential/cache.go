@@ -111,9 +111,9 @@ func (c *Cache) Credential(ctx context.Context, tenant, id string, p push.Platfo
 	if err != nil {
 		return App{}, Material{}, err
 	}
-	m := a.Meta(p)
-	if m == nil {
-		return App{}, Material{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", id, p)
+	m, err := a.stored(op, p)
+	if err != nil {
+		return App{}, Material{}, err
 	}
 	mat, err := c.Version(ctx, m.Secret.ID, m.Secret.VersionID)
 	if err != nil {

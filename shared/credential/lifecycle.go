@@ -102,11 +102,8 @@ type RotateRequest struct {
 // PreconditionFailed (ErrVersionMismatch), Transient, Internal.
 func (s *Service) Rotate(ctx context.Context, r RotateRequest) (App, error) {
 	const op = "credential.Rotate"
-	if err := checkRef(op, r.Tenant, r.ID); err != nil {
+	if err := checkPlatformRef(op, r.Tenant, r.ID, r.Platform); err != nil {
 		return App{}, err
-	}
-	if !r.Platform.Valid() {
-		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
 	}
 	if r.FromPending != nil && r.Platform != push.APNs {
 		return App{}, push.Errorf(op, push.Invalid, "a signing request makes only an APNs credential")
@@ -252,18 +249,8 @@ type RollbackRequest struct {
 // PreconditionFailed (ErrVersionMismatch), Transient, Internal.
 func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (App, error) {
 	const op = "credential.Rollback"
-	if err := checkRef(op, r.Tenant, r.ID); err != nil {
-		return App{}, err
-	}
-	if !r.Platform.Valid() {
-		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
-	}
 	var restored SecretRef
-	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
-		cur := a.Meta(r.Platform)
-		if cur == nil {
-			return edit{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
-		}
+	app, err := s.mutateStored(ctx, op, r.Tenant, r.ID, r.Platform, r.Expect, func(a *App, cur *Meta) (edit, error) {
 		if cur.Previous == nil || cur.Secret.PreviousVersionID == "" {
 			return edit{}, push.Errorf(op, push.Conflict, "app %s has no previous %s credential to roll back to", r.ID, r.Platform)
 		}
@@ -314,18 +301,8 @@ type RemoveRequest struct {
 // (ErrVersionMismatch), Transient, Internal.
 func (s *Service) RemovePlatform(ctx context.Context, r RemoveRequest) (App, error) {
 	const op = "credential.RemovePlatform"
-	if err := checkRef(op, r.Tenant, r.ID); err != nil {
-		return App{}, err
-	}
-	if !r.Platform.Valid() {
-		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
-	}
 	var secretID string
-	app, err := s.mutate(ctx, op, r.Tenant, r.ID, r.Expect, func(a *App) (edit, error) {
-		cur := a.Meta(r.Platform)
-		if cur == nil {
-			return edit{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
-		}
+	app, err := s.mutateStored(ctx, op, r.Tenant, r.ID, r.Platform, r.Expect, func(a *App, cur *Meta) (edit, error) {
 		secretID = cur.Secret.ID
 		a.setMeta(r.Platform, nil)
 		g := Grave{SecretID: cur.Secret.ID, Tenant: r.Tenant, AppID: r.ID, Platform: r.Platform, At: a.UpdatedAt}
@@ -389,20 +366,10 @@ type StatusRequest struct {
 // (ErrStaleCredential), Transient, Internal.
 func (s *Service) SetStatus(ctx context.Context, r StatusRequest) (App, error) {
 	const op = "credential.SetStatus"
-	if err := checkRef(op, r.Tenant, r.ID); err != nil {
-		return App{}, err
-	}
-	if !r.Platform.Valid() {
-		return App{}, push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", r.Platform)
-	}
 	if !r.Status.State.Valid() || r.Status.State == Unconfigured {
 		return App{}, push.Errorf(op, push.Invalid, "status %q is not a state of a stored credential", r.Status.State)
 	}
-	return s.mutate(ctx, op, r.Tenant, r.ID, 0, func(a *App) (edit, error) {
-		cur := a.Meta(r.Platform)
-		if cur == nil {
-			return edit{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", r.ID, r.Platform)
-		}
+	return s.mutateStored(ctx, op, r.Tenant, r.ID, r.Platform, 0, func(a *App, cur *Meta) (edit, error) {
 		if r.VersionID != "" && r.VersionID != cur.Secret.VersionID {
 			return edit{}, push.E(op, push.Conflict, ErrStaleCredential).WithMsg("the %s credential of app %s changed meanwhile; read it again", r.Platform, r.ID)
 		}

@@ -163,9 +163,9 @@ func (s *Service) material(ctx context.Context, op, tenant, id string, p push.Pl
 	if err != nil {
 		return Material{}, push.E(op, push.Other, err)
 	}
-	m := a.Meta(p)
-	if m == nil {
-		return Material{}, push.Errorf(op, push.NotFound, "app %s has no %s credential", id, p)
+	m, err := a.stored(op, p)
+	if err != nil {
+		return Material{}, err
 	}
 	ver := m.Secret.VersionID
 	if previous {

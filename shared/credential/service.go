@@ -108,6 +108,25 @@ func checkRef(op, tenant, id string) error {
 	return nil
 }
 
+// checkPlatformRef is checkRef for the credential of platform p of an app.
+func checkPlatformRef(op, tenant, id string, p push.Platform) error {
+	if err := checkRef(op, tenant, id); err != nil {
+		return err
+	}
+	if !p.Valid() {
+		return push.Errorf(op, push.Invalid, "platform %q: want apns or fcm", p)
+	}
+	return nil
+}
+
+// stored is the credential of platform p of a; NotFound when a has none.
+func (a *App) stored(op string, p push.Platform) (*Meta, error) {
+	if m := a.Meta(p); m != nil {
+		return m, nil
+	}
+	return nil, push.Errorf(op, push.NotFound, "app %s has no %s credential", a.ID, p)
+}
+
 // edit is what a change commits besides the new state of the app: the
 // audit events describing it, the secrets it buries, and whether it
 // deletes the app (then the new state is not written).
@@ -115,6 +134,22 @@ type edit struct {
 	events []Event
 	bury   []Grave
 	remove bool
+}
+
+// mutateStored is mutate for a change of the stored credential of
+// platform p: it checks the reference and hands change the app and that
+// credential (NotFound when the app has none).
+func (s *Service) mutateStored(ctx context.Context, op, tenant, id string, p push.Platform, expect int64, change func(a *App, cur *Meta) (edit, error)) (App, error) {
+	if err := checkPlatformRef(op, tenant, id, p); err != nil {
+		return App{}, err
+	}
+	return s.mutate(ctx, op, tenant, id, expect, func(a *App) (edit, error) {
+		cur, err := a.stored(op, p)
+		if err != nil {
+			return edit{}, err
+		}
+		return change(a, cur)
+	})
 }
 
 // mutate is the one optimistic-locking loop of every change to a stored

@@ -10,41 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"mobilepush/shared/alert"
-	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
-	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/credential"
+	"mobilepush/shared/credential/credentialtest"
 	"mobilepush/shared/expiry"
 	"mobilepush/shared/push"
 )
-
-// clock is a settable clock shared by the checker and the credential
-// service. It starts at the real time (stores compare TTLs with theirs).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // publisher records what it publishes; fail, when set, fails every event.
 type publisher struct {
@@ -126,7 +99,7 @@ func (p *prover) takeCalls() []string {
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	clock *clock
+	clock *credentialtest.Clock
 	creds *credential.Service
 	pub   *publisher
 	prov  *prover
@@ -153,12 +126,7 @@ func boltBackend(t *testing.T) (credential.MetadataStore, credential.SecretStore
 // skips loudly without AWS_ENDPOINT_URL (fails when CI=true).
 func motoBackend(t *testing.T) (credential.MetadataStore, credential.SecretStore) {
 	t.Helper()
-	cfg := dynamotest.AWSConfig(t)
-	iso := &dynamotest.Isolation{} // moto's transactions are not isolated
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, iso.Register) })
-	table := dynamotest.CreateTable(t, ddb)
-	sm := awssecrets.New(secretsmanager.NewFromConfig(cfg), awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-test/") + "/"})
-	return awsdynamo.New(ddb, table, nil), sm
+	return dynamotest.Stores(t, dynamotest.AWSConfig(t))
 }
 
 var backends = []backend{{"bolt", boltBackend}, {"moto", motoBackend}}
@@ -177,7 +145,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, meta credential.MetadataStore, secrets credential.SecretStore, tune func(*expiry.Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: newClock(), pub: &publisher{}, prov: &prover{}}
+	e := &env{t: t, ctx: context.Background(), clock: credentialtest.NewClock(time.Now().UTC().Truncate(time.Second)), pub: &publisher{}, prov: &prover{}}
 	e.creds = credential.NewService(credential.Config{Meta: meta, Secrets: secrets, Now: e.clock.Now})
 	cfg := expiry.Config{Store: e.creds, Prover: e.prov, Publisher: e.pub, Now: e.clock.Now}
 	if tune != nil {

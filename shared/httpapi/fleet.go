@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,21 +32,41 @@ func fleetQuery(r *http.Request) (credential.Query, error) {
 	if s := v.Get("sort"); s != "" && !q.Sort.Valid() {
 		return q, badField("sort", "%q is not an order; want attention, name, days_left or updated_at", s)
 	}
-	if pl := v.Get("platform"); pl != "" {
-		if q.Platform = push.Platform(pl); !q.Platform.Valid() {
-			return q, badField("platform", "%q is not a platform; want apns or fcm", pl)
-		}
+	if q.Platform, err = platformParam(v); err != nil {
+		return q, err
 	}
-	if st := v.Get("status"); st != "" {
-		for _, s := range strings.Split(st, ",") {
-			state := credential.State(strings.TrimSpace(s))
-			if !state.Valid() {
-				return q, badField("status", "%q is not a state; want ok, expiring, expired, invalid, suspended or unconfigured (comma-separated)", s)
-			}
-			q.States = append(q.States, state)
-		}
+	if q.States, err = listParam(v, "status", "a state", "ok, expiring, expired, invalid, suspended or unconfigured", credential.State.Valid); err != nil {
+		return q, err
 	}
 	return q, nil
+}
+
+// platformParam reads the query parameter platform: "" when it is absent.
+func platformParam(v url.Values) (push.Platform, error) {
+	pl := v.Get("platform")
+	if p := push.Platform(pl); pl == "" || p.Valid() {
+		return p, nil
+	}
+	return "", badField("platform", "%q is not a platform; want apns or fcm", pl)
+}
+
+// listParam reads the comma-separated values of the query parameter name
+// (none when it is absent), each trimmed and checked by valid; a value
+// that is not what (e.g. "a state") is a 400 saying what name takes (want).
+func listParam[T ~string](v url.Values, name, what, want string, valid func(T) bool) ([]T, error) {
+	raw := v.Get(name)
+	if raw == "" {
+		return nil, nil
+	}
+	var out []T
+	for _, s := range strings.Split(raw, ",") {
+		t := T(strings.TrimSpace(s))
+		if !valid(t) {
+			return nil, badField(name, "%q is not %s; want %s (comma-separated)", s, what, want)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 func (h *Handler) listApps(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -101,19 +123,12 @@ func auditQuery(r *http.Request) (credential.AuditQuery, error) {
 	}
 	q := credential.AuditQuery{Page: p}
 	v := r.URL.Query()
-	if pl := v.Get("platform"); pl != "" {
-		if q.Platform = push.Platform(pl); !q.Platform.Valid() {
-			return q, badField("platform", "%q is not a platform; want apns or fcm", pl)
-		}
+	if q.Platform, err = platformParam(v); err != nil {
+		return q, err
 	}
-	if as := v.Get("action"); as != "" {
-		for _, a := range strings.Split(as, ",") {
-			action := credential.Action(strings.TrimSpace(a))
-			if !slices.Contains(auditActions, action) {
-				return q, badField("action", "%q is not an action; want some of %v (comma-separated)", a, auditActions)
-			}
-			q.Actions = append(q.Actions, action)
-		}
+	isAction := func(a credential.Action) bool { return slices.Contains(auditActions, a) }
+	if q.Actions, err = listParam(v, "action", "an action", fmt.Sprintf("some of %v", auditActions), isAction); err != nil {
+		return q, err
 	}
 	return q, nil
 }

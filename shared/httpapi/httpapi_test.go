@@ -19,14 +19,9 @@ import (
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"mobilepush/shared/alert"
 	"mobilepush/shared/apitoken"
-	"mobilepush/shared/awsdynamo"
 	"mobilepush/shared/awsdynamo/dynamotest"
-	"mobilepush/shared/awssecrets"
 	"mobilepush/shared/boltstore"
 	"mobilepush/shared/certinfo"
 	"mobilepush/shared/credential"
@@ -92,12 +87,7 @@ var backends = []string{"bolt", "aws"}
 func stores(t testing.TB, backend string) (credential.MetadataStore, credential.SecretStore) {
 	t.Helper()
 	if backend == "aws" {
-		cfg := dynamotest.AWSConfig(t)
-		iso := &dynamotest.Isolation{} // moto's transactions are not isolated
-		ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, iso.Register) })
-		table := dynamotest.CreateTable(t, ddb)
-		sm := awssecrets.New(secretsmanager.NewFromConfig(cfg), awssecrets.Config{Prefix: dynamotest.UniqueName("mobilepush-api-test/") + "/"})
-		return awsdynamo.New(ddb, table, nil), sm
+		return dynamotest.Stores(t, dynamotest.AWSConfig(t))
 	}
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "data.db"), boltstore.Options{})
 	if err != nil {
@@ -284,11 +274,7 @@ func mint(t *testing.T) creds {
 	c.p12, c.cer = enc(good), good.Cert.Raw
 	c.sandboxP12 = enc(issue(testcred.PushCert{BundleID: "com.acme.app", Environment: testcred.SandboxOnly}))
 	c.expiredP12 = enc(issue(testcred.PushCert{BundleID: "com.acme.app", NotBefore: timeAgo(400), NotAfter: timeAgo(2)}))
-	ec, err := testcred.ECKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p8, err := testcred.P8(ec)
+	p8, err := testcred.NewP8()
 	if err != nil {
 		t.Fatal(err)
 	}

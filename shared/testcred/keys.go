@@ -19,6 +19,15 @@ func P8(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
+// NewP8 returns a new Apple .p8 auth key file with a fresh P-256 key.
+func NewP8() ([]byte, error) {
+	k, err := ECKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	return P8(k)
+}
+
 // ServiceAccount describes a Firebase service-account key file. Zero
 // values get Google's defaults.
 type ServiceAccount struct {

@@ -1,8 +1,12 @@
 package testcred
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
+	"encoding/pem"
 	"testing"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -59,5 +63,32 @@ func TestIssuePushChainsToRoot(t *testing.T) {
 	}
 	if got, want := id.Cert.Subject.CommonName, "Apple Push Services: com.acme.app"; got != want {
 		t.Errorf("CN = %q, want %q", got, want)
+	}
+}
+
+// TestNewP8 checks that NewP8 is what Apple's portal serves: one PKCS#8
+// "PRIVATE KEY" block of a P-256 key, a new one each call.
+func TestNewP8(t *testing.T) {
+	var files [2][]byte
+	for i := range files {
+		b, err := NewP8()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = b
+	}
+	if bytes.Equal(files[0], files[1]) {
+		t.Error("two calls returned the same key")
+	}
+	block, rest := pem.Decode(files[0])
+	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatalf("not one PRIVATE KEY block: %q", files[0])
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec, ok := k.(*ecdsa.PrivateKey); !ok || ec.Curve != elliptic.P256() {
+		t.Errorf("key %T, want a P-256 *ecdsa.PrivateKey", k)
 	}
 }

@@ -19,17 +19,24 @@ func Start(t testing.TB, cfg ServerConfig) *Server {
 	return s
 }
 
-// TrustAppleWWDR returns a pool holding testcred's stand-in Apple root,
-// for a Config's ClientCAs: the gateway then accepts the certificates
-// IssuePush makes.
-func TrustAppleWWDR(t testing.TB) *x509.CertPool {
+// appleWWDR is testcred's stand-in Apple authority; it fails t when it
+// cannot be made.
+func appleWWDR(t testing.TB) *testcred.Authority {
 	t.Helper()
 	ca, err := testcred.AppleWWDR()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ca
+}
+
+// TrustAppleWWDR returns a pool holding testcred's stand-in Apple root,
+// for a Config's ClientCAs: the gateway then accepts the certificates
+// IssuePush makes.
+func TrustAppleWWDR(t testing.TB) *x509.CertPool {
+	t.Helper()
 	p := x509.NewCertPool()
-	p.AddCert(ca.Root())
+	p.AddCert(appleWWDR(t).Root())
 	return p
 }
 
@@ -38,12 +45,8 @@ func TrustAppleWWDR(t testing.TB) *x509.CertPool {
 // accepts a leaf presented without its chain, as Apple does.
 func AppleIntermediates(t testing.TB) *x509.CertPool {
 	t.Helper()
-	ca, err := testcred.AppleWWDR()
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := x509.NewCertPool()
-	for _, c := range ca.Chain() {
+	for _, c := range appleWWDR(t).Chain() {
 		p.AddCert(c)
 	}
 	return p

@@ -1,7 +1,8 @@
 // Package dynamotest helps tests run the AWS stores against an emulator
 // (moto_server): it gates them on AWS_ENDPOINT_URL, creates the table from
-// template.yaml's own definition, so code and template cannot drift, and
-// it counts the calls and items a client makes with an SDK middleware.
+// template.yaml's own definition, so code and template cannot drift,
+// opens a fresh pair of stores, and it counts the calls and items a client
+// makes with an SDK middleware.
 package dynamotest
 
 import (
@@ -10,6 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mobilepush/shared/awsdynamo"
+	"mobilepush/shared/awssecrets"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +25,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 	"gopkg.in/yaml.v3"
 )
+
+// Client is a DynamoDB client on cfg whose calls pass through the given
+// middleware (Counter.Register, Isolation.Register, a test's own).
+func Client(cfg aws.Config, mw ...func(*middleware.Stack) error) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, mw...)
+	})
+}
+
+// Stores returns a fresh pair of AWS stores on the emulator of cfg: an
+// awsdynamo.Store on a new table, its client's calls passing through
+// Isolation (moto's transactions are not isolated) and then mw, and an
+// awssecrets.Store under a unique name prefix.
+func Stores(t testing.TB, cfg aws.Config, mw ...func(*middleware.Stack) error) (*awsdynamo.Store, *awssecrets.Store) {
+	t.Helper()
+	iso := &Isolation{}
+	ddb := Client(cfg, append([]func(*middleware.Stack) error{iso.Register}, mw...)...)
+	secrets := awssecrets.New(secretsmanager.NewFromConfig(cfg), awssecrets.Config{Prefix: UniqueName("mobilepush-test/") + "/"})
+	return awsdynamo.New(ddb, CreateTable(t, ddb), nil), secrets
+}
 
 // AWSConfig returns the SDK configuration for the emulator named by
 // AWS_ENDPOINT_URL (read by the SDK itself, as in production). Without the

@@ -35,7 +35,7 @@ type harness struct {
 	svc     *credential.Service
 	meta    *faultyMeta
 	secrets *faultySecrets
-	clock   *clock
+	clock   *Clock
 	logs    *bytes.Buffer
 	ctx     context.Context
 }
@@ -45,7 +45,7 @@ func newHarness(t *testing.T, newStores NewStores) *harness {
 	m, s := newStores(t)
 	h := &harness{
 		t: t, meta: &faultyMeta{MetadataStore: m}, secrets: &faultySecrets{SecretStore: s},
-		clock: newClock(), logs: &bytes.Buffer{}, ctx: context.Background(),
+		clock: NewClock(time.Now().UTC()), logs: &bytes.Buffer{}, ctx: context.Background(),
 	}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -12,22 +12,33 @@ import (
 	"mobilepush/shared/push"
 )
 
-// clock is a settable clock for the Service under test. It starts at the
-// real time, because stores compare TTLs with their own clocks.
-type clock struct {
+// Clock is a settable clock for a Service under test (its Config.Now)
+// and whatever runs beside it, safe for concurrent use. Start it at the
+// real time: stores compare TTLs with their own clocks.
+type Clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Now().UTC()} }
+// NewClock returns a Clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
-func (c *clock) Now() time.Time {
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *clock) Advance(d time.Duration) {
+// Set sets the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
