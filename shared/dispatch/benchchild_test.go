@@ -35,6 +35,7 @@ import (
 	"mobilepush/shared/credential"
 	"mobilepush/shared/dispatch"
 	"mobilepush/shared/fcm"
+	"mobilepush/shared/h2client"
 	"mobilepush/shared/localqueue"
 	"mobilepush/shared/localsend"
 	"mobilepush/shared/push"
@@ -77,16 +78,18 @@ func sbRunChild(spec sbSpec) sbResult {
 	var check func(ctx context.Context, delivered int) error // after the clock stops
 	var err error
 	switch spec.Contender {
-	case "dispatch-apns":
+	case "dispatch-apns", "dispatch-apns-std":
 		burst, err = sbDispatch(ctx, spec, roots, push.APNs)
-	case "dispatch-fcm":
+	case "dispatch-fcm", "dispatch-fcm-std":
 		burst, err = sbDispatch(ctx, spec, roots, push.FCM)
 	case "apns2-100":
 		burst, err = sbAPNs2(ctx, spec, roots, 100)
 	case "apns2-1000":
 		burst, err = sbAPNs2(ctx, spec, roots, 1000)
 	case "sendeach-loop":
-		burst, err = sbSendEach(ctx, spec, roots)
+		burst, err = sbSendEach(ctx, spec, roots, 1)
+	case "sendeach-16":
+		burst, err = sbSendEach(ctx, spec, roots, 16)
 	case "local-apns":
 		burst, check, err = sbLocal(ctx, spec, roots)
 	case "idle":
@@ -421,8 +424,9 @@ func sbSetup(ctx context.Context, spec sbSpec, roots *x509.CertPool, p push.Plat
 		return nil, nil, nil, err
 	}
 	pool := clientpool.New(clientpool.Config{
-		APNs: apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
-		FCM:  fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
+		APNs:        apns.Config{ProductionURL: spec.URL, SandboxURL: spec.URL, RootCAs: roots},
+		FCM:         fcm.Config{Endpoint: spec.URL, TokenURL: spec.TokenURL, RootCAs: roots},
+		HTTP2Client: sbStack(spec.Contender),
 	})
 	// SENDBENCH_CONCURRENCY and SENDBENCH_MAXINFLIGHT override
 	// Config.Concurrency and Config.MaxInFlight (default: the Sender's own
@@ -531,13 +535,22 @@ func sbAPNs2(ctx context.Context, spec sbSpec, roots *x509.CertPool, workers int
 	}, nil
 }
 
+// sbStack is the HTTP/2 stack of a dispatch contender: Std for the keys
+// ending in "-std", else Lean (the default).
+func sbStack(contender string) h2client.Stack {
+	if strings.HasSuffix(contender, "-std") {
+		return h2client.Std
+	}
+	return h2client.Lean
+}
+
 // sbSendEach is a bare firebase messaging client (its own OAuth token
-// source against the fake) sending chunks of 500 with SendEach, one call
-// after another. It sends exactly the messages our sender sends for the
+// source against the fake) sending chunks of 500 with SendEach, calls
+// calls at a time (1: one call after another). It sends exactly the messages our sender sends for the
 // same queue message: fcm.NewTemplate(sbMessage(...)).Messages of the
 // tokens (notification plus the android, apns and webpush blocks), so
 // the comparison with dispatch-fcm is like for like.
-func sbSendEach(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst, error) {
+func sbSendEach(ctx context.Context, spec sbSpec, roots *x509.CertPool, calls int) (sbBurst, error) {
 	sa, err := testcred.ServiceAccount{ProjectID: sbProject}.Bytes()
 	if err != nil {
 		return nil, err
@@ -568,15 +581,27 @@ func sbSendEach(ctx context.Context, spec sbSpec, roots *x509.CertPool) (sbBurst
 		// One queue message for all the tokens, mapped as sendFCM maps it.
 		m := sbMessage("bench", push.FCM, 0, spec.Tokens)
 		tmpl := fcm.NewTemplate(m, time.Time{})
-		delivered := 0
+		var delivered atomic.Int64
+		var firstErr atomic.Pointer[error]
+		slots := make(chan struct{}, calls)
+		var wg sync.WaitGroup
 		for from := 0; from < len(m.Tokens.FCM); from += fcm.MaxBatch {
 			batch := tmpl.Messages(m.Tokens.FCM[from:min(from+fcm.MaxBatch, len(m.Tokens.FCM))])
-			br, err := mc.SendEach(ctx, batch)
-			if err != nil {
-				return delivered, err
-			}
-			delivered += br.SuccessCount
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				br, err := mc.SendEach(ctx, batch)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				delivered.Add(int64(br.SuccessCount))
+			})
 		}
-		return delivered, nil
+		wg.Wait()
+		if e := firstErr.Load(); e != nil {
+			return int(delivered.Load()), *e
+		}
+		return int(delivered.Load()), nil
 	}, nil
 }
