@@ -41,7 +41,8 @@ func ParseStack(s string) (Stack, error) {
 
 // StdClient sends the Requests of a Client through golang.org/x/net/http2's
 // Transport: the same Start, Do, RoundTrip and Close, with the same
-// origin check and the same bounded, buffered response bodies, on a
+// origin check, the same bounded, buffered response bodies (a longer one
+// is ErrResponseTooLarge) and Config.MaxResponseHeader advertised, on a
 // general-purpose HTTP/2 stack (a goroutine and an http.Request per
 // request, its own flow control, retries and connection pool).
 // Config.MaxConns is not enforced (the Transport opens a connection
@@ -76,6 +77,10 @@ func NewStd(cfg Config) (*StdClient, error) {
 		},
 		ReadIdleTimeout: cfg.ReadIdleTimeout,
 		PingTimeout:     cfg.PingTimeout,
+		// Advertised as SETTINGS_MAX_HEADER_LIST_SIZE, as the lean client
+		// does; over it the Transport fails the request (or, by its own
+		// rule for a block far over, the connection).
+		MaxHeaderListSize: uint32(cfg.MaxResponseHeader),
 	}
 	return &StdClient{cfg: cfg, authority: lean.authority, t: t}, nil
 }
@@ -119,7 +124,7 @@ func (s *StdClient) readBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	if len(body) > s.cfg.MaxResponseBody {
-		return nil, fmt.Errorf("h2client: response body over %d bytes", s.cfg.MaxResponseBody)
+		return nil, fmt.Errorf("%w: body over %d bytes", ErrResponseTooLarge, s.cfg.MaxResponseBody)
 	}
 	return body, nil
 }
