@@ -6,6 +6,10 @@
 // the fake Apple and Google servers (apnstest, fcmtest), and drives
 // register -> validate -> enqueue -> send -> expiry through the Lambda
 // runtime protocol with the events Lambda would deliver.
+// TestChaosSendKilled kills the send function's emulator and bootstrap
+// with SIGKILL in the middle of an SQS batch from moto, three times, and
+// checks that the redelivered batch ends with one recorded outcome per
+// token and every repeat carrying the identity of its first push.
 //
 // The package has no non-test code. Run it alone with
 //

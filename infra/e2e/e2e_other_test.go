@@ -16,3 +16,12 @@ func TestE2E(t *testing.T) {
 	}
 	t.Skip("SKIPPING E2E: " + msg)
 }
+
+// TestChaosSendKilled needs Linux, as TestE2E does.
+func TestChaosSendKilled(t *testing.T) {
+	const msg = "the Lambda-path chaos test needs Linux (aws-lambda-rie runs only there)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip("SKIPPING the Lambda-path chaos test: " + msg)
+}

@@ -516,8 +516,15 @@ func callAPI(t *testing.T, ctx context.Context, f *function, method, path string
 
 func createQueue(t *testing.T, q *sqs.Client, prefix string) string {
 	t.Helper()
+	return createQueueWith(t, q, prefix, map[string]string{"VisibilityTimeout": "360"})
+}
+
+// createQueueWith creates a queue of a unique name starting with prefix,
+// with attrs, deleted when the test ends.
+func createQueueWith(t *testing.T, q *sqs.Client, prefix string, attrs map[string]string) string {
+	t.Helper()
 	ctx := context.Background()
-	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(dynamotest.UniqueName(prefix)), Attributes: map[string]string{"VisibilityTimeout": "360"}})
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(dynamotest.UniqueName(prefix)), Attributes: attrs})
 	if err != nil {
 		t.Fatalf("create queue: %v", err)
 	}
@@ -601,30 +608,35 @@ func receiveOne(t *testing.T, ctx context.Context, q *sqs.Client, queueURL strin
 	return sqstypes.Message{}
 }
 
-// sqsEvent is the event the Lambda SQS event source delivers for m.
-func sqsEvent(queueURL, region string, m sqstypes.Message) events.SQSEvent {
-	attrs := map[string]string{}
-	for k, v := range m.Attributes {
-		attrs[k] = v
-	}
-	mattrs := map[string]events.SQSMessageAttribute{}
-	for k, v := range m.MessageAttributes {
-		mattrs[k] = events.SQSMessageAttribute{StringValue: v.StringValue, BinaryValue: v.BinaryValue, DataType: aws.ToString(v.DataType)}
-	}
+// sqsEvent is the event the Lambda SQS event source delivers for the
+// batch ms.
+func sqsEvent(queueURL, region string, ms ...sqstypes.Message) events.SQSEvent {
 	parts := strings.Split(strings.TrimSuffix(queueURL, "/"), "/")
 	account, name := parts[len(parts)-2], parts[len(parts)-1]
-	return events.SQSEvent{Records: []events.SQSMessage{{
-		MessageId:              aws.ToString(m.MessageId),
-		ReceiptHandle:          aws.ToString(m.ReceiptHandle),
-		Body:                   aws.ToString(m.Body),
-		Md5OfBody:              aws.ToString(m.MD5OfBody),
-		Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
-		Attributes:             attrs,
-		MessageAttributes:      mattrs,
-		EventSourceARN:         fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, name),
-		EventSource:            "aws:sqs",
-		AWSRegion:              region,
-	}}}
+	var ev events.SQSEvent
+	for _, m := range ms {
+		attrs := map[string]string{}
+		for k, v := range m.Attributes {
+			attrs[k] = v
+		}
+		mattrs := map[string]events.SQSMessageAttribute{}
+		for k, v := range m.MessageAttributes {
+			mattrs[k] = events.SQSMessageAttribute{StringValue: v.StringValue, BinaryValue: v.BinaryValue, DataType: aws.ToString(v.DataType)}
+		}
+		ev.Records = append(ev.Records, events.SQSMessage{
+			MessageId:              aws.ToString(m.MessageId),
+			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
+			Body:                   aws.ToString(m.Body),
+			Md5OfBody:              aws.ToString(m.MD5OfBody),
+			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
+			Attributes:             attrs,
+			MessageAttributes:      mattrs,
+			EventSourceARN:         fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, name),
+			EventSource:            "aws:sqs",
+			AWSRegion:              region,
+		})
+	}
+	return ev
 }
 
 // waitEvent reads the tap queue until an event of type about app

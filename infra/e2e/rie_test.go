@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -237,8 +238,7 @@ func (f *function) stop() {
 	select {
 	case <-f.exited:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-f.exited
+		f.kill()
 	}
 	// The bootstrap may outlive the emulator briefly: sweep the group.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
@@ -257,41 +257,98 @@ func readFile(p string) string {
 // (the runtime's {"errorType","errorMessage"}) fails the test.
 func (f *function) invoke(t *testing.T, ctx context.Context, event any, out any) {
 	t.Helper()
+	start := time.Now()
+	raw, err := f.post(ctx, event)
+	t.Logf("invoke %s: in %s: %s", f.name, time.Since(start).Round(time.Millisecond), truncate(raw, 600))
+	if err != nil {
+		t.Fatalf("invoke %s: %v", f.name, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("invoke %s: decode %s: %v", f.name, raw, err)
+	}
+}
+
+// post posts event to the function's emulator and returns the handler's
+// response. An error is returned for a failed request (the emulator
+// died), a status other than 200 and a function error (the runtime's
+// {"errorType","errorMessage"}); raw then holds what was read.
+func (f *function) post(ctx context.Context, event any) (raw []byte, err error) {
 	body, err := json.Marshal(event)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("invoke %s: %v", f.name, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err = io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("invoke %s: read the response: %v", f.name, err)
+		return raw, fmt.Errorf("read the response: %w", err)
 	}
-	t.Logf("invoke %s: HTTP %d in %s: %s", f.name, resp.StatusCode, time.Since(start).Round(time.Millisecond), truncate(raw, 600))
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("invoke %s: HTTP %d: %s", f.name, resp.StatusCode, raw)
+		return raw, fmt.Errorf("HTTP %d: %s", resp.StatusCode, raw)
 	}
 	var fnErr struct {
 		ErrorType    string `json:"errorType"`
 		ErrorMessage string `json:"errorMessage"`
 	}
 	if json.Unmarshal(raw, &fnErr) == nil && (fnErr.ErrorType != "" || fnErr.ErrorMessage != "") {
-		t.Fatalf("invoke %s: function error %s: %s", f.name, fnErr.ErrorType, fnErr.ErrorMessage)
+		return raw, fmt.Errorf("function error %s: %s", fnErr.ErrorType, fnErr.ErrorMessage)
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("invoke %s: decode %s: %v", f.name, raw, err)
+	return raw, nil
+}
+
+// kill ends the emulator and its bootstrap at once, as a crash of the
+// execution environment would: SIGKILL to the emulator's process group
+// and to every process under it (the emulator starts the bootstrap in a
+// process group of its own, which outlives the emulator's). It returns
+// how many processes it killed.
+func (f *function) kill() int {
+	pids := descendants(f.cmd.Process.Pid)
+	_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+	for _, pid := range pids {
+		_ = syscall.Kill(-pid, syscall.SIGKILL) // its group, when it leads one
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	<-f.exited
+	return 1 + len(pids)
+}
+
+// descendants returns the processes under pid, read from /proc.
+func descendants(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		var state string
+		var ppid int
+		if _, err := fmt.Sscan(rest, &state, &ppid); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
 }
 
 func truncate(b []byte, n int) string {
