@@ -273,7 +273,7 @@ func TestSendQueue(t *testing.T) {
 		{"the queue has a dead-letter queue", value(node(res, "SendQueue", "Properties", "RedrivePolicy", "deadLetterTargetArn")) == "SendDeadLetterQueue.Arn"},
 		{"ReportBatchItemFailures", len(node(ev, "FunctionResponseTypes").Content) == 1 && node(ev, "FunctionResponseTypes").Content[0].Value == "ReportBatchItemFailures"},
 		{"visibility timeout >= 6x the function timeout", visibility >= 6*timeout},
-		{"lease = visibility timeout", value(node(res, "SendFunction", "Properties", "Environment", "Variables", "LEASE_SECONDS")) == strconv.Itoa(visibility)},
+		{"lease outlives the function timeout and ends before the redelivery", between(intParam(t, doc, node(res, "SendFunction", "Properties", "Environment", "Variables", "LEASE_SECONDS"), ""), timeout+1, visibility-1)},
 		{"a batching window whenever the batch size may exceed 10", intParam(t, doc, batch, "MaxValue") <= 10 || node(ev, "MaximumBatchingWindowInSeconds") != nil},
 		{"maximum concurrency default within 2-1000", between(intParam(t, doc, node(ev, "ScalingConfig", "MaximumConcurrency"), "Default"), 2, 1000)},
 		{"maximum concurrency bounds within 2-1000", between(intParam(t, doc, node(ev, "ScalingConfig", "MaximumConcurrency"), "MinValue"), 2, 1000) && between(intParam(t, doc, node(ev, "ScalingConfig", "MaximumConcurrency"), "MaxValue"), 2, 1000)},
