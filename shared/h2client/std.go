@@ -100,15 +100,11 @@ func (s *StdClient) Do(ctx context.Context, req *Request) (*Response, error) {
 	for _, f := range req.Header {
 		r.Header.Add(f.Name, f.Value)
 	}
-	resp, err := s.t.RoundTrip(r)
+	resp, err := s.roundTrip(r)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := s.readBody(resp)
-	if err != nil {
-		return nil, err
-	}
+	body := resp.Body.(*bodyBytes).b
 	out := &Response{Status: resp.StatusCode, Body: body, Header: make([]Field, 0, len(resp.Header))}
 	for k, vs := range resp.Header {
 		for _, v := range vs {
@@ -146,6 +142,20 @@ func (s *StdClient) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("h2client: %s is not this client's origin https://%s", redactURL(r), s.authority)
 	}
+	return s.roundTrip(r)
+}
+
+// bodyBytes is a response body read whole.
+type bodyBytes struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (bodyBytes) Close() error { return nil }
+
+// roundTrip sends r through the Transport and returns the response with
+// its body read (at most Config.MaxResponseBody) into a *bodyBytes.
+func (s *StdClient) roundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := s.t.RoundTrip(r)
 	if err != nil {
 		return nil, err
@@ -155,7 +165,7 @@ func (s *StdClient) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = &bodyBytes{bytes.NewReader(body), body}
 	resp.ContentLength = int64(len(body))
 	return resp, nil
 }
